@@ -1,0 +1,1 @@
+Console.WriteLine("FlowService benchmarks: see bench/README.md");

@@ -1,0 +1,50 @@
+using FlowService.Model.Compute;
+using FlowService.Model.Parameters;
+
+namespace FlowService.Model.Transforms;
+
+/// <summary>
+/// Everything one batch shard needs to run a flow: the backend, the parameter arena, this
+/// shard's gradient arena and activation workspace, and the optional conditioning context.
+/// One context per thread or concurrent request; contexts share the parameters read-only.
+/// </summary>
+public sealed class FlowContext
+{
+    public FlowContext(IBackend backend, Tensor parameters, Tensor? gradients = null)
+    {
+        Backend = backend;
+        Parameters = parameters;
+        Gradients = gradients;
+        Workspace = new Workspace(backend);
+    }
+
+    public IBackend Backend { get; }
+
+    /// <summary>The flat parameter arena (1 x layout.Length).</summary>
+    public Tensor Parameters { get; }
+
+    /// <summary>This shard's gradient arena (same layout), or null for inference.</summary>
+    public Tensor? Gradients { get; }
+
+    /// <summary>Per-shard buffers, reused across batches of the same size.</summary>
+    public Workspace Workspace { get; }
+
+    /// <summary>Context features (rows x C) for conditional flows, or null.</summary>
+    public Tensor? Condition { get; set; }
+
+    /// <summary>dL/dcontext (rows x C), accumulated by conditioners when set; null to skip.</summary>
+    public Tensor? ConditionGradient { get; set; }
+
+    /// <summary>Forward caches what Backward needs (training); off for inference.</summary>
+    public bool RecordForBackward { get; set; }
+
+    /// <summary>The parameter tensor for <paramref name="slot"/> (a view into the arena).</summary>
+    public Tensor Param(ParameterSlot slot) => new(Parameters.Storage, Parameters.Offset + slot.Offset, slot.Rows, slot.Cols);
+
+    /// <summary>The gradient tensor for <paramref name="slot"/>; throws when this context has no gradients.</summary>
+    public Tensor Grad(ParameterSlot slot)
+    {
+        var gradients = Gradients ?? throw new InvalidOperationException("This context has no gradient arena (inference only).");
+        return new(gradients.Storage, gradients.Offset + slot.Offset, slot.Rows, slot.Cols);
+    }
+}
