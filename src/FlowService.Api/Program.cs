@@ -1,8 +1,23 @@
+using FlowService.Api.Endpoints;
+using FlowService.Api.Hosting;
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.AddFlowServiceOptions();
+builder.AddHttpConventions();
+builder.AddEmbeddedStorage();
+builder.AddTrainingWorker();
+builder.AddApiDocumentation();
 
 var app = builder.Build();
 
-app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+app.UseProblemResponses();
+app.UseApiDocumentation();
+
+app.MapHealthApi();
+app.MapDatasetsApi();
+app.MapJobsApi();
+app.MapModelsApi();
 
 app.Run();
 

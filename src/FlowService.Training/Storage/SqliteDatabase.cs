@@ -7,7 +7,7 @@ namespace FlowService.Training.Storage;
 /// (readers never block the worker's writes) and a busy timeout, and applies the schema migrations
 /// in order, recording the applied version in <c>PRAGMA user_version</c>.
 /// </summary>
-public sealed class SqliteDatabase
+public sealed class SqliteDatabase : IStorageProbe
 {
     readonly string _connectionString;
 
