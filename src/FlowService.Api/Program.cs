@@ -1,7 +1,9 @@
 using FlowService.Api.Endpoints;
 using FlowService.Api.Hosting;
+using FlowService.Api.Observability;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddObservability();
 
 builder.AddFlowServiceOptions();
 builder.AddHttpConventions();
@@ -10,6 +12,7 @@ builder.AddTrainingWorker();
 builder.AddApiDocumentation();
 
 var app = builder.Build();
+app.UseRequestLogging();
 
 app.UseProblemResponses();
 app.UseApiDocumentation();
@@ -18,6 +21,7 @@ app.MapHealthApi();
 app.MapDatasetsApi();
 app.MapJobsApi();
 app.MapModelsApi();
+app.MapMetrics();
 
 app.Run();
 
