@@ -79,12 +79,15 @@ class AffineLeaf:
 class SplineLeaf:
     """Monotonic rational-quadratic spline (Durkan et al. 2019, "Neural Spline Flows") with K bins
     on [-B, B] and identity (linear) tails outside. Bin widths and heights are softmax-ed with a
-    minimum fraction 1e-3 of the interval; interior knot derivatives are 1e-3 + softplus(raw);
+    minimum fraction 1e-3 of the interval; interior knot derivatives are
+    1e-3 + softplus(raw + c), c = log(e^(1 - 1e-3) - 1), so raw = 0 gives derivative 1;
     the two boundary derivatives are 1 so the spline joins the identity tails smoothly.
     Parameters: [widths(d*K) | heights(d*K) | derivatives(d*(K-1))]."""
 
     MIN_BIN = 1e-3
     MIN_DERIVATIVE = 1e-3
+    # softplus(u + c) + 1e-3 = 1 at u = 0: all-zero parameters make the spline the identity.
+    DERIVATIVE_SHIFT = math.log(math.exp(1 - MIN_DERIVATIVE) - 1)
 
     def __init__(self, bins=8, tail_bound=3.0):
         self.bins = bins
@@ -114,7 +117,7 @@ class SplineLeaf:
         xs, widths = self._knots(raw_w, n, d)
         ys, heights = self._knots(raw_h, n, d)
         ones = torch.ones(n, d, 1, dtype=x.dtype)
-        derivs = torch.cat([ones, self.MIN_DERIVATIVE + F.softplus(raw_d), ones], dim=-1)
+        derivs = torch.cat([ones, self.MIN_DERIVATIVE + F.softplus(raw_d + self.DERIVATIVE_SHIFT), ones], dim=-1)
 
         inside = (x >= -B) & (x <= B)
         xc = x.clamp(-B, B)
