@@ -181,16 +181,18 @@ class Coupling(nn.Module):
 def made_masks(features, hidden, context, output_features):
     """Masks of a MADE (Germain et al. 2015) in natural order: input i (0-based) has degree
     i + 1, hidden unit k of every layer has degree (k mod max(1, D-1)) + 1, context inputs have
-    degree 0 (seen by every hidden unit). A hidden unit of degree m sees inputs of degree <= m;
-    an output of feature i (any parameter kind; `output_features` names the feature of every
-    output in the leaf's kind-major layout) sees hidden units of degree < i + 1, so output i
-    depends on x_0 .. x_{i-1} only."""
+    degree 0 (seen by every hidden unit). With context, hidden degrees cycle through 0..D-1
+    instead (k mod D): degree-0 units see only the context and carry it to feature 0's outputs
+    (as zuko's masked MLP does), which nflows' degrees would leave constant. A hidden unit of
+    degree m sees inputs of degree <= m; an output of feature i (any parameter kind;
+    `output_features` names the feature of every output in the leaf's kind-major layout) sees
+    hidden units of degree < i + 1, so output i depends on x_0 .. x_{i-1} only."""
     D = features
     in_deg = torch.cat([torch.arange(1, D + 1), torch.zeros(context, dtype=torch.long)])
     masks = []
     prev = in_deg
     for h in hidden:
-        deg = torch.arange(h) % max(1, D - 1) + 1
+        deg = torch.arange(h) % D if context else torch.arange(h) % max(1, D - 1) + min(1, D - 1)
         masks.append((deg[:, None] >= prev[None, :]).to(torch.get_default_dtype()))
         prev = deg
     out_deg = output_features + 1
