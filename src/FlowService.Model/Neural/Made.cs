@@ -1,4 +1,5 @@
 using FlowService.Model.Compute;
+using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Parameters;
 using FlowService.Model.Transforms;
 
@@ -21,7 +22,7 @@ public sealed class Made
 {
     private readonly MaskedLinear[] _layers;
 
-    public Made(int features, int contextFeatures, IReadOnlyList<int> hidden, IReadOnlyList<int> perFeature)
+    public Made(int features, int contextFeatures, IReadOnlyList<int> hidden, IReadOnlyList<int> perFeature, FusedActivation activation = FusedActivation.Relu)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
         ArgumentOutOfRangeException.ThrowIfNegative(contextFeatures);
@@ -38,11 +39,11 @@ public sealed class Made
         foreach (int units in hidden)
         {
             int[] degrees = MadeDegrees.Hidden(features, units, hasContext);
-            layers.Add(new MaskedLinear(previous.Length, units, MadeDegrees.Mask(degrees, previous, strict: false)));
+            layers.Add(new MaskedLinear(previous.Length, units, MadeDegrees.Mask(degrees, previous, strict: false), activation));
             previous = degrees;
         }
         int[] outputs = MadeDegrees.Outputs(features, perFeature);
-        layers.Add(new MaskedLinear(previous.Length, outputs.Length, MadeDegrees.Mask(outputs, previous, strict: true)));
+        layers.Add(new MaskedLinear(previous.Length, outputs.Length, MadeDegrees.Mask(outputs, previous, strict: true), FusedActivation.Identity));
         _layers = layers.ToArray();
     }
 
@@ -77,38 +78,35 @@ public sealed class Made
     /// <summary>output = MADE(input); input rows x (D + C), output rows x <see cref="OutputFeatures"/>. Keeps the activations for <see cref="Backward"/>.</summary>
     public void Forward(FlowContext context, Tensor input, Tensor output)
     {
-        var backend = context.Backend;
         var h = input;
         for (int j = 0; j < _layers.Length - 1; j++)
         {
-            var preActivation = context.Workspace.Get(this, $"pre{j}", input.Rows, _layers[j].OutFeatures);
             var activation = context.Workspace.Get(this, $"act{j}", input.Rows, _layers[j].OutFeatures);
-            _layers[j].Forward(context, h, preActivation);
-            backend.InterimRelu(preActivation, activation);
+            _layers[j].Forward(context, h, activation);
             h = activation;
         }
         _layers[^1].Forward(context, h, output);
     }
 
     /// <summary>
-    /// Back through the layers of the last <see cref="Forward"/> on this context: accumulates
-    /// parameter gradients and writes dL/dinput into <paramref name="dInput"/> when not null.
+    /// Back through the layers of the last <see cref="Forward"/> on this context (which produced
+    /// <paramref name="output"/> from <paramref name="input"/>): accumulates parameter gradients
+    /// and writes dL/dinput into <paramref name="dInput"/> when not null. Overwrites <paramref name="dOutput"/>.
     /// </summary>
-    public void Backward(FlowContext context, Tensor input, Tensor dOutput, Tensor? dInput)
+    public void Backward(FlowContext context, Tensor input, Tensor output, Tensor dOutput, Tensor? dInput)
     {
-        var backend = context.Backend;
         int rows = input.Rows;
         var gradient = dOutput;
+        var layerOutput = output;
         for (int j = _layers.Length - 1; j >= 0; j--)
         {
             var layerInput = j == 0 ? input : context.Workspace.Get(this, $"act{j - 1}", rows, _layers[j - 1].OutFeatures);
             Tensor? dLayerInput = j == 0 ? dInput : context.Workspace.Get(this, $"dAct{j - 1}", rows, _layers[j - 1].OutFeatures);
-            _layers[j].Backward(context, layerInput, gradient, dLayerInput);
+            _layers[j].Backward(context, layerInput, layerOutput, gradient, dLayerInput);
             if (j > 0)
             {
-                var preActivation = context.Workspace.Get(this, $"pre{j - 1}", rows, _layers[j - 1].OutFeatures);
-                backend.InterimReluBackward(preActivation, dLayerInput!, dLayerInput!);
                 gradient = dLayerInput!;
+                layerOutput = layerInput;
             }
         }
     }

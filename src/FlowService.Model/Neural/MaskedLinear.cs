@@ -1,14 +1,15 @@
 using System.Runtime.CompilerServices;
 using FlowService.Model.Compute;
+using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Parameters;
 using FlowService.Model.Transforms;
 
 namespace FlowService.Model.Neural;
 
 /// <summary>
-/// A linear layer whose weight is multiplied by a fixed 0/1 mask: y = x (W∘M)ᵀ + b
-/// (MADE, Germain et al. 2015). W is [out, in] as in nn.Linear; the mask is rebuilt from the
-/// spec, never a parameter, and masked entries of W receive no gradient.
+/// A linear layer whose weight is multiplied by a fixed 0/1 mask, followed by an activation:
+/// y = f(x (W∘M)ᵀ + b) (MADE, Germain et al. 2015). W is [out, in] as in nn.Linear; the mask is
+/// rebuilt from the spec, never a parameter, and masked entries of W receive no gradient.
 /// </summary>
 public sealed class MaskedLinear
 {
@@ -19,7 +20,7 @@ public sealed class MaskedLinear
     private ParameterSlot? _bias;
 
     /// <param name="mask">[out, in] row-major, 0 or 1.</param>
-    public MaskedLinear(int inFeatures, int outFeatures, float[] mask)
+    public MaskedLinear(int inFeatures, int outFeatures, float[] mask, FusedActivation activation)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inFeatures);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outFeatures);
@@ -28,7 +29,11 @@ public sealed class MaskedLinear
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         _mask = (float[])mask.Clone();
+        Activation = activation;
     }
+
+    /// <summary>f, applied after the bias (identity for an output layer).</summary>
+    public FusedActivation Activation { get; }
 
     public int InFeatures { get; }
 
@@ -62,26 +67,26 @@ public sealed class MaskedLinear
         initializer.Constant(Bias, 0f);
     }
 
-    /// <summary>y = x (W∘M)ᵀ + b; x is rows x in, y rows x out.</summary>
+    /// <summary>y = f(x (W∘M)ᵀ + b); x is rows x in, y rows x out.</summary>
     public void Forward(FlowContext context, Tensor x, Tensor y)
     {
         var backend = context.Backend;
-        var masked = MaskedWeight(context);
-        backend.Gemm(false, true, 1f, x, masked, 0f, y);
-        backend.InterimAddBias(y, context.Param(Bias));
+        backend.Gemm(false, true, 1f, x, MaskedWeight(context), 0f, y);
+        backend.InterimBiasActivationForward(y, context.Param(Bias), y, Activation);
     }
 
     /// <summary>
-    /// Accumulates dW += (dyᵀ x)∘M and db += Σ_rows dy; writes dx = dy (W∘M) when
-    /// <paramref name="dx"/> is not null.
+    /// Given the forward's input x and output y and dL/dy, accumulates dW += (dPreᵀ x)∘M and
+    /// db += Σ_rows dPre with dPre = dy ⊙ f′; writes dx = dPre (W∘M) when <paramref name="dx"/>
+    /// is not null. <paramref name="dy"/> is overwritten with dPre.
     /// </summary>
-    public void Backward(FlowContext context, Tensor x, Tensor dy, Tensor? dx)
+    public void Backward(FlowContext context, Tensor x, Tensor y, Tensor dy, Tensor? dx)
     {
         var backend = context.Backend;
+        backend.InterimBiasActivationBackward(y, dy, dy, context.Grad(Bias), Activation);
         var weightGradient = context.Workspace.Get(this, "dW", OutFeatures, InFeatures);
         backend.Gemm(true, false, 1f, dy, x, 0f, weightGradient);
         backend.AccumulateMaskedGradient(weightGradient, UploadedMask(backend), context.Grad(Weight));
-        backend.InterimBiasGradient(dy, context.Grad(Bias));
         if (dx is not null)
             backend.Gemm(false, false, 1f, dy, MaskedWeight(context), 0f, dx);
     }

@@ -1,4 +1,5 @@
 using FlowService.Model.Compute;
+using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Neural;
 using FlowService.Model.Parameters;
 
@@ -21,11 +22,12 @@ public sealed class Autoregressive : ITransform
     private readonly bool _zeroInitialize;
 
     /// <param name="zeroInitialize">Start with the MADE's output layer at zero, so the transform starts as the identity when the leaf's zero parameters are the identity.</param>
-    public Autoregressive(int features, int contextFeatures, IReadOnlyList<int> hidden, IInterimLeaf leaf, bool zeroInitialize = false)
+    public Autoregressive(int features, int contextFeatures, IReadOnlyList<int> hidden, IInterimLeaf leaf,
+        FusedActivation activation = FusedActivation.Relu, bool zeroInitialize = false)
     {
         _leaf = leaf;
         _zeroInitialize = zeroInitialize;
-        Conditioner = new Made(features, contextFeatures, hidden, leaf.ParametersPerFeatureByKind);
+        Conditioner = new Made(features, contextFeatures, hidden, leaf.ParametersPerFeatureByKind, activation);
     }
 
     public int Features => Conditioner.Features;
@@ -69,7 +71,7 @@ public sealed class Autoregressive : ITransform
         var dParameters = context.Workspace.Get(this, "dParameters", rows, Conditioner.OutputFeatures);
         _leaf.Backward(context, x, parameters, dy, dLogDet, dx, dParameters);
         var dInput = context.Workspace.Get(this, "dInput", rows, Conditioner.InputFeatures);
-        Conditioner.Backward(context, input, dParameters, dInput);
+        Conditioner.Backward(context, input, parameters, dParameters, dInput);
 
         var dFromConditioner = context.Workspace.Get(this, "dxConditioner", rows, Features);
         backend.InterimCopyColumns(dInput, 0, dFromConditioner, 0, Features);

@@ -3,37 +3,11 @@ namespace FlowService.Model.Compute.Cpu;
 // INTERIM (autoregressive branch only, removed before delivery).
 public sealed partial class CpuBackend
 {
-    public void InterimAddBias(Tensor y, Tensor bias)
-    {
-        var b = bias.Span();
-        for (int r = 0; r < y.Rows; r++)
-        {
-            var row = y.Row(r);
-            for (int j = 0; j < row.Length; j++) row[j] += b[j];
-        }
-    }
+    public void InterimBiasActivationForward(Tensor x, Tensor bias, Tensor y, FusedActivation activation) =>
+        BiasActivation.Forward(x.Span(), bias.Span(), y.Span(), activation);
 
-    public void InterimBiasGradient(Tensor dy, Tensor dBias)
-    {
-        var b = dBias.Span();
-        for (int r = 0; r < dy.Rows; r++)
-        {
-            var row = dy.Row(r);
-            for (int j = 0; j < row.Length; j++) b[j] += row[j];
-        }
-    }
-
-    public void InterimRelu(Tensor x, Tensor y)
-    {
-        var xs = x.Span(); var ys = y.Span();
-        for (int i = 0; i < xs.Length; i++) ys[i] = MathF.Max(xs[i], 0f);
-    }
-
-    public void InterimReluBackward(Tensor x, Tensor dy, Tensor dx)
-    {
-        var xs = x.Span(); var g = dy.Span(); var o = dx.Span();
-        for (int i = 0; i < xs.Length; i++) o[i] = xs[i] > 0f ? g[i] : 0f;
-    }
+    public void InterimBiasActivationBackward(Tensor y, Tensor dy, Tensor dPre, Tensor biasGradient, FusedActivation activation) =>
+        BiasActivation.Backward(y.Span(), dy.Span(), dPre.Span(), biasGradient.Span(), activation);
 
     public void InterimCopyColumns(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int count)
     {
