@@ -72,7 +72,7 @@ public sealed class MaskedLinear
     {
         var backend = context.Backend;
         backend.Gemm(false, true, 1f, x, MaskedWeight(context), 0f, y);
-        backend.InterimBiasActivationForward(y, context.Param(Bias), y, Activation);
+        backend.BiasActivationForward(y, context.Param(Bias), y, Activation);
     }
 
     /// <summary>
@@ -83,7 +83,7 @@ public sealed class MaskedLinear
     public void Backward(FlowContext context, Tensor x, Tensor y, Tensor dy, Tensor? dx)
     {
         var backend = context.Backend;
-        backend.InterimBiasActivationBackward(y, dy, dy, context.Grad(Bias), Activation);
+        backend.BiasActivationBackward(y, dy, dy, context.Grad(Bias), Activation);
         var weightGradient = context.Workspace.Get(this, "dW", OutFeatures, InFeatures);
         backend.Gemm(true, false, 1f, dy, x, 0f, weightGradient);
         backend.AccumulateMaskedGradient(weightGradient, UploadedMask(backend), context.Grad(Weight));

@@ -18,11 +18,11 @@ namespace FlowService.Model.Transforms;
 /// </remarks>
 public sealed class Autoregressive : ITransform
 {
-    private readonly IInterimLeaf _leaf;
+    private readonly ICouplingLeaf _leaf;
     private readonly bool _zeroInitialize;
 
     /// <param name="zeroInitialize">Start with the MADE's output layer at zero, so the transform starts as the identity when the leaf's zero parameters are the identity.</param>
-    public Autoregressive(int features, int contextFeatures, IReadOnlyList<int> hidden, IInterimLeaf leaf,
+    public Autoregressive(int features, int contextFeatures, IReadOnlyList<int> hidden, ICouplingLeaf leaf,
         FusedActivation activation = FusedActivation.Relu, bool zeroInitialize = false)
     {
         _leaf = leaf;
@@ -66,35 +66,29 @@ public sealed class Autoregressive : ITransform
         var input = context.Workspace.Get(this, "input", rows, Conditioner.InputFeatures);
         var parameters = context.Workspace.Get(this, "parameters", rows, Conditioner.OutputFeatures);
         var x = context.Workspace.Get(this, "x", rows, Features);
-        backend.InterimCopyColumns(input, 0, x, 0, Features);
+        backend.CopyColumns(input, 0, x, 0, Features);
 
         var dParameters = context.Workspace.Get(this, "dParameters", rows, Conditioner.OutputFeatures);
         _leaf.Backward(context, x, parameters, dy, dLogDet, dx, dParameters);
         var dInput = context.Workspace.Get(this, "dInput", rows, Conditioner.InputFeatures);
         Conditioner.Backward(context, input, parameters, dParameters, dInput);
 
-        var dFromConditioner = context.Workspace.Get(this, "dxConditioner", rows, Features);
-        backend.InterimCopyColumns(dInput, 0, dFromConditioner, 0, Features);
-        backend.InterimAccumulate(dFromConditioner, dx);
+        backend.AddColumns(dInput, 0, dx, 0, Features);
         if (ContextFeatures > 0 && context.ConditionGradient is { } dContext)
-        {
-            var dContextHere = context.Workspace.Get(this, "dContext", rows, ContextFeatures);
-            backend.InterimCopyColumns(dInput, Features, dContextHere, 0, ContextFeatures);
-            backend.InterimAccumulate(dContextHere, dContext);
-        }
+            backend.AddColumns(dInput, Features, dContext, 0, ContextFeatures);
     }
 
     /// <summary>[x | context] in this transform's input buffer (which Backward reads x back from).</summary>
     private Tensor ConditionerInput(FlowContext context, Tensor x)
     {
         var input = context.Workspace.Get(this, "input", x.Rows, Conditioner.InputFeatures);
-        context.Backend.InterimCopyColumns(x, 0, input, 0, Features);
+        context.Backend.CopyColumns(x, 0, input, 0, Features);
         if (ContextFeatures > 0)
         {
             var condition = context.Condition ?? throw new InvalidOperationException($"This transform is conditional ({ContextFeatures} context features) but the context has no condition.");
             if (condition.Rows != x.Rows || condition.Cols != ContextFeatures)
                 throw new ArgumentException($"The condition must be {x.Rows}x{ContextFeatures}, not {condition.Rows}x{condition.Cols}.");
-            context.Backend.InterimCopyColumns(condition, 0, input, Features, ContextFeatures);
+            context.Backend.CopyColumns(condition, 0, input, Features, ContextFeatures);
         }
         return input;
     }

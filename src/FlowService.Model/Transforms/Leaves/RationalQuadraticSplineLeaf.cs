@@ -10,7 +10,7 @@ namespace FlowService.Model.Transforms.Leaves;
 /// heights and K - 1 interior derivatives, grouped by kind: [widths(d·K) | heights(d·K) |
 /// derivatives(d·(K-1))]. All-zero parameters are the identity.
 /// </summary>
-public sealed class RationalQuadraticSplineLeaf : IInterimLeaf
+public sealed class RationalQuadraticSplineLeaf : ICouplingLeaf
 {
     public RationalQuadraticSplineLeaf(int bins, float tailBound)
     {
