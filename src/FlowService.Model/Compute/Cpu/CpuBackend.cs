@@ -3,7 +3,8 @@ namespace FlowService.Model.Compute.Cpu;
 /// <summary>
 /// The CPU backend: managed float arrays, SIMD kernels, single-threaded per call. Parallelism
 /// lives one level up (a batch is split into shards that run on separate cores), because small
-/// flow-sized operations cost less than the 2-5 µs a parallel loop spends to start.
+/// flow-sized operations cost less than the 2-5 µs a parallel loop spends to start. The one
+/// exception: a large GEMM called outside any shard spreads its rows over the idle shard runner.
 /// </summary>
 public sealed partial class CpuBackend : IBackend
 {
