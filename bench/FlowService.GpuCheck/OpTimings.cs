@@ -19,6 +19,24 @@ internal static class OpTimings
         var host = new float[rows * cols];
         Row(output, "Upload (pageable host to device)", gpu, () => gpu.Upload(host, y), bytes);
         Row(output, "Download (device to pageable host)", gpu, () => gpu.Download(y, host), bytes);
+        Tensor mask = GemmTimings.Upload(gpu, random, rows, cols);
+        Row(output, "MaskWeights", gpu, () => gpu.MaskWeights(x, mask, y), 3 * bytes);
+        Row(output, "AccumulateMaskedGradient", gpu, () => gpu.AccumulateMaskedGradient(x, mask, y), 4 * bytes);
+        SplineRows(gpu, output);
+    }
+
+    /// <summary>The NSF leaf at d = 16, K = 8 over 65,536 rows: bytes are x, the 23·16 parameters per row, y (and the gradients).</summary>
+    private static void SplineRows(CudaBackend gpu, TextWriter output)
+    {
+        const int rows = 65536, features = 16, bins = 8;
+        int pcols = features * (3 * bins - 1);
+        var random = new Random(3);
+        Tensor x = GemmTimings.Upload(gpu, random, rows, features), p = GemmTimings.Upload(gpu, random, rows, pcols);
+        Tensor y = gpu.Allocate(rows, features), logDet = gpu.Allocate(rows, 1), dx = gpu.Allocate(rows, features), dp = gpu.Allocate(rows, pcols);
+        long xBytes = (long)rows * features * 4, pBytes = (long)rows * pcols * 4;
+        Row(output, $"SplineForward ({rows} x {features}, K={bins})", gpu, () => gpu.SplineForward(x, p, bins, 3f, y, logDet), 2 * xBytes + pBytes);
+        Row(output, $"SplineInverse ({rows} x {features}, K={bins})", gpu, () => gpu.SplineInverse(y, p, bins, 3f, x), 2 * xBytes + pBytes);
+        Row(output, $"SplineBackward ({rows} x {features}, K={bins})", gpu, () => gpu.SplineBackward(x, p, y, logDet, bins, 3f, dx, dp), 3 * xBytes + 2 * pBytes);
     }
 
     private static void Row(TextWriter output, string name, CudaBackend gpu, Action op, long bytes)
