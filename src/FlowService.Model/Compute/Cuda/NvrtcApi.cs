@@ -74,11 +74,13 @@ internal sealed unsafe class NvrtcApi
     /// Compiles <paramref name="source"/> for compute capability major.minor. Returns a CUBIN (machine
     /// code for that exact architecture, which a driver older than this NVRTC still loads) when the
     /// library can produce one, else PTX for the driver to JIT. A compile error throws with NVRTC's log.
+    /// Multiply-adds are not contracted (--fmad=false): .NET does not contract either, so element-wise
+    /// kernels round as the CPU backend does (they are memory-bound; the FMA would buy nothing).
     /// </summary>
     public byte[] Compile(string source, string programName, int major, int minor)
     {
         bool cubin = _getCubin != null;
-        string[] options = [cubin ? $"--gpu-architecture=sm_{major}{minor}" : $"--gpu-architecture=compute_{major}{minor}", "--std=c++17", "-default-device"];
+        string[] options = [cubin ? $"--gpu-architecture=sm_{major}{minor}" : $"--gpu-architecture=compute_{major}{minor}", "--std=c++17", "-default-device", "--fmad=false"];
         IntPtr program;
         byte[] src = Encoding.UTF8.GetBytes(source + "\0");
         byte[] name = Encoding.UTF8.GetBytes(programName + "\0");
