@@ -1,8 +1,13 @@
+using FlowService.Api.Observability;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddObservability();
 
 var app = builder.Build();
+app.UseRequestLogging();
 
 app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+app.MapMetrics();
 
 app.Run();
 

@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using FlowService.Training.Observability;
+
+namespace FlowService.Api.Observability;
+
+/// <summary>
+/// Inference instruments: rows scored / encoded / decoded / sampled (flowservice_inference_rows_total{model,
+/// version,operation}), call duration, the size of the batches the engine ran (after dynamic batching),
+/// anomalies flagged, and the model cache's hits, misses and loaded models.
+/// </summary>
+public sealed class InferenceMetrics
+{
+    private static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    private static readonly double[] BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536];
+
+    private readonly ModelLabelLimiter models = new();
+    private readonly Counter<long> rows;
+    private readonly Histogram<double> duration;
+    private readonly Histogram<long> batchSize;
+    private readonly Counter<long> anomalies;
+    private readonly Counter<long> cacheHits;
+    private readonly Counter<long> cacheMisses;
+    private readonly UpDownCounter<long> loadedModels;
+
+    public InferenceMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(FlowServiceMeter.Name);
+        rows = meter.CreateCounter<long>("flowservice.inference.rows", "{rows}", "Rows scored, encoded, decoded or sampled, by model, version and operation.");
+        duration = meter.CreateHistogram<double>("flowservice.inference.duration", "s", "Inference call duration, by model, version and operation.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        batchSize = meter.CreateHistogram<long>("flowservice.inference.batch_size", "{rows}", "Rows per batch run through a model (after dynamic batching).",
+            tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets.Select(b => (long)b).ToArray() });
+        anomalies = meter.CreateCounter<long>("flowservice.inference.anomalies", "{rows}", "Scored rows flagged as anomalies, by model and version.");
+        cacheHits = meter.CreateCounter<long>("flowservice.model_cache.hits", "{lookups}", "Model cache lookups answered from memory.");
+        cacheMisses = meter.CreateCounter<long>("flowservice.model_cache.misses", "{lookups}", "Model cache lookups that loaded a checkpoint.");
+        loadedModels = meter.CreateUpDownCounter<long>("flowservice.model_cache.loaded_models", "{models}", "Model versions held in the cache.");
+        cacheHits.Add(0);
+        cacheMisses.Add(0);
+        loadedModels.Add(0);
+    }
+
+    /// <summary>One inference call over <paramref name="rowCount"/> rows of <paramref name="model"/> version <paramref name="version"/>.</summary>
+    public void RecordCall(InferenceOperation operation, string model, int version, int rowCount, double seconds)
+    {
+        var tags = Tags(model, version, operation);
+        rows.Add(rowCount, tags);
+        duration.Record(seconds, tags);
+    }
+
+    /// <summary>One batch the engine ran (several requests may have been merged into it).</summary>
+    public void RecordBatch(int rowCount) => batchSize.Record(rowCount);
+
+    public void RecordAnomalies(string model, int version, int count)
+    {
+        var tags = new TagList { { "model", models.Label(model) }, { "version", version.ToString(CultureInfo.InvariantCulture) } };
+        anomalies.Add(count, tags);
+    }
+
+    public void CacheHit() => cacheHits.Add(1);
+
+    public void CacheMiss() => cacheMisses.Add(1);
+
+    public void ModelLoaded() => loadedModels.Add(1);
+
+    public void ModelUnloaded() => loadedModels.Add(-1);
+
+    private TagList Tags(string model, int version, InferenceOperation operation) => new()
+    {
+        { "model", models.Label(model) },
+        { "version", version.ToString(CultureInfo.InvariantCulture) },
+        { "operation", operation.ToString().ToLowerInvariant() },
+    };
+}

@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Logging;
+
+namespace FlowService.Training.Observability;
+
+/// <summary>
+/// One call per point in a training job's life that both logs the event (with JobId and ModelName as structured
+/// properties) and records its metrics, so the worker and trainer need a single line at each point.
+/// </summary>
+public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<TrainingTelemetry> logger)
+{
+    public TrainingMetrics Metrics => metrics;
+
+    public void JobStarted(string jobId, string modelName, int epochs, int attempt)
+    {
+        metrics.JobStarted();
+        LogJobStarted(logger, jobId, modelName, epochs, attempt);
+    }
+
+    public void EpochCompleted(string jobId, string modelName, int epoch, int epochs, double trainNll, double validationNll,
+        double samplesPerSecond, double epochSeconds)
+    {
+        metrics.EpochCompleted(jobId, modelName, epochSeconds, trainNll, validationNll, samplesPerSecond);
+        LogEpochCompleted(logger, jobId, modelName, epoch, epochs, trainNll, validationNll, samplesPerSecond, epochSeconds);
+    }
+
+    public void CheckpointWritten(string jobId, string modelName, int epoch, string path)
+    {
+        metrics.CheckpointWritten();
+        LogCheckpointWritten(logger, jobId, modelName, epoch, path);
+    }
+
+    public void JobSucceeded(string jobId, string modelName, int modelVersion, double trainingSeconds)
+    {
+        metrics.JobSucceeded(jobId);
+        LogJobSucceeded(logger, jobId, modelName, modelVersion, trainingSeconds);
+    }
+
+    public void JobFailed(string jobId, string modelName, Exception error)
+    {
+        metrics.JobFailed(jobId);
+        LogJobFailed(logger, error, jobId, modelName);
+    }
+
+    public void JobCancelled(string jobId, string modelName, int epoch)
+    {
+        metrics.JobCancelled(jobId);
+        LogJobCancelled(logger, jobId, modelName, epoch);
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information,
+        Message = "Training job {JobId} started for model {ModelName}: {Epochs} epochs, attempt {Attempt}")]
+    private static partial void LogJobStarted(ILogger logger, string jobId, string modelName, int epochs, int attempt);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information,
+        Message = "Training job {JobId} ({ModelName}) epoch {Epoch}/{Epochs}: loss {TrainNll:F4}, val loss {ValidationNll:F4}, {SamplesPerSecond:F0} samples/s, {EpochSeconds:F3} s")]
+    private static partial void LogEpochCompleted(ILogger logger, string jobId, string modelName, int epoch, int epochs,
+        double trainNll, double validationNll, double samplesPerSecond, double epochSeconds);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information,
+        Message = "Training job {JobId} ({ModelName}) wrote checkpoint for epoch {Epoch} to {CheckpointPath}")]
+    private static partial void LogCheckpointWritten(ILogger logger, string jobId, string modelName, int epoch, string checkpointPath);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information,
+        Message = "Training job {JobId} succeeded: model {ModelName} version {ModelVersion} after {TrainingSeconds:F2} s")]
+    private static partial void LogJobSucceeded(ILogger logger, string jobId, string modelName, int modelVersion, double trainingSeconds);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Training job {JobId} ({ModelName}) failed")]
+    private static partial void LogJobFailed(ILogger logger, Exception error, string jobId, string modelName);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Training job {JobId} ({ModelName}) cancelled at epoch {Epoch}")]
+    private static partial void LogJobCancelled(ILogger logger, string jobId, string modelName, int epoch);
+}

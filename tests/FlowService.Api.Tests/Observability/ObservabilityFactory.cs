@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Serilog.Core;
+
+namespace FlowService.Api.Tests.Observability;
+
+/// <summary>The service with its data in a temp folder and every log event captured; optionally on a real loopback port.</summary>
+public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
+{
+    private readonly string dataFolder = Directory.CreateTempSubdirectory("flowservice-obs-").FullName;
+
+    public CapturingSink Logs { get; } = new();
+
+    public string DataFolder => dataFolder;
+
+    /// <summary>Serves on http://127.0.0.1:{port} (a real socket, for Prometheus to scrape); returns the base address.</summary>
+    public Uri StartOnLoopback()
+    {
+        var port = FreePort();
+        UseKestrel(o => o.Listen(IPAddress.Loopback, port));
+        StartServer();
+        return new Uri($"http://127.0.0.1:{port}");
+    }
+
+    public static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Production");
+        builder.UseSetting("FlowService:DataFolder", dataFolder);
+        if (settings is not null)
+        {
+            builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))));
+        }
+        builder.ConfigureTestServices(services => services.AddSingleton<ILogEventSink>(Logs));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        try
+        {
+            Directory.Delete(dataFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held by a finishing background task; the temp folder is cleaned by the OS later.
+        }
+    }
+}
