@@ -23,6 +23,10 @@ internal static class OpTimings
         Row(output, "MaskWeights", gpu, () => gpu.MaskWeights(x, mask, y), 3 * bytes);
         Row(output, "AccumulateMaskedGradient", gpu, () => gpu.AccumulateMaskedGradient(x, mask, y), 4 * bytes);
         SplineRows(gpu, output);
+        Tensor one = gpu.Allocate(1, 1), small = gpu.Allocate(64, 64);
+        Row(output, "Fill 1 x 1 (submission cost of one driver call)", gpu, () => gpu.Fill(one, 1f), 4);
+        Row(output, "MaskWeights 64 x 64 (submission cost of one NVRTC kernel)", gpu, () => gpu.MaskWeights(small, small, small), 3 * 64 * 64 * 4);
+        Row(output, "Gemm 64 x 64 x 64 (submission cost of one cublasSgemm)", gpu, () => gpu.Gemm(false, true, 1f, small, small, 0f, small), 3 * 64 * 64 * 4);
     }
 
     /// <summary>The NSF leaf at d = 16, K = 8 over 65,536 rows: bytes are x, the 23·16 parameters per row, y (and the gradients).</summary>

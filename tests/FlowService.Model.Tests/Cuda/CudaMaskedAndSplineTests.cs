@@ -51,8 +51,6 @@ public sealed class CudaMaskedAndSplineTests
             Tensor ty = b.Allocate(rows, features), back = b.Allocate(rows, features);
             b.SplineForward(tx, tp, bins, tailBound, ty, tl);
             cpuY ??= Down(b, ty);
-            // Both inverses start from the CPU's y, so the comparison sees the kernel and not the
-            // forward's last-bit differences amplified by the inverse's conditioning (1 / dy/dx).
             b.SplineInverse(Up(b, cpuY, rows, features), tp, bins, tailBound, back);
             Tensor tdy = Up(b, dy, rows, features), tdl = Up(b, dLogDet, rows, 1);
             Tensor dx = Up(b, Enumerable.Repeat(float.NaN, rows * features).ToArray(), rows, features);
@@ -60,11 +58,18 @@ public sealed class CudaMaskedAndSplineTests
             b.SplineBackward(tx, tp, tdy, tdl, bins, tailBound, dx, dp);
             outputs[which] = [Down(b, ty), Down(b, tl), Down(b, back), Down(b, dx), Down(b, dp)];
         }
-        string[] names = ["y", "logDet", "inverse(y)", "dx", "dParameters"];
-        for (int i = 0; i < names.Length; i++)
+        string[] names = ["y", "logDet", "", "dx", "dParameters"];
+        foreach (int i in new[] { 0, 1, 3, 4 })
             ParityAssert.Close(outputs[0][i], outputs[1][i], 1e-4, $"spline K={bins} {names[i]}");
-        // The float32 round trip itself is conditioning-limited (steep bins), on the CPU as on the GPU.
-        ParityAssert.Close(x, outputs[1][2], 1e-3, "CUDA round trip x = inverse(forward(x))");
+
+        // The inverse solves a quadratic per element; where a bin is nearly flat (derivative near its
+        // 1e-3 floor) the root is ill-conditioned and float32 x agrees only to ~sqrt(eps) on either
+        // device (seen on the H100: 2.8e-3 between CPU and CUDA, both off the true x). What both must
+        // do is invert the forward map: the CPU's forward of CUDA's inverse gives back y to 1e-4.
+        IBackend cpu = CpuBackend.Instance;
+        Tensor again = cpu.Allocate(rows, features);
+        cpu.SplineForward(Up(cpu, outputs[1][2], rows, features), Up(cpu, parameters, rows, pcols), bins, tailBound, again, cpu.Allocate(rows, 1));
+        ParityAssert.Close(cpuY!, Down(cpu, again), 1e-4, $"spline K={bins}: CPU forward of CUDA inverse(y) vs y");
     }
 
     [CudaFact]
