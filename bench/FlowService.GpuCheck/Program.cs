@@ -4,7 +4,10 @@ using FlowService.Model.Compute.Cuda;
 
 // gpu-check: device selection, the CUDA parity tests, then timings. Exit code 1 if a parity test fails
 // or CUDA is not usable (this tool exists to be run on a GPU machine; without one every CUDA test skips).
-Console.WriteLine($"FlowService gpu-check, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} CPU threads, .NET {Environment.Version}");
+string cpuModel = File.Exists("/proc/cpuinfo")
+    ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"
+    : "?";
+Console.WriteLine($"FlowService gpu-check, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {cpuModel}, {Environment.ProcessorCount} CPU threads, .NET {Environment.Version}");
 IBackend selected = BackendSelector.Create("auto", Console.Out);
 
 Console.WriteLine();
