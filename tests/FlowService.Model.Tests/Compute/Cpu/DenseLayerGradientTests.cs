@@ -11,7 +11,7 @@ public sealed class DenseLayerGradientTests
     [Fact]
     public void A_dense_tanh_layer_backward_matches_central_finite_differences_of_its_forward()
     {
-        // L = Σ g ∘ tanh(x·Wᵀ + b): dL/db and dL/dx through Gemm + BiasActivation, against finite differences in double.
+        // L = Σ g ∘ tanh(x·Wᵀ + b): dL/db, dL/dW and dL/dx through Gemm + BiasActivation, against finite differences in double.
         const int rows = 5, inputs = 7, outputs = 19;
         var random = new Random(3);
         float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
@@ -28,8 +28,11 @@ public sealed class DenseLayerGradientTests
         BiasActivation.Backward(y.Span(), g.Span(), dPre.Span(), db.Span(), FusedActivation.Tanh);
         var dx = _backend.Allocate(rows, inputs);
         _backend.Gemm(false, false, 1f, dPre, w, 0f, dx);
+        var dw = _backend.Allocate(outputs, inputs);
+        _backend.Gemm(true, false, 1f, dPre, x, 1f, dw);    // dW += dPreᵀ·X
 
-        double Loss(double[] xv, double[] bv)
+        double Loss(double[] xv, double[] bv) => LossWith(xv, bv, w.Span().ToArray().Select(v => (double)v).ToArray());
+        double LossWith(double[] xv, double[] bv, double[] wv)
         {
             double sum = 0;
             for (int r = 0; r < rows; r++)
@@ -37,7 +40,7 @@ public sealed class DenseLayerGradientTests
                 {
                     double pre = bv[o];
                     for (int i = 0; i < inputs; i++)
-                        pre += xv[r * inputs + i] * w.Span()[o * inputs + i];
+                        pre += xv[r * inputs + i] * wv[o * inputs + i];
                     sum += g.Span()[r * outputs + o] * Math.Tanh(pre);
                 }
             return sum;
@@ -51,6 +54,14 @@ public sealed class DenseLayerGradientTests
             var minus = (double[])b0.Clone(); minus[o] -= h;
             double expected = (Loss(x0, plus) - Loss(x0, minus)) / (2 * h);
             Assert.True(Math.Abs(db.Span()[o] - expected) <= 1e-4 * (1 + Math.Abs(expected)), $"db[{o}] = {db.Span()[o]}, finite difference {expected}");
+        }
+        var w0 = w.Span().ToArray().Select(v => (double)v).ToArray();
+        for (int i = 0; i < outputs * inputs; i++)
+        {
+            var plus = (double[])w0.Clone(); plus[i] += h;
+            var minus = (double[])w0.Clone(); minus[i] -= h;
+            double expected = (LossWith(x0, b0, plus) - LossWith(x0, b0, minus)) / (2 * h);
+            Assert.True(Math.Abs(dw.Span()[i] - expected) <= 1e-4 * (1 + Math.Abs(expected)), $"dW[{i}] = {dw.Span()[i]}, finite difference {expected}");
         }
         for (int i = 0; i < rows * inputs; i++)
         {
