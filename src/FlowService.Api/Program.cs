@@ -1,12 +1,26 @@
+using FlowService.Api.Endpoints;
+using FlowService.Api.Hosting;
 using FlowService.Api.Observability;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddObservability();
 
+builder.AddFlowServiceOptions();
+builder.AddHttpConventions();
+builder.AddEmbeddedStorage();
+builder.AddTrainingWorker();
+builder.AddApiDocumentation();
+
 var app = builder.Build();
 app.UseRequestLogging();
 
-app.MapGet("/health/live", () => Results.Ok(new { status = "live" }));
+app.UseProblemResponses();
+app.UseApiDocumentation();
+
+app.MapHealthApi();
+app.MapDatasetsApi();
+app.MapJobsApi();
+app.MapModelsApi();
 app.MapMetrics();
 
 app.Run();

@@ -1,0 +1,87 @@
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
+using FlowService.Api.Hosting;
+using FlowService.Training.Datasets;
+using FlowService.Training.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace FlowService.Api.Endpoints;
+
+/// <summary>POST/GET/DELETE /datasets: uploads in CSV, JSON or .npy, validated before anything is stored.</summary>
+public static partial class DatasetsApi
+{
+    public static IEndpointRouteBuilder MapDatasetsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/datasets").WithTags("Datasets");
+        group.MapPost("/", Upload)
+            .Accepts<string>("text/csv", "application/json", "application/x-npy", "application/octet-stream")
+            .WithSummary("Upload a dataset (CSV with a header row, JSON {columns, rows}, or a 2-D float32/float64 .npy).")
+            .WithDescription("Query: name (required), columns (comma-separated names, .npy only). Rejections name the first offending line/row and column; columns with zero variance are rejected.")
+            .WithRequestExample("text/csv", ApiExamples.DatasetCsv)
+            .WithResponseExample(StatusCodes.Status201Created, ApiExamples.DatasetInfo);
+        group.MapGet("/", List).WithSummary("List datasets.");
+        group.MapGet("/{id}", Get).WithSummary("A dataset's metadata and per-column statistics.")
+            .WithResponseExample(StatusCodes.Status200OK, ApiExamples.DatasetInfo);
+        group.MapDelete("/{id}", Delete).WithSummary("Delete a dataset (refused while a queued or running job uses it).");
+        return app;
+    }
+
+    static async Task<Results<Created<DatasetInfo>, ProblemHttpResult>> Upload(
+        HttpRequest request, string? name, string? columns, IDatasetStore store, IOptions<DatasetLimits> limits, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(name) || !NamePattern().IsMatch(name))
+            return Problems.BadRequest("Query parameter 'name' is required: 1-100 letters, digits, '.', '_' or '-'.", field: "name");
+        var format = FormatOf(request.ContentType);
+        if (format is null)
+            return Problems.UnsupportedMediaType($"Content-Type '{request.ContentType}' is not accepted; send text/csv, application/json or application/x-npy (a .npy file).");
+        string[]? columnNames = columns?.Split(',', StringSplitOptions.TrimEntries);
+        if (columnNames is not null && format != DatasetFormat.Npy)
+            return Problems.BadRequest("Query parameter 'columns' names the columns of a .npy upload only; CSV and JSON carry their own.", field: "columns");
+        try
+        {
+            byte[] body = await RequestBody.ReadLimitedAsync(request, limits.Value.MaxUploadBytes, cancellationToken);
+            var table = DatasetParser.Parse(body, format.Value, limits.Value, columnNames);
+            string sha256 = Convert.ToHexStringLower(SHA256.HashData(body));
+            var info = await store.AddAsync(name, format.Value, table, sha256, body.LongLength, cancellationToken);
+            return TypedResults.Created($"/datasets/{info.Id}", info);
+        }
+        catch (DatasetValidationException e)
+        {
+            return Problems.Dataset(e);
+        }
+    }
+
+    static async Task<Ok<IReadOnlyList<DatasetInfo>>> List(IDatasetStore store, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await store.ListAsync(cancellationToken));
+
+    static async Task<Results<Ok<DatasetInfo>, ProblemHttpResult>> Get(string id, IDatasetStore store, CancellationToken cancellationToken) =>
+        await store.GetAsync(id, cancellationToken) is { } info
+            ? TypedResults.Ok(info)
+            : Problems.NotFound($"No dataset has id '{id}'.");
+
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string id, IDatasetStore store, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        if (await store.GetAsync(id, cancellationToken) is null)
+            return Problems.NotFound($"No dataset has id '{id}'.");
+        if (await jobs.HasActiveJobsForDatasetAsync(id, cancellationToken))
+            return Problems.Conflict($"Dataset '{id}' is used by a queued or running job; cancel it first.");
+        await store.DeleteAsync(id, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    static DatasetFormat? FormatOf(string? contentType)
+    {
+        string mediaType = (contentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
+        return mediaType switch
+        {
+            "text/csv" or "application/csv" or "text/plain" => DatasetFormat.Csv,
+            "application/json" => DatasetFormat.Json,
+            "application/x-npy" or "application/octet-stream" => DatasetFormat.Npy,
+            _ => null,
+        };
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
+    private static partial Regex NamePattern();
+}

@@ -1,0 +1,149 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FlowService.Api.Contracts;
+using FlowService.Api.Hosting;
+using FlowService.Training.Datasets;
+using FlowService.Training.Jobs;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+
+namespace FlowService.Api.Endpoints;
+
+/// <summary>POST/GET /jobs, cancellation and a server-sent event stream of a job's progress.</summary>
+public static partial class JobsApi
+{
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/jobs").WithTags("Jobs");
+        group.MapPost("/", Create)
+            .Accepts<CreateJobRequest>("application/json")
+            .WithSummary("Queue a training job; 202 with Location /jobs/{id}.")
+            .WithRequestExample("application/json", ApiExamples.CreateJob)
+            .WithResponseExample(StatusCodes.Status202Accepted, ApiExamples.Job);
+        group.MapGet("/", List).WithSummary("List jobs, newest first (optionally ?state=running).");
+        group.MapGet("/{id}", Get).WithSummary("A job's state and progress: epoch, per-epoch train/validation NLL, samples/s, elapsed, ETA, error, produced version.")
+            .WithResponseExample(StatusCodes.Status200OK, ApiExamples.Job);
+        group.MapPost("/{id}/cancel", Cancel).WithSummary("Cancel a queued job at once, or ask its worker to stop a running one.");
+        group.MapGet("/{id}/events", Events).WithSummary("Server-sent events: one 'progress' event per change, a final 'end' event.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+        return app;
+    }
+
+    static async Task<Results<AcceptedAtRoute<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Create(
+        HttpRequest request, IJobStore jobs, IDatasetStore datasets, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+    {
+        CreateJobRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<CreateJobRequest>(request.Body, json.Value.SerializerOptions, cancellationToken);
+        }
+        catch (JsonException e)
+        {
+            return Problems.BadRequest($"The body is not a valid job request: {e.Message}", field: e.Path ?? "$");
+        }
+        if (body is null)
+            return Problems.BadRequest("The body is empty; send {\"datasetId\": ..., \"model\": ...}.", field: "$");
+        if (string.IsNullOrWhiteSpace(body.DatasetId))
+            return Problems.BadRequest("'datasetId' is required.", field: "datasetId");
+        if (string.IsNullOrWhiteSpace(body.Model) || !ModelNamePattern().IsMatch(body.Model))
+            return Problems.BadRequest("'model' is required: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.", field: "model");
+        var training = body.Training ?? new TrainingParameters();
+        if (training.FindError() is { } error)
+            return Problems.BadRequest($"'{error.Field}' {error.Message}.", field: error.Field);
+        var dataset = await datasets.GetAsync(body.DatasetId, cancellationToken);
+        if (dataset is null)
+            return Problems.NotFound($"No dataset has id '{body.DatasetId}'.", field: "datasetId");
+
+        var context = body.ContextColumns ?? [];
+        for (int i = 0; i < context.Length; i++)
+            if (!dataset.Columns.Contains(context[i]))
+                return Problems.BadRequest($"Context column '{context[i]}' is not a column of dataset '{dataset.Name}' ({string.Join(", ", dataset.Columns)}).", field: $"contextColumns[{i}]");
+        if (context.Distinct().Count() != context.Length)
+            return Problems.BadRequest("'contextColumns' names a column twice.", field: "contextColumns");
+        if (context.Length >= dataset.Columns.Count)
+            return Problems.BadRequest("Every column is a context column; at least one must be modelled.", field: "contextColumns");
+
+        var flow = body.Flow ?? FlowSpecs.Default;
+        if (FlowSpecs.Validate(flow, dataset.Columns.Count - context.Length) is { } flowError)
+            return Problems.BadRequest(flowError.Message, field: flowError.Field);
+
+        var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context), cancellationToken);
+        return TypedResults.Accepted($"/jobs/{job.Id}", JobResponse.From(job));
+    }
+
+    static async Task<Results<Ok<JobResponse[]>, ProblemHttpResult>> List(string? state, IJobStore jobs, CancellationToken cancellationToken, int limit = 100)
+    {
+        JobState? filter = null;
+        if (state is not null)
+        {
+            if (!Enum.TryParse<JobState>(state, ignoreCase: true, out var parsed) || int.TryParse(state, out _))
+                return Problems.BadRequest($"Unknown state '{state}'; use queued, running, succeeded, failed or cancelled.", field: "state");
+            filter = parsed;
+        }
+        if (limit is < 1 or > 1000)
+            return Problems.BadRequest("'limit' must be between 1 and 1000.", field: "limit");
+        var list = await jobs.ListAsync(filter, limit, cancellationToken);
+        return TypedResults.Ok(list.Select(JobResponse.From).ToArray());
+    }
+
+    static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> Get(string id, IJobStore jobs, CancellationToken cancellationToken) =>
+        await jobs.GetAsync(id, cancellationToken) is { } job
+            ? TypedResults.Ok(JobResponse.From(job))
+            : Problems.NotFound($"No job has id '{id}'.");
+
+    static async Task<Results<Ok<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Cancel(string id, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        var before = await jobs.GetAsync(id, cancellationToken);
+        if (before is null)
+            return Problems.NotFound($"No job has id '{id}'.");
+        if (before.IsFinished)
+            return Problems.Conflict($"Job '{id}' already ended as {before.State.ToString().ToLowerInvariant()}.");
+        var job = (await jobs.RequestCancelAsync(id, cancellationToken))!;
+        return job.State == JobState.Cancelled
+            ? TypedResults.Ok(JobResponse.From(job))
+            : TypedResults.Accepted($"/jobs/{id}", JobResponse.From(job));
+    }
+
+    static async Task<Results<ServerSentEventsResult<JobResponse>, ProblemHttpResult>> Events(string id, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        var job = await jobs.GetAsync(id, cancellationToken);
+        if (job is null)
+            return Problems.NotFound($"No job has id '{id}'.");
+        return TypedResults.ServerSentEvents(Stream(job, jobs, cancellationToken));
+    }
+
+    /// <summary>Polls the store (so it works whichever process trains the job) and emits an event whenever the job changes.</summary>
+    static async IAsyncEnumerable<SseItem<JobResponse>> Stream(JobRecord job, IJobStore jobs, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        (JobState, int, int)? last = null;
+        while (true)
+        {
+            var key = (job.State, job.Epoch, job.History.Count);
+            if (key != last)
+            {
+                last = key;
+                yield return new SseItem<JobResponse>(JobResponse.From(job), "progress");
+            }
+            if (job.IsFinished)
+            {
+                yield return new SseItem<JobResponse>(JobResponse.From(job), "end");
+                yield break;
+            }
+            try
+            {
+                await Task.Delay(200, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+            job = await jobs.GetAsync(job.Id, cancellationToken) ?? job;
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex ModelNamePattern();
+}

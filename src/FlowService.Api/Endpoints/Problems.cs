@@ -1,0 +1,37 @@
+using FlowService.Training.Datasets;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace FlowService.Api.Endpoints;
+
+/// <summary>
+/// RFC 7807 problems with the place of the error as extension members: <c>field</c> (a JSON path in
+/// the request), <c>line</c> (CSV line, 1-based), <c>row</c> (data row, 1-based), <c>column</c> (name).
+/// </summary>
+public static class Problems
+{
+    public static ProblemHttpResult BadRequest(string detail, string? field = null, long? row = null, string? column = null) =>
+        Create(StatusCodes.Status400BadRequest, "The request is invalid.", detail, field: field, row: row, column: column);
+
+    public static ProblemHttpResult NotFound(string detail, string? field = null) =>
+        Create(StatusCodes.Status404NotFound, "Not found.", detail, field: field);
+
+    public static ProblemHttpResult Conflict(string detail) =>
+        Create(StatusCodes.Status409Conflict, "The resource's state does not allow this.", detail);
+
+    public static ProblemHttpResult UnsupportedMediaType(string detail) =>
+        Create(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type.", detail);
+
+    public static ProblemHttpResult Dataset(DatasetValidationException e) => e.TooLarge
+        ? Create(StatusCodes.Status413PayloadTooLarge, "The upload is too large.", e.Message)
+        : Create(StatusCodes.Status400BadRequest, "The dataset is invalid.", e.Message, line: e.Line, row: e.Row, column: e.Column);
+
+    public static ProblemHttpResult Create(int status, string title, string detail, string? field = null, long? line = null, long? row = null, string? column = null)
+    {
+        var extensions = new Dictionary<string, object?>();
+        if (field is not null) extensions["field"] = field;
+        if (line is not null) extensions["line"] = line;
+        if (row is not null) extensions["row"] = row;
+        if (column is not null) extensions["column"] = column;
+        return TypedResults.Problem(detail: detail, statusCode: status, title: title, extensions: extensions);
+    }
+}

@@ -1,0 +1,7 @@
+namespace FlowService.Api.Hosting;
+
+/// <summary>
+/// Endpoint metadata: an example body shown in Swagger UI. <see cref="StatusCode"/> null means the
+/// request body of <see cref="ContentType"/>; otherwise the response with that status.
+/// </summary>
+public sealed record ApiExample(string ContentType, int? StatusCode, string Body);

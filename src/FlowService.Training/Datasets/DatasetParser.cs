@@ -1,0 +1,54 @@
+namespace FlowService.Training.Datasets;
+
+/// <summary>The upload formats a dataset can arrive in.</summary>
+public enum DatasetFormat
+{
+    Csv,
+    Json,
+    Npy,
+}
+
+/// <summary>
+/// Turns an upload into a validated <see cref="NumericTable"/>: parses the format, then rejects columns
+/// with zero variance (a constant column has no density: standardizing it divides by zero, and every
+/// flow would assign it an infinite log p), naming every such column.
+/// </summary>
+public static class DatasetParser
+{
+    public static NumericTable Parse(ReadOnlySpan<byte> body, DatasetFormat format, DatasetLimits limits, IReadOnlyList<string>? npyColumns = null)
+    {
+        if (body.Length > limits.MaxUploadBytes)
+            throw new DatasetValidationException($"The body has {body.Length} bytes; at most {limits.MaxUploadBytes} are allowed (FlowService:Limits:MaxUploadBytes).", tooLarge: true);
+        var table = format switch
+        {
+            DatasetFormat.Csv => CsvDatasetParser.Parse(body, limits),
+            DatasetFormat.Json => JsonDatasetParser.Parse(body, limits),
+            DatasetFormat.Npy => NpyFormat.Parse(body, limits, npyColumns),
+            _ => throw new ArgumentOutOfRangeException(nameof(format)),
+        };
+        RejectConstantColumns(table);
+        return table;
+    }
+
+    public static void RejectConstantColumns(NumericTable table)
+    {
+        if (table.Rows < 2)
+            throw new DatasetValidationException($"The dataset has {table.Rows} row; at least 2 rows are needed to estimate a density.", row: table.Rows);
+        var constant = new List<string>();
+        int cols = table.ColumnCount;
+        for (int c = 0; c < cols; c++)
+        {
+            double first = table.Values[c];
+            bool same = true;
+            for (int r = 1; r < table.Rows && same; r++)
+                same = table.Values[r * cols + c] == first;
+            if (same)
+                constant.Add(table.Columns[c]);
+        }
+        if (constant.Count > 0)
+            throw new DatasetValidationException(
+                $"Column{(constant.Count > 1 ? "s" : "")} {string.Join(", ", constant.Select(n => $"'{n}'"))} {(constant.Count > 1 ? "have" : "has")} zero variance (every value is the same); " +
+                "a constant column has no density. Drop it before uploading.",
+                column: constant[0]);
+    }
+}

@@ -1,0 +1,33 @@
+namespace FlowService.Training.Storage;
+
+/// <summary>
+/// Where the embedded mode keeps its files under <c>FlowService:DataPath</c>: the SQLite database,
+/// uploaded datasets (float64 .npy), per-job training state (resumable checkpoints) and the
+/// immutable checkpoints of registered model versions.
+/// </summary>
+public sealed class DataFolder
+{
+    public DataFolder(string root)
+    {
+        Root = Path.GetFullPath(root);
+        Directory.CreateDirectory(Root);
+    }
+
+    public string Root { get; }
+
+    public string DatabasePath => Path.Combine(Root, "flowservice.db");
+
+    public string DatasetFile(string datasetId) => Path.Combine(Root, "datasets", $"{datasetId}.npy");
+
+    /// <summary>The folder a running job writes its per-epoch training state into; removed when the job ends.</summary>
+    public string JobStateFolder(string jobId) => Path.Combine(Root, "jobs", jobId);
+
+    /// <summary>
+    /// The folder of a model version's checkpoint relative to the root (the registry stores it relative,
+    /// so a data folder can move or be mounted elsewhere), named by the job that produced it.
+    /// </summary>
+    public static string CheckpointFolder(string model, string jobId) => Path.Combine("models", model, jobId);
+
+    /// <summary>An absolute path for a path relative to the root.</summary>
+    public string Resolve(string relative) => Path.GetFullPath(Path.Combine(Root, relative));
+}

@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace FlowService.Api.Tests;
+
+/// <summary>
+/// The whole service in memory with its data folder in a fresh temporary directory (removed on
+/// dispose). Create one per test with <c>await using</c>.
+/// </summary>
+public sealed class FlowServiceFactory : WebApplicationFactory<Program>
+{
+    readonly Dictionary<string, string?> _settings;
+
+    public FlowServiceFactory(bool worker = true, Dictionary<string, string?>? settings = null, string? dataPath = null)
+    {
+        DataPath = dataPath ?? Path.Combine(Path.GetTempPath(), "flowservice-api-tests", Guid.NewGuid().ToString("N"));
+        OwnsDataPath = dataPath is null;
+        _settings = new Dictionary<string, string?>
+        {
+            ["FlowService:DataPath"] = DataPath,
+            ["FlowService:Worker:Enabled"] = worker ? "true" : "false",
+            ["FlowService:Worker:PollIntervalMilliseconds"] = "50",
+        };
+        foreach (var (key, value) in settings ?? [])
+            _settings[key] = value;
+    }
+
+    public string DataPath { get; }
+
+    bool OwnsDataPath { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+            builder.UseSetting(key, value);
+        builder.UseEnvironment("Development");
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (OwnsDataPath && Directory.Exists(DataPath))
+        {
+            try
+            {
+                Directory.Delete(DataPath, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A file still held by a finishing background task; the OS temp cleanup removes it.
+            }
+        }
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,38 @@
+using System.Net;
+
+namespace FlowService.Api.Tests;
+
+public class HostingTests
+{
+    [Fact]
+    public async Task Health_live_and_ready_answer()
+    {
+        await using var factory = new FlowServiceFactory(worker: false);
+        var client = factory.CreateClient();
+        Assert.Equal("live", (await (await client.GetAsync("/health/live")).AssertJson(HttpStatusCode.OK)).Text("status"));
+        var ready = await (await client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
+        Assert.Equal("ok", ready.GetProperty("checks").Text("storage"));
+    }
+
+    [Fact]
+    public async Task Swagger_document_lists_every_endpoint_with_examples()
+    {
+        await using var factory = new FlowServiceFactory(worker: false);
+        var client = factory.CreateClient();
+        var doc = await (await client.GetAsync("/swagger/v1/swagger.json")).AssertJson(HttpStatusCode.OK);
+        var paths = doc.GetProperty("paths");
+        foreach (var path in new[] { "/datasets", "/datasets/{id}", "/jobs", "/jobs/{id}", "/jobs/{id}/cancel", "/jobs/{id}/events", "/models", "/models/{name}",
+                     "/models/{name}/versions/{version}", "/models/{name}/versions/{version}/checkpoint", "/models/{name}/aliases/{alias}", "/health/live", "/health/ready" })
+            Assert.True(paths.TryGetProperty(path, out _), $"missing {path}");
+        var upload = paths.GetProperty("/datasets").GetProperty("post");
+        Assert.Contains("x,y", upload.GetProperty("requestBody").GetProperty("content").GetProperty("text/csv").GetProperty("example").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/swagger/index.html")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_route_is_a_problem()
+    {
+        await using var factory = new FlowServiceFactory(worker: false);
+        await (await factory.CreateClient().GetAsync("/nothing-here")).AssertProblem(HttpStatusCode.NotFound);
+    }
+}
