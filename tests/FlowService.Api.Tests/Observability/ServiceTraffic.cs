@@ -26,7 +26,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests)
             [
                 "flowservice_http_requests_total", "flowservice_http_request_duration_seconds_bucket",
                 "flowservice_model_cache_hits_total", "flowservice_model_cache_loaded_models",
-                "flowservice_training_jobs_started_total", "flowservice_training_jobs_failed_total",
+                "flowservice_training_jobs", "flowservice_training_jobs_started_total", "flowservice_training_jobs_failed_total",
                 "process_cpu_seconds_total", "process_working_set_bytes", "process_private_memory_bytes",
                 "dotnet_gc_collections_total", "dotnet_gc_heap_size_bytes", "dotnet_threadpool_threads", "dotnet_threadpool_queue_length",
             ],
@@ -39,7 +39,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests)
             [
                 "Rows scored per second by model", "Rows per second by operation", "Anomaly rate by model (share of scored rows)",
                 "Batch sizes (rows per engine batch)", "Inference latency p95 by model and operation",
-                "Training jobs by state", "Training loss curves (NLL, nats per row)", "Training throughput and epoch time",
+                "Training loss curves (NLL, nats per row)", "Training throughput and epoch time",
             ],
         };
     }
