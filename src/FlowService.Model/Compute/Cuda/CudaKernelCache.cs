@@ -1,0 +1,52 @@
+namespace FlowService.Model.Compute.Cuda;
+
+/// <summary>
+/// Compiles each kernel source once per backend (so once per process and device) with NVRTC for the
+/// device's compute capability, loads it as a module and hands out its functions.
+/// </summary>
+internal sealed class CudaKernelCache
+{
+    private readonly CudaDriverApi _driver;
+    private readonly NvrtcApi _nvrtc;
+    private readonly int _major, _minor;
+    private readonly Dictionary<string, IntPtr> _modules = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Source, string Name), CudaKernel> _kernels = new();
+    private readonly Lock _gate = new();
+
+    public CudaKernelCache(CudaDriverApi driver, NvrtcApi nvrtc, int major, int minor)
+    {
+        _driver = driver;
+        _nvrtc = nvrtc;
+        _major = major;
+        _minor = minor;
+    }
+
+    /// <summary>How many sources have been compiled so far (tests check that a second request compiles nothing).</summary>
+    public int CompiledSources
+    {
+        get
+        {
+            lock (_gate)
+                return _modules.Count;
+        }
+    }
+
+    /// <summary>The <c>extern "C"</c> kernel <paramref name="name"/> of <paramref name="source"/>; the caller has made the context current.</summary>
+    public CudaKernel Get(string source, string name)
+    {
+        lock (_gate)
+        {
+            if (_kernels.TryGetValue((source, name), out CudaKernel kernel))
+                return kernel;
+            if (!_modules.TryGetValue(source, out IntPtr module))
+            {
+                byte[] image = _nvrtc.Compile(source, name + ".cu", _major, _minor);
+                module = _driver.ModuleLoadData(image);
+                _modules.Add(source, module);
+            }
+            kernel = new CudaKernel(_driver.ModuleGetFunction(module, name), name);
+            _kernels.Add((source, name), kernel);
+            return kernel;
+        }
+    }
+}
