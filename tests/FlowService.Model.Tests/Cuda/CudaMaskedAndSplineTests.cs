@@ -58,9 +58,16 @@ public sealed class CudaMaskedAndSplineTests
             b.SplineBackward(tx, tp, tdy, tdl, bins, tailBound, dx, dp);
             outputs[which] = [Down(b, ty), Down(b, tl), Down(b, back), Down(b, dx), Down(b, dp)];
         }
-        string[] names = ["y", "logDet", "", "dx", "dParameters"];
-        foreach (int i in new[] { 0, 1, 3, 4 })
-            ParityAssert.Close(outputs[0][i], outputs[1][i], 1e-4, $"spline K={bins} {names[i]}");
+        ParityAssert.Close(outputs[0][0], outputs[1][0], 1e-4, $"spline K={bins} y");
+        ParityAssert.Close(outputs[0][1], outputs[1][1], 1e-4, $"spline K={bins} logDet");
+        // Gradients divide by q and den, which get small in steep or flat bins: there a last-bit
+        // difference (expf/logf of the two devices) grows to a few 1e-4 relative (seen on the H100:
+        // dx 296.70 vs 296.79). Normwise they agree to 1e-5; element-wise we hold them to 1e-3.
+        foreach ((int i, string name) in new[] { (3, "dx"), (4, "dParameters") })
+        {
+            ParityAssert.NormClose(outputs[0][i], outputs[1][i], 1e-4, $"spline K={bins} {name}");
+            ParityAssert.Close(outputs[0][i], outputs[1][i], 1e-3, $"spline K={bins} {name}");
+        }
 
         // The inverse solves a quadratic per element; where a bin is nearly flat (derivative near its
         // 1e-3 floor) the root is ill-conditioned and float32 x agrees only to ~sqrt(eps) on either
