@@ -20,6 +20,8 @@ internal static class GemmBenchmark
         new("forward y = x·Wᵀ", false, true, 512, 128, 128),
         new("forward y = x·Wᵀ", false, true, 4096, 64, 16),
         new("forward y = x·Wᵀ", false, true, 256, 16, 128),
+        new("forward y = x·Wᵀ (first layer)", false, true, 512, 64, 8),
+        new("forward y = x·Wᵀ", false, true, 256, 16, 16),
         new("dX = dY·W", false, false, 512, 128, 128),
         new("dX = dY·W", false, false, 4096, 256, 256),
         new("dW += dYᵀ·X", true, false, 128, 128, 512),
@@ -36,10 +38,11 @@ internal static class GemmBenchmark
         Console.WriteLine($"GEMM benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {cores} cores, load average {LoadAverage()}");
         Console.WriteLine($"managed path {ManagedGemm.BestPath}; OpenBLAS {(OpenBlasGemm.IsAvailable ? $"core {OpenBlasGemm.CoreName}, 1 thread" : OpenBlasGemm.UnavailableReason)}");
         Console.WriteLine($"clock {ghz:F2} GHz (dependent integer-op chain, best of 100 runs of 2 ms) -> fp32 peak {peakCore:F0} GFLOP/s per core, {peakCore * cores:F0} for {cores} cores (GHz x 2 FMA x 16 lanes x 2)");
-        Console.WriteLine();
-        Console.WriteLine($"{"shape",-34} {"managed 1T",11} {"managed V256",13} {$"managed {cores}T",11} {"OpenBLAS 1T",12} {"reference",10}   GFLOP/s");
-
         using var runner = new ShardRunner(cores);
+        Console.WriteLine(ShardOverhead.Report(runner));
+        Console.WriteLine();
+        Console.WriteLine($"{"shape",-44} {"managed 1T",11} {"managed V256",13} {$"managed {cores}T",11} {"OpenBLAS 1T",12} {"reference",10}   GFLOP/s");
+
         foreach (var shape in Shapes)
         {
             var data = new Operands(shape);
@@ -56,14 +59,17 @@ internal static class GemmBenchmark
                 ? Measure(shape, quick: true, () => ReferenceGemm.Run(shape.TransposeA, shape.TransposeB, shape.M, shape.N, shape.K, 1f, data.A, data.Lda, data.B, data.Ldb, 0f, data.C, shape.N))
                 : double.NaN;
             string name = $"{shape.Role} {shape.M}x{shape.N}x{shape.K}";
-            Console.WriteLine($"{name,-34} {managed,11:F1} {v256,13:F1} {parallel,11:F1} {openBlas,12:F1} {reference,10:F2}");
+            Console.WriteLine($"{name,-44} {managed,11:F1} {v256,13:F1} {parallel,11:F1} {openBlas,12:F1} {reference,10:F2}");
             if (shape == Shapes[0])
-                Console.WriteLine($"{"",-34} {managed / peakCore,11:P0} {v256 / peakCore,13:P0} {parallel / (peakCore * cores),11:P0} {openBlas / peakCore,12:P0}   of the 1-core / {cores}-core peak");
+                Console.WriteLine($"{"",-44} {managed / peakCore,11:P0} {v256 / peakCore,13:P0} {parallel / (peakCore * cores),11:P0} {openBlas / peakCore,12:P0}   of the 1-core / {cores}-core peak");
         }
         return 0;
     }
 
-    /// <summary>Best GFLOP/s over 5 batches of calls, each batch long enough (~40 ms) to time reliably.</summary>
+    /// <summary>
+    /// Best GFLOP/s over 20 batches of calls (4 with --quick), each ~10 ms: short batches so that on a
+    /// shared machine some of them run while both cores are free.
+    /// </summary>
     private static double Measure(Shape shape, bool quick, Action call)
     {
         double flops = 2.0 * shape.M * shape.N * shape.K;
@@ -71,9 +77,9 @@ internal static class GemmBenchmark
         long start = Stopwatch.GetTimestamp();
         call();
         double once = Math.Max(Stopwatch.GetElapsedTime(start).TotalSeconds, 1e-7);
-        int calls = (int)Math.Clamp((quick ? 0.01 : 0.04) / once, 1, 100_000);
+        int calls = (int)Math.Clamp(0.01 / once, 1, 100_000);
         double best = double.MaxValue;
-        for (int batch = 0; batch < (quick ? 2 : 5); batch++)
+        for (int batch = 0; batch < (quick ? 4 : 20); batch++)
         {
             start = Stopwatch.GetTimestamp();
             for (int i = 0; i < calls; i++)

@@ -29,6 +29,7 @@ public static class ObservabilityExtensions
         builder.Services.AddSingleton<ProcessMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddSingleton<TrainingTelemetry>();
+        builder.Services.AddSingleton<IMetricsScrapeHook, JobStateScrapeHook>();
         builder.Services.AddSingleton<PrometheusExporter>();
         return builder;
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Text;
 using FlowService.Training.Observability;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace FlowService.Api.Observability;
@@ -19,12 +20,16 @@ public sealed class PrometheusExporter : IDisposable
     private readonly MeterListener listener = new();
     private readonly ConcurrentDictionary<string, MetricFamily> families = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim collectGate = new(1, 1);
-    private readonly IEnumerable<IMetricsScrapeHook> hooks;
+    private readonly IServiceProvider services;
     private readonly ILogger<PrometheusExporter> logger;
 
-    public PrometheusExporter(IMeterFactory meterFactory, IEnumerable<IMetricsScrapeHook> hooks, ILogger<PrometheusExporter> logger)
+    /// <remarks>
+    /// Scrape hooks are resolved at collection time, not here: a hook's dependencies (instrument classes) must
+    /// be created after the listener starts, or the measurements they record on construction are missed.
+    /// </remarks>
+    public PrometheusExporter(IMeterFactory meterFactory, IServiceProvider services, ILogger<PrometheusExporter> logger)
     {
-        this.hooks = hooks;
+        this.services = services;
         this.logger = logger;
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -46,7 +51,7 @@ public sealed class PrometheusExporter : IDisposable
         await collectGate.WaitAsync(cancellationToken);
         try
         {
-            foreach (var hook in hooks)
+            foreach (var hook in services.GetServices<IMetricsScrapeHook>())
             {
                 try
                 {

@@ -37,7 +37,7 @@ public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? se
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Production");
-        builder.UseSetting("FlowService:DataFolder", dataFolder);
+        builder.UseSetting("FlowService:DataPath", dataFolder);
         if (settings is not null)
         {
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))));

@@ -13,7 +13,7 @@ public sealed class PrometheusExporterTests
     {
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var factory = services.GetRequiredService<IMeterFactory>();
-        return (services, factory, new PrometheusExporter(factory, [], NullLogger<PrometheusExporter>.Instance));
+        return (services, factory, new PrometheusExporter(factory, services, NullLogger<PrometheusExporter>.Instance));
     }
 
     [Fact]

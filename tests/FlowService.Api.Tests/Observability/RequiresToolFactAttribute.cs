@@ -8,7 +8,7 @@ public sealed class RequiresToolFactAttribute : FactAttribute
 {
     public RequiresToolFactAttribute(params string[] tools)
     {
-        var missing = tools.Where(t => ExternalTool.Find(t) is null).ToArray();
+        var missing = tools.Where(t => !ExternalTool.IsAvailable(t)).ToArray();
         if (missing.Length > 0) Skip = $"not installed: {string.Join(", ", missing)} (./test.sh installs the Debian packages as root)";
     }
 }

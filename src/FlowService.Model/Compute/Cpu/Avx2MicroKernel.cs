@@ -96,7 +96,7 @@ internal readonly unsafe struct Avx2MicroKernel : IGemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Store1(float* c, Vector256<float> sum, float alpha, float beta)
     {
-        var scaled = sum * Vector256.Create(alpha);
+        var scaled = alpha == 1f ? sum : sum * Vector256.Create(alpha);
         if (beta != 0f)
             scaled = Fma.MultiplyAdd(Vector256.Load(c), Vector256.Create(beta), scaled);
         scaled.Store(c);

@@ -112,7 +112,7 @@ internal readonly unsafe struct Avx512MicroKernel : IGemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Store1(float* c, Vector512<float> sum, float alpha, float beta)
     {
-        var scaled = sum * Vector512.Create(alpha);
+        var scaled = alpha == 1f ? sum : sum * Vector512.Create(alpha);
         if (beta != 0f)
             scaled = Avx512F.FusedMultiplyAdd(Vector512.Load(c), Vector512.Create(beta), scaled);
         scaled.Store(c);

@@ -17,6 +17,7 @@ namespace FlowService.Model.Compute.Cpu;
 /// transposed or wider it is packed strip by strip into a contiguous buffer. Partial tiles are
 /// computed into a zero-padded scratch tile and merged, so the kernels only see full tiles.
 /// </remarks>
+[SkipLocalsInit]    // the scratch tiles are fully written before they are read; zeroing 9 KB per call costs more than a small GEMM
 internal static unsafe class BlockedGemm<TKernel> where TKernel : struct, IGemmMicroKernel
 {
     private const int BlockK = 256;

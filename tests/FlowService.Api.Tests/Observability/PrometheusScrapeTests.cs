@@ -1,0 +1,95 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace FlowService.Api.Tests.Observability;
+
+/// <summary>
+/// The service on a loopback port, scraped every second by a real Prometheus that also evaluates the repository's
+/// rule file. After traffic, Prometheus itself vouches for the exposition (target up, no scrape error), holds the
+/// HTTP, inference, training and process series, and evaluates every dashboard and rule expression.
+/// </summary>
+public sealed class PrometheusScrapeTests
+{
+    private static readonly string Root = ExternalTool.RepositoryRoot();
+
+    /// <summary>Grafana's interval macros have no meaning to Prometheus; a fixed window stands in, as Grafana would substitute one.</summary>
+    private static string WithoutGrafanaMacros(string expr) =>
+        expr.Replace("$__rate_interval", "30s", StringComparison.Ordinal).Replace("$__interval", "5s", StringComparison.Ordinal)
+            .Replace("$__range", "5m", StringComparison.Ordinal);
+
+    private static IEnumerable<(string Panel, string Expr)> DashboardQueries()
+    {
+        using var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "deploy/grafana/dashboards/flowservice.json")));
+        foreach (var panel in dashboard.RootElement.GetProperty("panels").EnumerateArray())
+        {
+            if (!panel.TryGetProperty("targets", out var targets)) continue;
+            foreach (var target in targets.EnumerateArray())
+            {
+                yield return (panel.GetProperty("title").GetString()!, target.GetProperty("expr").GetString()!);
+            }
+        }
+    }
+
+    [RequiresToolFact("prometheus", "promtool")]
+    public async Task Real_prometheus_scrapes_the_service_and_every_dashboard_and_rule_expression_evaluates()
+    {
+        await using var factory = new ObservabilityFactory();
+        var service = factory.StartOnLoopback();
+        var start = DateTimeOffset.UtcNow.AddSeconds(-2);
+        await using var prometheus = await PrometheusServer.StartAsync(service, Path.Combine(Root, "deploy/prometheus/rules/flowservice.rules.yml"));
+        using var client = new HttpClient { BaseAddress = service };
+
+        var traffic = await ServiceTraffic.RunAsync(client);
+
+        // Prometheus has scraped the traffic's final counts: the exposition parsed and the numbers are ours.
+        await prometheus.WaitUntilAsync(async () =>
+                await prometheus.ScalarAsync($"sum(flowservice_http_requests_total{{route=\"/health/live\",status=\"200\"}})") == traffic.LiveRequests,
+            TimeSpan.FromSeconds(30), "the scraped request count to reach the traffic sent");
+        Assert.Equal(1, await prometheus.ScalarAsync($"up{{job=\"{PrometheusServer.JobName}\"}}"));
+        var target = (await prometheus.ApiAsync("targets")).GetProperty("activeTargets")[0];
+        Assert.Equal("up", target.GetProperty("health").GetString());
+        Assert.Equal("", target.GetProperty("lastError").GetString());
+        Assert.True(await prometheus.ScalarAsync($"scrape_samples_scraped{{job=\"{PrometheusServer.JobName}\"}}") > 50);
+        Assert.Equal(traffic.UnmatchedRequests, await prometheus.ScalarAsync("sum(flowservice_http_requests_total{route=\"unmatched\"})"));
+
+        // promtool lints the live exposition too.
+        var exposition = await client.GetStringAsync("/metrics");
+        var lint = await ExternalTool.RunAsync("promtool", ["check", "metrics"], stdin: exposition);
+        Assert.True(lint.ExitCode == 0, lint.StdOut + lint.StdErr);
+
+        foreach (var family in traffic.ExpectedFamilies)
+        {
+            var series = await prometheus.ApiAsync("series?match[]=" + Uri.EscapeDataString(family));
+            Assert.True(series.GetArrayLength() > 0, $"Prometheus holds no series for {family}");
+        }
+
+        // Every rule has been evaluated by Prometheus without error, and each expression also runs as a query.
+        await prometheus.WaitUntilAsync(async () => (await Rules(prometheus)).All(r => r.GetProperty("lastEvaluation").GetString() is { } t && !t.StartsWith("0001", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(20), "every rule to be evaluated");
+        foreach (var rule in await Rules(prometheus))
+        {
+            var name = rule.GetProperty("name").GetString();
+            var error = rule.TryGetProperty("lastError", out var e) ? e.GetString() : null;
+            Assert.True(rule.GetProperty("health").GetString() == "ok" && string.IsNullOrEmpty(error), $"rule {name}: {error}");
+            await prometheus.QueryAsync(rule.GetProperty("query").GetString()!);
+        }
+        foreach (var recorded in traffic.RecordingRulesWithData)
+        {
+            await prometheus.WaitUntilAsync(async () => (await prometheus.QueryAsync(recorded)).GetArrayLength() > 0, TimeSpan.FromSeconds(10), $"data for {recorded}");
+        }
+
+        // Every dashboard query runs as Grafana would run it (a range query); the ones the traffic feeds return data.
+        var empty = new List<string>();
+        foreach (var (panel, expr) in DashboardQueries())
+        {
+            var result = await prometheus.QueryRangeAsync(WithoutGrafanaMacros(expr), start);
+            if (result.GetArrayLength() == 0) empty.Add($"{panel}: {expr}");
+        }
+        var unexpectedlyEmpty = empty.Where(e => !traffic.PanelsWithoutData.Any(p => e.StartsWith(p + ":", StringComparison.Ordinal))).ToList();
+        Assert.True(unexpectedlyEmpty.Count == 0, "dashboard queries without data:\n" + string.Join('\n', unexpectedlyEmpty));
+    }
+
+    private static async Task<List<JsonElement>> Rules(PrometheusServer prometheus) =>
+        (await prometheus.ApiAsync("rules")).GetProperty("groups").EnumerateArray()
+            .SelectMany(g => g.GetProperty("rules").EnumerateArray()).ToList();
+}
