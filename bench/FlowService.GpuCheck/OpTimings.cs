@@ -23,6 +23,14 @@ internal static class OpTimings
         Row(output, "MaskWeights", gpu, () => gpu.MaskWeights(x, mask, y), 3 * bytes);
         Row(output, "AccumulateMaskedGradient", gpu, () => gpu.AccumulateMaskedGradient(x, mask, y), 4 * bytes);
         SplineRows(gpu, output);
+        Tensor bias = GemmTimings.Upload(gpu, random, 1, cols), biasGradient = gpu.Allocate(1, cols), dPre = gpu.Allocate(rows, cols);
+        Row(output, "BiasActivationForward (tanh)", gpu, () => gpu.BiasActivationForward(x, bias, y, Model.Compute.Cpu.FusedActivation.Tanh), 2 * bytes);
+        Row(output, "BiasActivationBackward (tanh, with bias gradient)", gpu, () => gpu.BiasActivationBackward(y, x, dPre, biasGradient, Model.Compute.Cpu.FusedActivation.Tanh), 3 * bytes);
+        Tensor half = gpu.Allocate(rows, cols / 2);
+        int[] permutation = Enumerable.Range(0, cols).Reverse().ToArray();
+        Row(output, "CopyColumns (half the columns)", gpu, () => gpu.CopyColumns(x, cols / 2, half, 0, cols / 2), bytes);
+        Row(output, "GatherColumns (reversal permutation)", gpu, () => gpu.GatherColumns(x, permutation, y, 0), 2 * bytes);
+        AffineRows(gpu, output);
         Tensor one = gpu.Allocate(1, 1), small = gpu.Allocate(64, 64);
         Row(output, "Fill 1 x 1 (submission cost of one driver call)", gpu, () => gpu.Fill(one, 1f), 4);
         Row(output, "MaskWeights 64 x 64 (submission cost of one NVRTC kernel)", gpu, () => gpu.MaskWeights(small, small, small), 3 * 64 * 64 * 4);
@@ -49,6 +57,19 @@ internal static class OpTimings
         Row(output, "30-op chain (10 x MaskWeights + Gemm 4096x64x64 + AccumulateMaskedGradient), eager", gpu, Step, bytes);
         using CudaGraph graph = gpu.Capture(Step);
         Row(output, "the same 30 ops as one CUDA graph replay", gpu, graph.Launch, bytes);
+    }
+
+    /// <summary>The RealNVP leaf at d = 32 over 65,536 rows.</summary>
+    private static void AffineRows(CudaBackend gpu, TextWriter output)
+    {
+        const int rows = 65536, d = 32;
+        var random = new Random(5);
+        Tensor x = GemmTimings.Upload(gpu, random, rows, d), p = GemmTimings.Upload(gpu, random, rows, 2 * d);
+        Tensor y = gpu.Allocate(rows, d), logDet = gpu.Allocate(rows, 1), dx = gpu.Allocate(rows, d), dp = gpu.Allocate(rows, 2 * d);
+        long xBytes = (long)rows * d * 4;
+        Row(output, $"AffineForward ({rows} x {d})", gpu, () => gpu.AffineForward(x, p, 3f, y, logDet), 4 * xBytes);
+        Row(output, $"AffineInverse ({rows} x {d})", gpu, () => gpu.AffineInverse(y, p, 3f, x), 4 * xBytes);
+        Row(output, $"AffineBackward ({rows} x {d})", gpu, () => gpu.AffineBackward(x, p, y, logDet, 3f, dx, dp), 7 * xBytes);
     }
 
     /// <summary>The NSF leaf at d = 16, K = 8 over 65,536 rows: bytes are x, the 23·16 parameters per row, y (and the gradients).</summary>
