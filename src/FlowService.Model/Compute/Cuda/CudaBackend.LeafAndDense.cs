@@ -69,13 +69,13 @@ public sealed unsafe partial class CudaBackend
         RequireLength(biasGradient, output.Cols);
         if (output.Length == 0)
             return;
-        ulong po = Pointer(output), pdo = Pointer(dOutput), pdp = Pointer(dPreActivation), pb = Pointer(biasGradient);
-        long n = output.Length, rows = output.Rows;
-        int cols = output.Cols, a = (int)activation;
+        ulong po = Pointer(output), pdo = Pointer(dOutput), pdp = Pointer(dPreActivation);
+        long n = output.Length;
+        int a = (int)activation;
         void** args = stackalloc void*[] { &po, &pdo, &pdp, &n, &a };
         Launch(Kernel(LeafAndDenseKernels.Source, "activation_backward"), n, args);
-        void** sumArgs = stackalloc void*[] { &pdp, &rows, &cols, &pb };
-        Launch(Kernel(LeafAndDenseKernels.Source, "column_sums_accumulate"), cols, sumArgs);
+        // Two-pass tiled column sums (CudaBackend.Reductions): one thread per column took 6.7 ms at 65,536 x 256 on an H100.
+        AccumulateColumnSums(dPreActivation, biasGradient);
     }
 
     public void CopyColumns(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int count) =>

@@ -235,6 +235,15 @@ public sealed unsafe partial class CudaBackend : IBackend
         _driver.LaunchKernel(kernel.Function, kernel.Name, gridX, 1, blockX, 1, sharedBytes, _stream, arguments);
     }
 
+    /// <summary>Launches a kernel on a 2-D grid of 2-D blocks (column tiles x row chunks).</summary>
+    internal void Launch2D(CudaKernel kernel, uint gridX, uint gridY, uint blockX, uint blockY, void** arguments)
+    {
+        if (gridX == 0 || gridY == 0)
+            return;
+        MakeCurrent();
+        _driver.LaunchKernel(kernel.Function, kernel.Name, gridX, gridY, blockX, blockY, 0, _stream, arguments);
+    }
+
     private void MakeCurrent()
     {
         if (t_currentContext == _context)

@@ -69,16 +69,6 @@ internal static class LeafAndDenseKernels
             GRID_STRIDE(i, n) dPre[i] = dOut[i] * derivative_from_output(out[i], a);
         }
 
-        extern "C" __global__ void column_sums_accumulate(const float* m, long long rows, int cols, float* sums)
-        {
-            GRID_STRIDE(j, (long long)cols)
-            {
-                float s = 0.f;
-                for (long long r = 0; r < rows; r++) s += m[r * cols + j];
-                sums[j] += s;
-            }
-        }
-
         extern "C" __global__ void copy_columns(const float* src, int srcCols, int srcColumn, float* dst, int dstCols, int dstColumn,
             long long rows, int count, int accumulate)
         {
