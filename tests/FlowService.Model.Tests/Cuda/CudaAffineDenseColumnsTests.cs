@@ -64,6 +64,24 @@ public sealed class CudaAffineDenseColumnsTests
     }
 
     [CudaFact]
+    public void The_bias_gradient_is_bit_identical_from_run_to_run()
+    {
+        CudaBackend gpu = CudaTestDevice.Backend;
+        var random = new Random(23);
+        const int rows = 5000, cols = 70;
+        Tensor y = Up(gpu, ParityAssert.Random(random, rows * cols), rows, cols), dy = Up(gpu, ParityAssert.Random(random, rows * cols), rows, cols);
+        float[] First()
+        {
+            Tensor db = gpu.Allocate(1, cols);
+            gpu.BiasActivationBackward(y, dy, gpu.Allocate(rows, cols), db, FusedActivation.Tanh);
+            return Down(gpu, db);
+        }
+        float[] reference = First();
+        for (int i = 0; i < 5; i++)
+            Assert.Equal(reference, First());
+    }
+
+    [CudaFact]
     public void Column_copies_adds_gathers_and_scatters_match_the_cpu()
     {
         const int rows = 129;
