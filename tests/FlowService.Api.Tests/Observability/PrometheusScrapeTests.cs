@@ -57,6 +57,8 @@ public sealed class PrometheusScrapeTests
         var lint = await ExternalTool.RunAsync("promtool", ["check", "metrics"], stdin: exposition);
         Assert.True(lint.ExitCode == 0, lint.StdOut + lint.StdErr);
 
+        // The jobs gauge is the job store's view: the one job the traffic queued, in whatever state it has reached.
+        Assert.Equal(1, await prometheus.ScalarAsync("sum(flowservice_training_jobs)"));
         foreach (var family in traffic.ExpectedFamilies)
         {
             var series = await prometheus.ApiAsync("series?match[]=" + Uri.EscapeDataString(family));

@@ -1,4 +1,8 @@
+using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
 
 namespace FlowService.Api.Tests.Observability;
 
@@ -15,11 +19,32 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests)
     /// <summary>Panel titles whose queries need something this traffic does not cause (5xx errors, job failures).</summary>
     public IReadOnlyList<string> PanelsWithoutData { get; init; } = [];
 
+    /// <summary>Two noisy interleaved half-moons, 400 rows: enough for a few quick epochs.</summary>
+    private static async Task<string> UploadDatasetAsync(HttpClient client)
+    {
+        var random = new Random(7);
+        var csv = new StringBuilder("x,y\n");
+        for (var i = 0; i < 400; i++)
+        {
+            var t = Math.PI * random.NextDouble();
+            var (x, y) = i % 2 == 0 ? (Math.Cos(t), Math.Sin(t)) : (1 - Math.Cos(t), 0.5 - Math.Sin(t));
+            csv.Append(CultureInfo.InvariantCulture, $"{x + 0.05 * random.NextDouble():F4},{y + 0.05 * random.NextDouble():F4}\n");
+        }
+        var response = await client.PostAsync("/datasets?name=obs-moons", new StringContent(csv.ToString(), Encoding.UTF8, "text/csv"));
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
     public static async Task<ServiceTraffic> RunAsync(HttpClient client)
     {
         const int live = 12, unmatched = 3;
         for (var i = 0; i < live; i++) Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
         for (var i = 0; i < unmatched; i++) Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/no/such/{i}")).StatusCode);
+        var dataset = await UploadDatasetAsync(client);
+        var job = await client.PostAsync("/jobs", new StringContent(
+            $$$"""{"datasetId":"{{{dataset}}}","model":"obs-moons","flow":{"type":"realnvp","layers":2,"hidden":[8]},"training":{"epochs":3,"batchSize":64,"patience":5}}""",
+            Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Accepted, job.StatusCode);
         return new ServiceTraffic(live, unmatched)
         {
             ExpectedFamilies =
