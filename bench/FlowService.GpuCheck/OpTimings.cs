@@ -27,6 +27,28 @@ internal static class OpTimings
         Row(output, "Fill 1 x 1 (submission cost of one driver call)", gpu, () => gpu.Fill(one, 1f), 4);
         Row(output, "MaskWeights 64 x 64 (submission cost of one NVRTC kernel)", gpu, () => gpu.MaskWeights(small, small, small), 3 * 64 * 64 * 4);
         Row(output, "Gemm 64 x 64 x 64 (submission cost of one cublasSgemm)", gpu, () => gpu.Gemm(false, true, 1f, small, small, 0f, small), 3 * 64 * 64 * 4);
+        GraphRows(gpu, output);
+    }
+
+    /// <summary>A flow-step-like chain of 30 small ops (10 x Gemm 4096x64x64 + 2 element-wise), eager vs one CUDA graph replay.</summary>
+    private static void GraphRows(CudaBackend gpu, TextWriter output)
+    {
+        var random = new Random(4);
+        Tensor h = GemmTimings.Upload(gpu, random, 4096, 64), w = GemmTimings.Upload(gpu, random, 64, 64), m = GemmTimings.Upload(gpu, random, 64, 64);
+        Tensor wm = gpu.Allocate(64, 64), out1 = gpu.Allocate(4096, 64);
+        void Step()
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                gpu.MaskWeights(w, m, wm);
+                gpu.Gemm(false, true, 1f, h, wm, 0f, out1);
+                gpu.AccumulateMaskedGradient(wm, m, w);
+            }
+        }
+        long bytes = 10L * (4096 * 64 * 8 + 64 * 64 * 4 * 7);
+        Row(output, "30-op chain (10 x MaskWeights + Gemm 4096x64x64 + AccumulateMaskedGradient), eager", gpu, Step, bytes);
+        using CudaGraph graph = gpu.Capture(Step);
+        Row(output, "the same 30 ops as one CUDA graph replay", gpu, graph.Launch, bytes);
     }
 
     /// <summary>The NSF leaf at d = 16, K = 8 over 65,536 rows: bytes are x, the 23·16 parameters per row, y (and the gradients).</summary>

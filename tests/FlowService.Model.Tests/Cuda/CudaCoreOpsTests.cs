@@ -75,6 +75,34 @@ public sealed class CudaCoreOpsTests
         Assert.Throws<ObjectDisposedException>(() => gpu.Fill(t, 1f));
     }
 
+    [CudaFact]
+    public void Threads_share_the_backend_each_making_the_context_current()
+    {
+        CudaBackend gpu = CudaTestDevice.Backend;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var threads = Enumerable.Range(0, 4).Select(id => new Thread(() =>
+        {
+            try
+            {
+                for (int round = 0; round < 20; round++)
+                {
+                    Tensor t = gpu.Allocate(16, 16 + id);
+                    gpu.Fill(t, id * 100 + round);
+                    float[] back = DownloadAll(gpu, t);
+                    Assert.All(back, v => Assert.Equal(id * 100 + round, v));
+                    t.Storage.Dispose();
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Empty(failures);
+    }
+
     internal static Tensor Upload(IBackend backend, float[] data, int rows, int cols)
     {
         Tensor t = backend.Allocate(rows, cols);

@@ -16,6 +16,22 @@ public static class ParityAssert
         }
     }
 
+    /// <summary>‖actual − expected‖ / ‖expected‖ ≤ <paramref name="relative"/> (in double), and no NaN where the expected value has none.</summary>
+    public static void NormClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double difference = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]) && !float.IsNaN(expected[i]), $"{what}[{i}]: CUDA gave NaN, CPU {expected[i]}");
+            double d = (double)actual[i] - expected[i];
+            difference += d * d;
+            norm += (double)expected[i] * expected[i];
+        }
+        double error = Math.Sqrt(difference) / Math.Max(Math.Sqrt(norm), 1e-30);
+        Assert.True(error <= relative, $"{what}: ‖CUDA − CPU‖ / ‖CPU‖ = {error:g3} > {relative:g3}");
+    }
+
     public static float[] Random(Random random, int count, float scale = 1f)
     {
         var values = new float[count];

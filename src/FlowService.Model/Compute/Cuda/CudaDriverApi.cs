@@ -44,6 +44,12 @@ internal sealed unsafe class CudaDriverApi
     private readonly delegate* unmanaged<IntPtr, int> _eventSynchronize;
     private readonly delegate* unmanaged<float*, IntPtr, IntPtr, int> _eventElapsedTime;
     private readonly delegate* unmanaged<IntPtr, int> _eventDestroy;
+    private readonly delegate* unmanaged<IntPtr, int, int> _streamBeginCapture;
+    private readonly delegate* unmanaged<IntPtr, IntPtr*, int> _streamEndCapture;
+    private readonly delegate* unmanaged<IntPtr*, IntPtr, ulong, int> _graphInstantiate;
+    private readonly delegate* unmanaged<IntPtr, IntPtr, int> _graphLaunch;
+    private readonly delegate* unmanaged<IntPtr, int> _graphExecDestroy;
+    private readonly delegate* unmanaged<IntPtr, int> _graphDestroy;
 
     private CudaDriverApi(IntPtr lib, string name)
     {
@@ -75,6 +81,12 @@ internal sealed unsafe class CudaDriverApi
         // CUDA 12.8 added cuEventElapsedTime_v2 (same signature); older drivers have only the plain name.
         _eventElapsedTime = (delegate* unmanaged<float*, IntPtr, IntPtr, int>)(NativeLibrary.TryGetExport(lib, "cuEventElapsedTime_v2", out IntPtr v2) ? v2 : F("cuEventElapsedTime"));
         _eventDestroy = (delegate* unmanaged<IntPtr, int>)F("cuEventDestroy_v2");
+        _streamBeginCapture = (delegate* unmanaged<IntPtr, int, int>)F("cuStreamBeginCapture_v2");
+        _streamEndCapture = (delegate* unmanaged<IntPtr, IntPtr*, int>)F("cuStreamEndCapture");
+        _graphInstantiate = (delegate* unmanaged<IntPtr*, IntPtr, ulong, int>)F("cuGraphInstantiateWithFlags");
+        _graphLaunch = (delegate* unmanaged<IntPtr, IntPtr, int>)F("cuGraphLaunch");
+        _graphExecDestroy = (delegate* unmanaged<IntPtr, int>)F("cuGraphExecDestroy");
+        _graphDestroy = (delegate* unmanaged<IntPtr, int>)F("cuGraphDestroy");
     }
 
     /// <summary>The driver API of this process (loaded and cuInit-ed once), or null with the reason.</summary>
@@ -228,4 +240,29 @@ internal sealed unsafe class CudaDriverApi
     }
 
     public void EventDestroy(IntPtr e) => Check(_eventDestroy(e), "cuEventDestroy_v2");
+
+    /// <summary>Starts recording the stream's work into a graph; thread-local mode: other threads' CUDA calls are unaffected.</summary>
+    public void BeginCapture(IntPtr stream) => Check(_streamBeginCapture(stream, 1 /* CU_STREAM_CAPTURE_MODE_THREAD_LOCAL */), "cuStreamBeginCapture_v2");
+
+    /// <summary>Ends recording; returns the graph, or IntPtr.Zero with the status when capture was invalidated.</summary>
+    public int TryEndCapture(IntPtr stream, out IntPtr graph)
+    {
+        IntPtr g;
+        int status = _streamEndCapture(stream, &g);
+        graph = g;
+        return status;
+    }
+
+    public IntPtr GraphInstantiate(IntPtr graph)
+    {
+        IntPtr exec;
+        Check(_graphInstantiate(&exec, graph, 0), "cuGraphInstantiateWithFlags");
+        return exec;
+    }
+
+    public void GraphLaunch(IntPtr exec, IntPtr stream) => Check(_graphLaunch(exec, stream), "cuGraphLaunch");
+
+    public int TryGraphExecDestroy(IntPtr exec) => _graphExecDestroy(exec);
+
+    public int TryGraphDestroy(IntPtr graph) => _graphDestroy(graph);
 }

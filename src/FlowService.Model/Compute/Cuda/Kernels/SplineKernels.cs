@@ -8,7 +8,10 @@ namespace FlowService.Model.Compute.Cuda;
 /// </summary>
 internal static class SplineKernels
 {
-    public static string Source(int bins) => $"#define BINS {bins}\n" + Body;
+    private static readonly string?[] Sources = new string?[Cpu.RationalQuadraticSpline.MaxBins + 1];
+
+    /// <summary>The source for K = <paramref name="bins"/>, the same string instance every time (the kernel cache keys launches by identity).</summary>
+    public static string Source(int bins) => Sources[bins] ??= $"#define BINS {bins}\n" + Body;
 
     private const string Body = """
         #define MIN_WIDTH 1e-3f
