@@ -13,7 +13,7 @@ namespace FlowService.Training.Jobs;
 public sealed class TrainingWorker(
     IJobStore jobs, IJobRunner runner, WorkerStatus status, IOptions<WorkerOptions> options, ILogger<TrainingWorker> logger) : BackgroundService
 {
-    readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48];
+    readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

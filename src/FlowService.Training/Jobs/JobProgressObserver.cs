@@ -1,0 +1,12 @@
+using FlowService.Training.Engine;
+
+namespace FlowService.Training.Jobs;
+
+/// <summary>Writes an engine's progress into the job store: history truncated on resume, one record per epoch.</summary>
+public sealed class JobProgressObserver(IJobStore jobs, string jobId) : ITrainingObserver
+{
+    // The engine trains on a worker thread; the store calls are synchronous underneath, so waiting here is safe.
+    public void Resumed(int completedEpochs) => jobs.TruncateHistoryAsync(jobId, completedEpochs).GetAwaiter().GetResult();
+
+    public void EpochFinished(Jobs.EpochRecord epoch) => jobs.RecordEpochAsync(jobId, epoch).GetAwaiter().GetResult();
+}
