@@ -1,10 +1,13 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
+using FlowService.Api.Observability;
 using FlowService.Api.Scoring;
 using FlowService.Training.Datasets;
+using FlowService.Training.Registry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -39,7 +42,7 @@ public static class InferenceApi
     }
 
     static async Task<Results<Ok<ScoreResponse>, ProblemHttpResult>> Score(
-        HttpRequest request, ScoringService scoring, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, ScoringService scoring, InferenceMetrics metrics, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         string mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
         ScoreRequest? body;
@@ -87,15 +90,19 @@ public static class InferenceApi
         }
 
         var logProb = new float[rows];
+        long started = Stopwatch.GetTimestamp();
         model.Flow.LogProb(x, rows, context, logProb);
+        Observe(request, metrics, InferenceOperation.Score, version, rows, started);
         double threshold = version.Calibration.Threshold(level);
+        var anomaly = logProb.Select(lp => lp < threshold).ToArray();
+        metrics.RecordAnomalies(version.Model, version.Version, anomaly.Count(a => a));
         return TypedResults.Ok(new ScoreResponse(
-            version.Model, version.Version, logProb, logProb.Select(lp => lp < threshold).ToArray(),
+            version.Model, version.Version, logProb, anomaly,
             logProb.Select(lp => version.Calibration.Percentile(lp)).ToArray(), threshold));
     }
 
     static async Task<Results<Ok<EncodeResponse>, ProblemHttpResult>> Encode(
-        HttpRequest request, ScoringService scoring, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, ScoringService scoring, InferenceMetrics metrics, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         var (body, problem) = await ReadJsonAsync<EncodeRequest>(request, json.Value, cancellationToken);
         if (problem is not null)
@@ -112,12 +119,14 @@ public static class InferenceApi
             return contextProblem;
         var z = new float[rows * d];
         var logDet = new float[rows];
+        long started = Stopwatch.GetTimestamp();
         model.Flow.Encode(x, rows, context, z, logDet);
+        Observe(request, metrics, InferenceOperation.Encode, version, rows, started);
         return TypedResults.Ok(new EncodeResponse(version.Model, version.Version, InferenceInput.ToRows(z, rows, d), logDet));
     }
 
     static async Task<Results<Ok<DecodeResponse>, ProblemHttpResult>> Decode(
-        HttpRequest request, ScoringService scoring, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, ScoringService scoring, InferenceMetrics metrics, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         var (body, problem) = await ReadJsonAsync<DecodeRequest>(request, json.Value, cancellationToken);
         if (problem is not null)
@@ -134,12 +143,14 @@ public static class InferenceApi
         if (ContextOf(body.Context, rows, version.ContextColumns, limits.Value.MaxScoreRows, out var context) is { } contextProblem)
             return contextProblem;
         var x = new float[rows * d];
+        long started = Stopwatch.GetTimestamp();
         model.Flow.Decode(z, rows, context, x);
+        Observe(request, metrics, InferenceOperation.Decode, version, rows, started);
         return TypedResults.Ok(new DecodeResponse(version.Model, version.Version, version.Columns, InferenceInput.ToRows(x, rows, d)));
     }
 
     static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> Sample(
-        HttpRequest request, string? model, int? version, string? alias, string? context, ScoringService scoring,
+        HttpRequest request, string? model, int? version, string? alias, string? context, ScoringService scoring, InferenceMetrics metrics,
         IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken, int n = 100, int seed = 1, float temperature = 1)
     {
         if (n < 1 || n > limits.Value.MaxSampleCount)
@@ -161,8 +172,22 @@ public static class InferenceApi
         bool csv = request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
         var stream = new SampleStream(resolved.Flow, v.Columns, contextRow, n, seed, temperature, Math.Max(1, options.Value.SampleChunkRows));
         return TypedResults.Stream(
-            body => csv ? stream.WriteCsvAsync(body, cancellationToken) : stream.WriteJsonAsync(body, v.Model, v.Version, cancellationToken),
+            async body =>
+            {
+                long started = Stopwatch.GetTimestamp();
+                await (csv ? stream.WriteCsvAsync(body, cancellationToken) : stream.WriteJsonAsync(body, v.Model, v.Version, cancellationToken));
+                Observe(request, metrics, InferenceOperation.Sample, v, n, started);
+            },
             csv ? "text/csv" : "application/json");
+    }
+
+    /// <summary>One served call: the model and version for the request log, rows and duration for the metrics.</summary>
+    static void Observe(HttpRequest request, InferenceMetrics metrics, InferenceOperation operation, ModelVersion version, int rows, long started)
+    {
+        RequestTelemetry.SetModel(request.HttpContext, version.Model, version.Version);
+        metrics.RecordCall(operation, version.Model, version.Version, rows, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        // No dynamic batching yet: every call runs as one batch through the flow.
+        metrics.RecordBatch(rows);
     }
 
     static ProblemHttpResult? ContextOf(double[][]? rows, int count, IReadOnlyList<string> names, int maxRows, out float[] context)

@@ -1,4 +1,5 @@
 using FlowService.Api.Endpoints;
+using FlowService.Api.Observability;
 using FlowService.Training.Engine;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
@@ -12,9 +13,21 @@ namespace FlowService.Api.Scoring;
 /// else the latest) and hands out loaded flows from a bounded LRU cache, so scoring does not reload
 /// checkpoints. Versions are immutable, so a cached flow never goes stale.
 /// </summary>
-public sealed class ScoringService(IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, IOptions<ScoringOptions> options)
+public sealed class ScoringService(IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, IOptions<ScoringOptions> options, InferenceMetrics metrics)
 {
-    readonly LruCache<(string Model, int Version), IDensityFlow> _cache = new(options.Value.ModelCacheSize);
+    readonly LruCache<(string Model, int Version), IDensityFlow> _cache = Observed(new(options.Value.ModelCacheSize), metrics);
+
+    /// <summary>Cache hits and misses feed the metrics as they happen; the loaded-models gauge reads the cache's size at each scrape.</summary>
+    static LruCache<(string Model, int Version), IDensityFlow> Observed(LruCache<(string Model, int Version), IDensityFlow> cache, InferenceMetrics metrics)
+    {
+        cache.Lookup += hit =>
+        {
+            if (hit) metrics.CacheHit();
+            else metrics.CacheMiss();
+        };
+        metrics.ObserveLoadedModels(() => cache.Count);
+        return cache;
+    }
 
     public LruCache<(string Model, int Version), IDensityFlow> Cache => _cache;
 

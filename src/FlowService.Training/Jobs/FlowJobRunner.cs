@@ -1,5 +1,6 @@
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
+using FlowService.Training.Observability;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,8 @@ namespace FlowService.Training.Jobs;
 /// job; a shutdown leaves it Running so that it resumes at the next start.
 /// </summary>
 public sealed class FlowJobRunner(
-    IJobStore jobs, IDatasetStore datasets, IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, ILogger<FlowJobRunner> logger) : IJobRunner
+    IJobStore jobs, IDatasetStore datasets, IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder,
+    TrainingTelemetry telemetry, ILogger<FlowJobRunner> logger) : IJobRunner
 {
     public async Task RunAsync(JobRecord job, CancellationToken stoppingToken)
     {
@@ -23,28 +25,33 @@ public sealed class FlowJobRunner(
         var table = info is null ? null : await datasets.LoadAsync(request.DatasetId, stoppingToken);
         if (info is null || table is null)
         {
-            await jobs.FailAsync(job.Id, $"Dataset '{request.DatasetId}' no longer exists.", CancellationToken.None);
+            string reason = $"Dataset '{request.DatasetId}' no longer exists.";
+            await jobs.FailAsync(job.Id, reason, CancellationToken.None);
+            telemetry.JobFailed(job.Id, request.Model, reason);
             return;
         }
         var engine = engines.Find(request.Flow);
         if (engine is null)
         {
-            await jobs.FailAsync(job.Id, "No engine in this process handles the job's flow type.", CancellationToken.None);
+            const string reason = "No engine in this process handles the job's flow type.";
+            await jobs.FailAsync(job.Id, reason, CancellationToken.None);
+            telemetry.JobFailed(job.Id, request.Model, reason);
             return;
         }
         string stateFolder = folder.JobStateFolder(job.Id);
+        telemetry.JobStarted(job.Id, request.Model, request.Training.Epochs, job.Attempts);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var watch = WatchForCancellationAsync(job.Id, cancel);
         try
         {
             var p = request.Training;
             var split = DatasetSplit.Create(table, request.ContextColumns, p.ValidationFraction, p.TestFraction, p.Seed);
-            var observer = new JobProgressObserver(jobs, job.Id);
+            var observer = new JobProgressObserver(jobs, job.Id, request.Model, p.Epochs, telemetry);
             var outcome = await Task.Run(() => engine.Train(new TrainingRun(request.Flow, split, p, stateFolder), observer, cancel.Token), CancellationToken.None);
             var version = await RegisterAsync(job, info, split, engine, outcome);
             await jobs.CompleteAsync(job.Id, version.Version, CancellationToken.None);
-            logger.LogInformation("Job {JobId} succeeded: model {Model} version {Version}, validation NLL {ValidationNll:F4}",
-                job.Id, request.Model, version.Version, version.Metrics.ValidationNll);
+            telemetry.JobSucceeded(job.Id, request.Model, version.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
             DeleteQuietly(stateFolder);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -55,13 +62,13 @@ public sealed class FlowJobRunner(
         catch (OperationCanceledException)
         {
             await jobs.MarkCancelledAsync(job.Id, CancellationToken.None);
-            logger.LogInformation("Job {JobId} cancelled", job.Id);
+            telemetry.JobCancelled(job.Id, request.Model, (await jobs.GetAsync(job.Id, CancellationToken.None))?.Epoch ?? 0);
             DeleteQuietly(stateFolder);
         }
         catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or ArgumentException)
         {
             await jobs.FailAsync(job.Id, e.Message, CancellationToken.None);
-            logger.LogWarning("Job {JobId} failed: {Error}", job.Id, e.Message);
+            telemetry.JobFailed(job.Id, request.Model, e.Message, e);
             DeleteQuietly(stateFolder);
         }
         finally
@@ -82,6 +89,7 @@ public sealed class FlowJobRunner(
         string relative = DataFolder.CheckpointFolder(request.Model, job.Id);
         // The checkpoint is durable before the registry row exists, so no version points at a partial file.
         string sha256 = engine.Save(outcome.Flow, request.Flow, folder.Resolve(relative));
+        telemetry.CheckpointWritten(job.Id, request.Model, outcome.EpochsRun, relative);
         return await registry.RegisterAsync(new NewModelVersion(
             request.Model, job.Id, info.Id, info.Sha256, split.FeatureColumns, split.ContextColumns, request.Flow, request.Training,
             metrics, AnomalyCalibration.FromValidationLogProb(validationLogProb), relative, sha256), CancellationToken.None);
