@@ -1,0 +1,27 @@
+using FlowService.Model.Transforms;
+
+namespace FlowService.Model.Flows.Recipes;
+
+/// <summary>The registry of flow types: one line per recipe.</summary>
+public static class FlowRecipes
+{
+    private static readonly Dictionary<string, IFlowRecipe> Recipes = new IFlowRecipe[]
+    {
+        new MafRecipe(),
+        new NsfRecipe(),
+    }.ToDictionary(r => r.Type, StringComparer.Ordinal);
+
+    public static IReadOnlyCollection<string> Types => Recipes.Keys;
+
+    /// <summary>Builds and validates: unknown type, out-of-range or unknown fields throw <see cref="FlowSpecException"/> naming the field.</summary>
+    public static ITransform Build(FlowSpec spec, int features, int contextFeatures, int seed)
+    {
+        if (features < 1)
+            throw new FlowSpecException("features", $"A flow needs at least one feature, not {features}.");
+        if (!Recipes.TryGetValue(spec.Type, out var recipe))
+            throw new FlowSpecException("type", $"Unknown flow type \"{spec.Type}\"; known: {string.Join(", ", Recipes.Keys.Order())}.");
+        var transform = recipe.Build(spec, features, contextFeatures, new Random(seed));
+        spec.RejectUnreadFields();
+        return transform;
+    }
+}

@@ -1,0 +1,31 @@
+using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Leaves;
+
+namespace FlowService.Model.Flows.Recipes;
+
+/// <summary>
+/// MAF (Papamakarios et al. 2017, "Masked Autoregressive Flow for Density Estimation"): layers of
+/// MADE-conditioned affine autoregressive transforms with a feature permutation between
+/// consecutive layers. {"type":"maf","layers":5,"hidden":[64,64],"activation":"relu",
+/// "scaleClamp":3,"permutation":"reverse"|"random"}.
+/// </summary>
+public sealed class MafRecipe : IFlowRecipe
+{
+    public string Type => "maf";
+
+    public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 5, defaultHidden: new[] { 64, 64 });
+        float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
+        string permutation = spec.GetChoice("permutation", "reverse", "reverse", "random");
+        var leaf = new AffineLeaf(scaleClamp);
+        var chain = new List<ITransform>();
+        for (int i = 0; i < common.Layers; i++)
+        {
+            if (i > 0)
+                chain.Add(permutation == "random" ? Permutation.Random(features, random) : Permutation.Reverse(features));
+            chain.Add(new Autoregressive(features, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
+        }
+        return new Chain(chain);
+    }
+}

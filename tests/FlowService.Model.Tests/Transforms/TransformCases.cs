@@ -1,0 +1,39 @@
+using FlowService.Model.Flows;
+using FlowService.Model.Flows.Recipes;
+using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Leaves;
+
+namespace FlowService.Model.Tests.Transforms;
+
+/// <summary>
+/// Every transform and flow type, each one line: the theory in <see cref="TransformTheoryTests"/>
+/// runs all its checks over this list. A case builds its transform for (features, context,
+/// zeroInit); flow types come from their JSON spec through the recipe registry.
+/// </summary>
+public static class TransformCases
+{
+    public const int Features = 5;
+
+    public static readonly IReadOnlyDictionary<string, Func<int, bool, ITransform>> All = new Dictionary<string, Func<int, bool, ITransform>>
+    {
+        ["permutation.reverse"] = (_, _) => Permutation.Reverse(Features),
+        ["permutation.random"] = (_, _) => Permutation.Random(Features, new Random(3)),
+        ["coupling.affine"] = (c, z) => new Coupling(new[] { 0, 2 }, new[] { 1, 3, 4 }, c, new[] { 8 }, new AffineLeaf(), zeroInitialize: z),
+        ["coupling.spline"] = (c, z) => new Coupling(new[] { 3, 1 }, new[] { 0, 2, 4 }, c, new[] { 8 }, new RationalQuadraticSplineLeaf(4, 2.5f), zeroInitialize: z),
+        ["autoregressive.affine"] = (c, z) => new Autoregressive(Features, c, new[] { 10 }, new AffineLeaf(), zeroInitialize: z),
+        ["autoregressive.spline"] = (c, z) => new Autoregressive(Features, c, new[] { 10, 7 }, new RationalQuadraticSplineLeaf(5, 2.5f), zeroInitialize: z),
+        ["flow.maf"] = Flow("""{"type":"maf","layers":3,"hidden":[10]}"""),
+        ["flow.maf.random.tanh"] = Flow("""{"type":"maf","layers":2,"hidden":[8,8],"permutation":"random","activation":"tanh","scaleClamp":2}"""),
+        ["flow.nsf.coupling"] = Flow("""{"type":"nsf","layers":3,"hidden":[8],"bins":4,"tailBound":2.5}"""),
+        ["flow.nsf.autoregressive"] = Flow("""{"type":"nsf","layers":2,"hidden":[10],"bins":4,"tailBound":2.5,"variant":"autoregressive","activation":"elu"}"""),
+    };
+
+    public static IEnumerable<object[]> Names(bool withContext) =>
+        All.Keys.SelectMany(name => withContext ? new[] { new object[] { name, 0 }, new object[] { name, 2 } } : new[] { new object[] { name, 0 } });
+
+    private static Func<int, bool, ITransform> Flow(string json) => (context, zeroInit) =>
+    {
+        var spec = zeroInit ? json.Replace("{", "{\"zeroInit\":true,", StringComparison.Ordinal) : json;
+        return FlowRecipes.Build(FlowSpec.Parse(spec), Features, context, seed: 11);
+    };
+}
