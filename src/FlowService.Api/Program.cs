@@ -9,6 +9,7 @@ builder.AddFlowServiceOptions();
 builder.AddHttpConventions();
 builder.AddEmbeddedStorage();
 builder.AddTrainingWorker();
+builder.AddScoring();
 builder.AddApiDocumentation();
 
 var app = builder.Build();
@@ -21,6 +22,7 @@ app.MapHealthApi();
 app.MapDatasetsApi();
 app.MapJobsApi();
 app.MapModelsApi();
+app.MapInferenceApi();
 app.MapMetrics();
 
 app.Run();

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Training.Datasets;
+using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
@@ -33,7 +34,7 @@ public static partial class JobsApi
     }
 
     static async Task<Results<AcceptedAtRoute<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Create(
-        HttpRequest request, IJobStore jobs, IDatasetStore datasets, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, IJobStore jobs, IDatasetStore datasets, FlowEngineCatalog engines, IOptions<JsonOptions> json, CancellationToken cancellationToken)
     {
         CreateJobRequest? body;
         try
@@ -66,8 +67,8 @@ public static partial class JobsApi
         if (context.Length >= dataset.Columns.Count)
             return Problems.BadRequest("Every column is a context column; at least one must be modelled.", field: "contextColumns");
 
-        var flow = body.Flow ?? FlowSpecs.Default;
-        if (FlowSpecs.Validate(flow, dataset.Columns.Count - context.Length) is { } flowError)
+        var flow = body.Flow ?? FlowEngineCatalog.DefaultSpec;
+        if (engines.Validate(flow, dataset.Columns.Count - context.Length, context.Length) is { } flowError)
             return Problems.BadRequest(flowError.Message, field: flowError.Field);
 
         var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context), cancellationToken);

@@ -22,7 +22,7 @@ public sealed class InferenceMetrics
     private readonly Counter<long> anomalies;
     private readonly Counter<long> cacheHits;
     private readonly Counter<long> cacheMisses;
-    private readonly UpDownCounter<long> loadedModels;
+    private volatile Func<int> loadedModels = () => 0;
 
     public InferenceMetrics(IMeterFactory meterFactory)
     {
@@ -35,10 +35,9 @@ public sealed class InferenceMetrics
         anomalies = meter.CreateCounter<long>("flowservice.inference.anomalies", "{rows}", "Scored rows flagged as anomalies, by model and version.");
         cacheHits = meter.CreateCounter<long>("flowservice.model_cache.hits", "{lookups}", "Model cache lookups answered from memory.");
         cacheMisses = meter.CreateCounter<long>("flowservice.model_cache.misses", "{lookups}", "Model cache lookups that loaded a checkpoint.");
-        loadedModels = meter.CreateUpDownCounter<long>("flowservice.model_cache.loaded_models", "{models}", "Model versions held in the cache.");
+        meter.CreateObservableGauge("flowservice.model_cache.loaded_models", () => loadedModels(), "{models}", "Model versions held in the cache.");
         cacheHits.Add(0);
         cacheMisses.Add(0);
-        loadedModels.Add(0);
     }
 
     /// <summary>One inference call over <paramref name="rowCount"/> rows of <paramref name="model"/> version <paramref name="version"/>.</summary>
@@ -62,9 +61,8 @@ public sealed class InferenceMetrics
 
     public void CacheMiss() => cacheMisses.Add(1);
 
-    public void ModelLoaded() => loadedModels.Add(1);
-
-    public void ModelUnloaded() => loadedModels.Add(-1);
+    /// <summary>The cache reports its own size: read at each scrape, so evictions need no bookkeeping here.</summary>
+    public void ObserveLoadedModels(Func<int> count) => loadedModels = count;
 
     private TagList Tags(string model, int version, InferenceOperation operation) => new()
     {

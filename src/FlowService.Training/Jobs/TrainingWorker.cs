@@ -1,3 +1,4 @@
+using FlowService.Training.Observability;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,9 +12,10 @@ namespace FlowService.Training.Jobs;
 /// On shutdown the running job stops at its next batch and stays Running, so it resumes at the next start.
 /// </summary>
 public sealed class TrainingWorker(
-    IJobStore jobs, IJobRunner runner, WorkerStatus status, IOptions<WorkerOptions> options, ILogger<TrainingWorker> logger) : BackgroundService
+    IJobStore jobs, IJobRunner runner, WorkerStatus status, IOptions<WorkerOptions> options, TrainingTelemetry telemetry,
+    ILogger<TrainingWorker> logger) : BackgroundService
 {
-    readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48];
+    readonly string _workerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -51,11 +53,16 @@ public sealed class TrainingWorker(
                 }
                 catch (Exception e)
                 {
-                    logger.LogError(e, "Job {JobId} failed with an unexpected error", job?.Id);
                     if (job is not null)
+                    {
+                        telemetry.JobFailed(job.Id, job.Request.Model, $"Internal error: {e.Message}", e);
                         await FailQuietly(job.Id, $"Internal error: {e.Message}");
+                    }
                     else
+                    {
+                        logger.LogError(e, "Claiming a job failed with an unexpected error");
                         await DelayQuietly(idle, stoppingToken);
+                    }
                 }
             }
         }

@@ -35,10 +35,11 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
         LogJobSucceeded(logger, jobId, modelName, modelVersion, trainingSeconds);
     }
 
-    public void JobFailed(string jobId, string modelName, Exception error)
+    /// <summary>A failed job: <paramref name="reason"/> is what the job record says; <paramref name="error"/> the exception, when one caused it.</summary>
+    public void JobFailed(string jobId, string modelName, string reason, Exception? error = null)
     {
         metrics.JobFailed(jobId);
-        LogJobFailed(logger, error, jobId, modelName);
+        LogJobFailed(logger, error, jobId, modelName, reason);
     }
 
     public void JobCancelled(string jobId, string modelName, int epoch)
@@ -64,8 +65,8 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
         Message = "Training job {JobId} succeeded: model {ModelName} version {ModelVersion} after {TrainingSeconds:F2} s")]
     private static partial void LogJobSucceeded(ILogger logger, string jobId, string modelName, int modelVersion, double trainingSeconds);
 
-    [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Training job {JobId} ({ModelName}) failed")]
-    private static partial void LogJobFailed(ILogger logger, Exception error, string jobId, string modelName);
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Training job {JobId} ({ModelName}) failed: {Reason}")]
+    private static partial void LogJobFailed(ILogger logger, Exception? error, string jobId, string modelName, string reason);
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Training job {JobId} ({ModelName}) cancelled at epoch {Epoch}")]
     private static partial void LogJobCancelled(ILogger logger, string jobId, string modelName, int epoch);

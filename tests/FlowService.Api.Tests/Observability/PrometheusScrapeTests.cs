@@ -39,7 +39,7 @@ public sealed class PrometheusScrapeTests
         await using var prometheus = await PrometheusServer.StartAsync(service, Path.Combine(Root, "deploy/prometheus/rules/flowservice.rules.yml"));
         using var client = new HttpClient { BaseAddress = service };
 
-        var traffic = await ServiceTraffic.RunAsync(client);
+        var traffic = await ServiceTraffic.RunAsync(client, prometheus);
 
         // Prometheus has scraped the traffic's final counts: the exposition parsed and the numbers are ours.
         await prometheus.WaitUntilAsync(async () =>
@@ -57,7 +57,17 @@ public sealed class PrometheusScrapeTests
         var lint = await ExternalTool.RunAsync("promtool", ["check", "metrics"], stdin: exposition);
         Assert.True(lint.ExitCode == 0, lint.StdOut + lint.StdErr);
 
-        foreach (var family in traffic.ExpectedFamilies)
+        // The numbers are the traffic's: the jobs gauge is the job store's view, the counters this process's.
+        await prometheus.WaitUntilAsync(async () => await prometheus.ScalarAsync("flowservice_training_jobs{state=\"cancelled\"}") == 1,
+            TimeSpan.FromSeconds(10), "the cancelled job in the jobs gauge");
+        Assert.Equal(1, await prometheus.ScalarAsync("flowservice_training_jobs{state=\"succeeded\"}"));
+        Assert.Equal(2, await prometheus.ScalarAsync("flowservice_training_jobs_started_total"));
+        Assert.Equal(1, await prometheus.ScalarAsync("flowservice_training_jobs_succeeded_total"));
+        Assert.Equal(1, await prometheus.ScalarAsync("flowservice_training_jobs_cancelled_total"));
+        Assert.Equal(2 + 3 * 3, await prometheus.ScalarAsync($"sum(flowservice_inference_rows_total{{model=\"{traffic.Model}\",operation=\"score\"}})"));
+        Assert.Equal(50, await prometheus.ScalarAsync($"sum(flowservice_inference_rows_total{{model=\"{traffic.Model}\",operation=\"sample\"}})"));
+        Assert.True(await prometheus.ScalarAsync($"sum(flowservice_inference_anomalies_total{{model=\"{traffic.Model}\"}})") >= 1);
+        foreach (var family in ServiceTraffic.ExpectedFamilies)
         {
             var series = await prometheus.ApiAsync("series?match[]=" + Uri.EscapeDataString(family));
             Assert.True(series.GetArrayLength() > 0, $"Prometheus holds no series for {family}");
@@ -73,20 +83,35 @@ public sealed class PrometheusScrapeTests
             Assert.True(rule.GetProperty("health").GetString() == "ok" && string.IsNullOrEmpty(error), $"rule {name}: {error}");
             await prometheus.QueryAsync(rule.GetProperty("query").GetString()!);
         }
-        foreach (var recorded in traffic.RecordingRulesWithData)
+        foreach (var recorded in ServiceTraffic.RecordingRulesWithData)
         {
             await prometheus.WaitUntilAsync(async () => (await prometheus.QueryAsync(recorded)).GetArrayLength() > 0, TimeSpan.FromSeconds(10), $"data for {recorded}");
         }
 
-        // Every dashboard query runs as Grafana would run it (a range query); the ones the traffic feeds return data.
+        // Every dashboard query runs as Grafana would run it (a range query over the test's window) and returns data:
+        // the traffic feeds every panel (the loss curves through the long job scraped while it ran).
         var empty = new List<string>();
         foreach (var (panel, expr) in DashboardQueries())
         {
             var result = await prometheus.QueryRangeAsync(WithoutGrafanaMacros(expr), start);
             if (result.GetArrayLength() == 0) empty.Add($"{panel}: {expr}");
         }
-        var unexpectedlyEmpty = empty.Where(e => !traffic.PanelsWithoutData.Any(p => e.StartsWith(p + ":", StringComparison.Ordinal))).ToList();
-        Assert.True(unexpectedlyEmpty.Count == 0, "dashboard queries without data:\n" + string.Join('\n', unexpectedlyEmpty));
+        Assert.True(empty.Count == 0, "dashboard queries without data:\n" + string.Join('\n', empty));
+
+        // The request log saw the inference calls with their model and version, and none of the scored values.
+        var scoreEvents = factory.Logs.Events.Where(e => CapturingSink.Scalar(e, "Route") == "/score").ToList();
+        Assert.Equal(4, scoreEvents.Count);
+        Assert.All(scoreEvents, e =>
+        {
+            Assert.Equal(traffic.Model, CapturingSink.Scalar(e, "Model"));
+            Assert.Equal("1", CapturingSink.Scalar(e, "ModelVersion"));
+            Assert.Equal("200", CapturingSink.Scalar(e, "StatusCode"));
+        });
+        Assert.DoesNotContain(factory.Logs.Events, e => (e.RenderMessage() + string.Join(' ', e.Properties.Values)).Contains(traffic.ScoreMarker, StringComparison.Ordinal));
+        var epochs = factory.Logs.Events.Where(e => e.MessageTemplate.Text.Contains("{TrainNll", StringComparison.Ordinal)).ToList();
+        Assert.Contains(epochs, e => CapturingSink.Scalar(e, "ModelName") == ServiceTraffic.LongModel && CapturingSink.Scalar(e, "JobId") is { Length: > 0 });
+        Assert.Contains(factory.Logs.Events, e => e.MessageTemplate.Text.StartsWith("Training job {JobId} succeeded", StringComparison.Ordinal)
+            && CapturingSink.Scalar(e, "ModelName") == traffic.Model);
     }
 
     private static async Task<List<JsonElement>> Rules(PrometheusServer prometheus) =>

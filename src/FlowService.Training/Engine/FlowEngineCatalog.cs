@@ -1,0 +1,27 @@
+using System.Text.Json;
+
+namespace FlowService.Training.Engine;
+
+/// <summary>The engines this process has, asked in order for the one that handles a spec's "type".</summary>
+public sealed class FlowEngineCatalog(IEnumerable<IFlowEngine> engines)
+{
+    readonly IFlowEngine[] _engines = engines.ToArray();
+
+    /// <summary>The spec a job trains when its request names none.</summary>
+    public static readonly JsonElement DefaultSpec = JsonDocument.Parse("""{"type":"gaussian"}""").RootElement.Clone();
+
+    public IFlowEngine? Find(JsonElement spec) => _engines.FirstOrDefault(e => e.Handles(spec));
+
+    /// <summary>The first problem of a spec for this data shape, as (JSON path, message), or null.</summary>
+    public (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures)
+    {
+        if (spec.ValueKind != JsonValueKind.Object)
+            return ("flow", "'flow' must be a JSON object (a flow spec) such as {\"type\": \"gaussian\"}.");
+        if (!spec.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            return ("flow.type", "The flow spec needs a string \"type\".");
+        var engine = Find(spec);
+        if (engine is null)
+            return ("flow.type", $"Unknown flow type '{type.GetString()}'.");
+        return engine.Validate(spec, features, contextFeatures);
+    }
+}

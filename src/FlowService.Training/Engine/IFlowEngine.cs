@@ -1,0 +1,26 @@
+using System.Text.Json;
+
+namespace FlowService.Training.Engine;
+
+/// <summary>
+/// The seam between the service and a flow implementation: spec validation, training with
+/// per-epoch progress and resumable state, and checkpoints. The service never depends on how a
+/// flow computes; an engine answers for the spec types it <see cref="Handles"/>.
+/// </summary>
+public interface IFlowEngine
+{
+    /// <summary>True when this engine builds flows of the spec's "type".</summary>
+    bool Handles(JsonElement spec);
+
+    /// <summary>The first problem of a spec for this data shape, as (JSON path, message), or null.</summary>
+    (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures);
+
+    /// <summary>Trains until the epochs run out or early stopping; throws <see cref="TrainingDivergedException"/> on NaN/Inf and OperationCanceledException when cancelled.</summary>
+    TrainingOutcome Train(TrainingRun run, ITrainingObserver observer, CancellationToken cancellationToken);
+
+    /// <summary>Writes the flow's checkpoint into <paramref name="folder"/> (atomically per file) and returns its sha256.</summary>
+    string Save(IDensityFlow flow, JsonElement spec, string folder);
+
+    /// <summary>Loads a checkpoint written by <see cref="Save"/>.</summary>
+    IDensityFlow Load(string folder);
+}

@@ -1,0 +1,55 @@
+using System.Diagnostics.Metrics;
+using FlowService.Api.Observability;
+using FlowService.Training.Observability;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Serilog;
+using Serilog.Events;
+using Serilog.Extensions.Logging;
+
+namespace FlowService.Api.Tests.Observability;
+
+/// <summary>A job's life through <see cref="TrainingTelemetry"/>: Serilog events with JobId and ModelName, and the training families.</summary>
+public sealed class TrainingTelemetryTests
+{
+    [Fact]
+    public async Task Job_lifecycle_logs_structured_events_and_moves_the_training_metrics()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        using var exporter = new PrometheusExporter(factory, services, NullLogger<PrometheusExporter>.Instance);
+        var sink = new CapturingSink();
+        using var serilog = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(sink).CreateLogger();
+        using Microsoft.Extensions.Logging.ILoggerFactory loggerFactory = new SerilogLoggerFactory(serilog);
+        var telemetry = new TrainingTelemetry(new TrainingMetrics(factory), Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<TrainingTelemetry>(loggerFactory));
+
+        telemetry.JobStarted("job-7", "moons", epochs: 2, attempt: 1);
+        telemetry.EpochCompleted("job-7", "moons", 1, 2, trainNll: 1.5, validationNll: 1.6, samplesPerSecond: 20000, epochSeconds: 0.02);
+        var during = await exporter.CollectAsync(CancellationToken.None);
+        telemetry.EpochCompleted("job-7", "moons", 2, 2, trainNll: 1.25, validationNll: 1.375, samplesPerSecond: 21000, epochSeconds: 0.03);
+        telemetry.CheckpointWritten("job-7", "moons", 2, "checkpoints/moons/job-7");
+        telemetry.JobSucceeded("job-7", "moons", modelVersion: 1, trainingSeconds: 0.05);
+        telemetry.JobFailed("job-8", "moons", "Training diverged", new InvalidOperationException("nan"));
+        var after = await exporter.CollectAsync(CancellationToken.None);
+
+        Assert.Equal(6, sink.Events.Count);
+        Assert.All(sink.Events, e => Assert.Equal("moons", CapturingSink.Scalar(e, "ModelName")));
+        Assert.Equal("job-7,job-7,job-7,job-7,job-7,job-8", string.Join(",", sink.Events.Select(e => CapturingSink.Scalar(e, "JobId"))));
+        var epoch = sink.Events[2];
+        Assert.Equal("1.25", CapturingSink.Scalar(epoch, "TrainNll"));
+        Assert.Equal("1.375", CapturingSink.Scalar(epoch, "ValidationNll"));
+        Assert.Equal("21000", CapturingSink.Scalar(epoch, "SamplesPerSecond"));
+        Assert.Equal("checkpoints/moons/job-7", CapturingSink.Scalar(sink.Events[3], "CheckpointPath"));
+        Assert.Equal(LogEventLevel.Error, sink.Events[5].Level);
+        Assert.IsType<InvalidOperationException>(sink.Events[5].Exception);
+
+        Assert.Contains("flowservice_training_validation_nll{job=\"job-7\",model=\"moons\"} 1.6\n", during);
+        Assert.DoesNotContain("job=\"job-7\"", after);
+        Assert.Contains("flowservice_training_jobs_started_total 1\n", after);
+        Assert.Contains("flowservice_training_jobs_succeeded_total 1\n", after);
+        Assert.Contains("flowservice_training_jobs_failed_total 1\n", after);
+        Assert.Contains("flowservice_training_checkpoints_total 1\n", after);
+        Assert.Contains("flowservice_training_epoch_duration_seconds_count 2\n", after);
+        Assert.Contains("flowservice_training_epoch_duration_seconds_sum 0.05\n", after);
+    }
+}
