@@ -18,10 +18,15 @@ public sealed class LuLinear : ITransform
     private ParameterSlot? _logScale;
 
     public LuLinear(int features, Random random)
+        : this(Transforms.Permutation.Random(features, random).Order)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(features);
-        Features = features;
-        _permutation = Transforms.Permutation.Random(features, random).Order.ToArray();
+    }
+
+    /// <summary>With a given P: P[i, permutation[i]] = 1 (e.g. the PyTorch reference's <c>eye[perm]</c>).</summary>
+    public LuLinear(IReadOnlyList<int> permutation)
+    {
+        _permutation = new Transforms.Permutation(permutation).Order.ToArray();  // validates
+        Features = _permutation.Length;
     }
 
     public int Features { get; }

@@ -5,7 +5,7 @@ namespace FlowService.Model.Flows.Recipes;
 
 /// <summary>
 /// Glow (Kingma and Dhariwal 2018) for vectors: K steps of ActNorm → LU linear → affine coupling
-/// (halves alternating between steps). The chain is flat, so step k's transforms are
+/// (the coupling always keeps the first half: the LU layer already mixes the features, as in the PyTorch reference). The chain is flat, so step k's transforms are
 /// <c>transforms.{3k}</c> (ActNorm), <c>transforms.{3k+1}</c> (LU), <c>transforms.{3k+2}</c> (coupling).
 /// {"type":"glow","layers":4,"hidden":[128,128],"scaleClamp":3}; "layers" counts steps.
 /// </summary>
@@ -24,7 +24,7 @@ public sealed class GlowRecipe : IFlowRecipe
         {
             chain.Add(new ActNorm(features));
             chain.Add(new LuLinear(features, random));
-            var (identity, transformed) = Coupling.Halves(features, k);
+            var (identity, transformed) = Coupling.Halves(features, 0);
             chain.Add(new Coupling(identity, transformed, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
         }
         return new Chain(chain);
