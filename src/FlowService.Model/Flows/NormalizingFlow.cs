@@ -192,6 +192,40 @@ public sealed class NormalizingFlow
     }
 
     /// <summary>
+    /// The whole-batch training step on host arrays: returns L = -mean log p(x) and writes dL/dθ
+    /// (layout order) into <paramref name="gradient"/>. One shard; the trainer's sharded path is
+    /// <see cref="AccumulateGradients"/>.
+    /// </summary>
+    public double LossAndGradient(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> gradient)
+    {
+        CheckBatch(x, rows, context);
+        RequireLength(gradient.Length, Layout.Length, nameof(gradient));
+        var tx = Backend.Allocate(rows, Features);
+        Backend.Upload(x, tx);
+        Tensor? condition = null;
+        if (ContextFeatures > 0)
+        {
+            condition = Backend.Allocate(rows, ContextFeatures);
+            Backend.Upload(context, condition);
+        }
+        var gradients = AllocateGradients();
+        double nll = AccumulateGradients(CreateTrainingContext(gradients), tx, condition, 1f / rows);
+        var all = new float[gradients.Length];
+        Backend.Download(gradients, all);
+        all.AsSpan(0, Layout.Length).CopyTo(gradient);
+        return nll / rows;
+    }
+
+    /// <summary>log N(z; 0, I) = -½|z|² - (D/2) log 2π, in double.</summary>
+    public static double BaseLogDensity(ReadOnlySpan<float> z)
+    {
+        double sum = 0;
+        foreach (float v in z)
+            sum += (double)v * v;
+        return -0.5 * sum - 0.5 * z.Length * Math.Log(2 * Math.PI);
+    }
+
+    /// <summary>
     /// Glow's data-dependent initialisation: runs <paramref name="x"/> (the first batch) through the
     /// chain and sets every <see cref="ActNorm"/> so that its output has zero mean and unit variance.
     /// A no-op for flows without ActNorm.
