@@ -20,13 +20,14 @@ public sealed unsafe partial class CudaBackend
     {
         RequireLength(result, 1);
         // A double accumulator (8 bytes = two zeroed floats) as on the CPU, then one float out.
+        // Freed on return: cuMemFree waits for the queued kernels that use it.
         Tensor accumulator = Allocate(1, 2);
+        using TensorStorage storage = accumulator.Storage;
         ulong px = Pointer(x), pa = Pointer(accumulator), pr = Pointer(result);
         long n = x.Length;
         void** args = stackalloc void*[] { &px, &n, &pa };
         Launch(Kernel(OptimizerKernels.Source, "sum_of_squares"), n, args);
         void** convert = stackalloc void*[] { &pa, &pr };
         Launch(Kernel(OptimizerKernels.Source, "double_to_float"), 1, 1, 0, convert);
-        GC.KeepAlive(accumulator);
     }
 }
