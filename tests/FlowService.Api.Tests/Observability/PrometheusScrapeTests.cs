@@ -58,8 +58,10 @@ public sealed class PrometheusScrapeTests
         Assert.True(lint.ExitCode == 0, lint.StdOut + lint.StdErr);
 
         // The numbers are the traffic's: the jobs gauge is the job store's view, the counters this process's.
-        await prometheus.WaitUntilAsync(async () => await prometheus.ScalarAsync("flowservice_training_jobs{state=\"cancelled\"}") == 1,
-            TimeSpan.FromSeconds(10), "the cancelled job in the jobs gauge");
+        // (The store marks a job cancelled a moment before the runner counts it: wait for a scrape that has both.)
+        await prometheus.WaitUntilAsync(async () => await prometheus.ScalarAsync("flowservice_training_jobs{state=\"cancelled\"}") == 1
+                && await prometheus.ScalarAsync("flowservice_training_jobs_cancelled_total") == 1,
+            TimeSpan.FromSeconds(20), "the cancelled job in the jobs gauge and the cancelled counter");
         Assert.Equal(1, await prometheus.ScalarAsync("flowservice_training_jobs{state=\"succeeded\"}"));
         Assert.Equal(2, await prometheus.ScalarAsync("flowservice_training_jobs_started_total"));
         Assert.Equal(1, await prometheus.ScalarAsync("flowservice_training_jobs_succeeded_total"));
