@@ -24,6 +24,7 @@ public static class TransformCases
         ["autoregressive.spline"] = (c, z) => new Autoregressive(Features, c, new[] { 10, 7 }, new RationalQuadraticSplineLeaf(5, 2.5f), zeroInitialize: z),
         ["flow.maf"] = Flow("""{"type":"maf","layers":3,"hidden":[10]}"""),
         ["flow.maf.random.tanh"] = Flow("""{"type":"maf","layers":2,"hidden":[8,8],"permutation":"random","activation":"tanh","scaleClamp":2}"""),
+        ["flow.realnvp"] = Flow("""{"type":"realnvp","layers":3,"hidden":[8,8],"activation":"elu"}"""),
         ["flow.nsf.coupling"] = Flow("""{"type":"nsf","layers":3,"hidden":[8],"bins":4,"tailBound":2.5}"""),
         ["flow.nsf.autoregressive"] = Flow("""{"type":"nsf","layers":2,"hidden":[10],"bins":4,"tailBound":2.5,"variant":"autoregressive","activation":"elu"}"""),
     };

@@ -13,7 +13,7 @@ public sealed record CommonOptions(int Layers, int[] Hidden, FusedActivation Act
     {
         int declaredContext = spec.GetInt("contextFeatures", contextFeatures, 0, 1 << 16);
         if (declaredContext != contextFeatures)
-            throw new FlowSpecException("contextFeatures", $"The spec says {declaredContext} context features but the flow is built with {contextFeatures}.");
+            throw new FlowSpecException("contextFeatures", $"'contextFeatures' is {declaredContext} in the spec but the flow is built with {contextFeatures} context features.");
         int layers = spec.GetInt("layers", defaultLayers, 1, 64);
         int[] hidden = spec.GetIntArray("hidden", defaultHidden, 0, 8, 1, 4096);
         var activation = spec.GetChoice("activation", "relu", "relu", "tanh", "elu") switch

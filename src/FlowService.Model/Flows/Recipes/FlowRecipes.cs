@@ -9,6 +9,7 @@ public static class FlowRecipes
     {
         new MafRecipe(),
         new NsfRecipe(),
+        new RealNvpRecipe(),
     }.ToDictionary(r => r.Type, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Types => Recipes.Keys;

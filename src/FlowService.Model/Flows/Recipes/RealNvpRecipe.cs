@@ -1,0 +1,30 @@
+using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Leaves;
+
+namespace FlowService.Model.Flows.Recipes;
+
+/// <summary>
+/// RealNVP (Dinh et al. 2017, "Density estimation using Real NVP") for vectors: affine couplings
+/// over alternating halves, the scale soft-clamped so training cannot blow it up.
+/// {"type":"realnvp","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3}.
+/// </summary>
+public sealed class RealNvpRecipe : IFlowRecipe
+{
+    public string Type => "realnvp";
+
+    public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 8, defaultHidden: new[] { 64, 64 });
+        float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
+        if (features < 2)
+            throw new FlowSpecException("type", "A RealNVP flow needs at least 2 features (a coupling splits them); use \"maf\" for one feature.");
+        var leaf = new AffineLeaf(scaleClamp);
+        var chain = new List<ITransform>();
+        for (int i = 0; i < common.Layers; i++)
+        {
+            var (identity, transformed) = Coupling.Halves(features, i);
+            chain.Add(new Coupling(identity, transformed, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
+        }
+        return new Chain(chain);
+    }
+}
