@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using FlowService.Model.Compute;
 using FlowService.Model.Compute.Cpu;
+using FlowService.Model.Compute.Parallel;
+using FlowService.Model.Distributions;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Parameters;
 using FlowService.Model.Transforms;
@@ -8,208 +10,337 @@ using FlowService.Model.Transforms;
 namespace FlowService.Model.Flows;
 
 /// <summary>
-/// A flow with a standard-normal base: the transform chain a recipe builds from the spec, its
-/// parameter arena, and host-level calls on float arrays (the API the service uses).
-/// log p(x) = log N(f(x); 0, I) + log|det ∂f/∂x|; sampling draws z ~ N(0, T²I) and returns f⁻¹(z).
+/// A normalizing flow: the fixed standardization, the recipe's transform chain and the
+/// standard-normal base, with one parameter arena. log p(x) = log N(f(s(x))) + log|det| of both.
 /// </summary>
 /// <remarks>
-/// Thread-safe: every call takes a <see cref="FlowContext"/> (its own workspace) from a pool, so
-/// concurrent requests share the parameters read-only. Parameter updates
-/// (<see cref="SetParameters"/>) must not overlap other calls.
+/// Host calls are thread-safe: each call (each shard of a large batch) rents its own
+/// <see cref="FlowContext"/> from a pool, and the parameters are only read. Large batches are
+/// split over the cores with <see cref="ShardRunner"/>. The parameter names are the recipe
+/// chain's (<c>transforms.{i}.…</c>); the standardization lives outside the chain, so the names
+/// match the PyTorch reference whether or not a normalization is used.
 /// </remarks>
 public sealed class NormalizingFlow
 {
-    private static readonly double LogTwoPi = Math.Log(2 * Math.PI);
+    /// <summary>Rows below which a host call stays on the calling thread (a shard costs more to start than it saves).</summary>
+    public const int MinRowsPerShard = 256;
+
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
-    private NormalizingFlow(FlowSpec spec, ITransform transform, ParameterLayout layout, int contextFeatures, IBackend backend, Tensor parameters)
+    private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, ITransform transform, Standardization? normalization,
+        IBackend backend, ParameterLayout layout, Tensor parameters)
     {
         Spec = spec;
-        Transform = transform;
-        Layout = layout;
+        Features = features;
         ContextFeatures = contextFeatures;
+        Transform = transform;
+        Normalization = normalization;
         Backend = backend;
+        Layout = layout;
         Parameters = parameters;
     }
 
     public FlowSpec Spec { get; }
 
-    public ITransform Transform { get; }
-
-    public ParameterLayout Layout { get; }
-
-    public int Features => Transform.Features;
+    public int Features { get; }
 
     public int ContextFeatures { get; }
 
+    /// <summary>The recipe's transform chain (data → latent), after the normalization.</summary>
+    public ITransform Transform { get; }
+
+    /// <summary>The fixed per-column standardization applied first, or null.</summary>
+    public Standardization? Normalization { get; }
+
     public IBackend Backend { get; }
 
-    /// <summary>The parameter arena (1 x max(1, layout length)) on <see cref="Backend"/>.</summary>
+    public ParameterLayout Layout { get; }
+
+    /// <summary>The parameter arena (1 x max(Layout.Length, 1)) on <see cref="Backend"/>.</summary>
     public Tensor Parameters { get; }
 
-    /// <summary>Builds the flow of <paramref name="spec"/> and initialises it from <paramref name="seed"/> (same seed, same weights).</summary>
-    public static NormalizingFlow Create(FlowSpec spec, int features, int contextFeatures, int seed, IBackend? backend = null)
+    /// <summary>Builds the flow of <paramref name="spec"/> (validated; errors name the field) with weights drawn from <paramref name="seed"/>.</summary>
+    public static NormalizingFlow Create(FlowSpec spec, int features, int contextFeatures, int seed, Standardization? normalization = null, IBackend? backend = null)
     {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (contextFeatures < 0)
+            throw new FlowSpecException("contextFeatures", $"Context features cannot be negative ({contextFeatures}).");
+        if (normalization is not null && normalization.Features != features)
+            throw new ArgumentException($"The normalization has {normalization.Features} features, the flow {features}.", nameof(normalization));
         backend ??= CpuBackend.Instance;
         var transform = FlowRecipes.Build(spec, features, contextFeatures, seed);
         var layout = new ParameterLayout();
         transform.DeclareParameters(layout.Scope(""));
         var initializer = new ParameterInitializer(layout, seed);
         transform.InitializeParameters(initializer);
-        var parameters = backend.Allocate(1, Math.Max(1, layout.Length));
-        var host = new float[parameters.Length];
-        initializer.Values.CopyTo(host, 0);
-        backend.Upload(host, parameters);
-        return new NormalizingFlow(spec, transform, layout, contextFeatures, backend, parameters);
+        var parameters = backend.Allocate(1, Math.Max(layout.Length, 1));
+        if (layout.Length > 0)
+            backend.Upload(initializer.Values, parameters);
+        return new NormalizingFlow(spec, features, contextFeatures, transform, normalization, backend, layout, parameters);
     }
 
-    /// <summary>log p(x) per row; x is rows x D, context rows x C (empty when unconditional).</summary>
-    public void LogProb(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> logProb)
-    {
-        var z = new float[rows * Features];
-        var logDet = new float[rows];
-        Encode(x, rows, context, z, logDet);
-        for (int r = 0; r < rows; r++)
-            logProb[r] = (float)(BaseLogDensity(z.AsSpan(r * Features, Features)) + logDet[r]);
-    }
+    /// <summary><see cref="Create(FlowSpec, int, int, int, Standardization?, IBackend?)"/> from the spec's JSON text.</summary>
+    public static NormalizingFlow Create(string specJson, int features, int contextFeatures, int seed, Standardization? normalization = null, IBackend? backend = null) =>
+        Create(FlowSpec.Parse(specJson), features, contextFeatures, seed, normalization, backend);
 
-    /// <summary>z = f(x) and log|det ∂f/∂x| per row.</summary>
-    public void Encode(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> z, Span<float> logDet)
-    {
-        RequireLengths(x.Length, rows, context.Length);
-        var flowContext = Rent(rows, context);
-        try
-        {
-            var tx = Upload(x, rows, Features);
-            var tz = Backend.Allocate(rows, Features);
-            var tl = Backend.Allocate(rows, 1);
-            Transform.Forward(flowContext, tx, tz, tl);
-            Backend.Download(tz, z[..(rows * Features)]);
-            Backend.Download(tl, logDet[..rows]);
-        }
-        finally
-        {
-            Return(flowContext);
-        }
-    }
-
-    /// <summary>x = f⁻¹(z).</summary>
-    public void Decode(ReadOnlySpan<float> z, int rows, ReadOnlySpan<float> context, Span<float> x)
-    {
-        RequireLengths(z.Length, rows, context.Length);
-        var flowContext = Rent(rows, context);
-        try
-        {
-            var tz = Upload(z, rows, Features);
-            var tx = Backend.Allocate(rows, Features);
-            Transform.Inverse(flowContext, tz, tx);
-            Backend.Download(tx, x[..(rows * Features)]);
-        }
-        finally
-        {
-            Return(flowContext);
-        }
-    }
-
-    /// <summary><paramref name="count"/> samples x = f⁻¹(T·ε), ε ~ N(0, I) from <paramref name="seed"/>.</summary>
-    public void Sample(int count, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x)
-    {
-        if (!(temperature >= 0f) || !float.IsFinite(temperature))
-            throw new ArgumentOutOfRangeException(nameof(temperature), $"The temperature must be a finite number ≥ 0, not {temperature}.");
-        var random = new Random(seed);
-        var z = new float[count * Features];
-        for (int i = 0; i < z.Length; i++)
-            z[i] = temperature * ParameterInitializer.StandardNormal(random);
-        Decode(z, count, context, x);
-    }
-
-    /// <summary>
-    /// The training step's arithmetic: returns L = -mean log p(x) over the batch and writes dL/dθ
-    /// into <paramref name="gradient"/> (layout order, length = <see cref="Layout"/>.Length).
-    /// </summary>
-    public double LossAndGradient(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> gradient)
-    {
-        RequireLengths(x.Length, rows, context.Length);
-        var flowContext = new FlowContext(Backend, Parameters, Backend.Allocate(1, Parameters.Length)) { RecordForBackward = true };
-        if (ContextFeatures > 0)
-            flowContext.Condition = Upload(context, rows, ContextFeatures);
-        var tx = Upload(x, rows, Features);
-        var tz = Backend.Allocate(rows, Features);
-        var tl = Backend.Allocate(rows, 1);
-        Transform.Forward(flowContext, tx, tz, tl);
-        var z = new float[rows * Features];
-        var logDet = new float[rows];
-        Backend.Download(tz, z);
-        Backend.Download(tl, logDet);
-        double loss = 0;
-        for (int r = 0; r < rows; r++)
-            loss -= BaseLogDensity(z.AsSpan(r * Features, Features)) + logDet[r];
-        loss /= rows;
-        // dL/dz = z/B (from -log N), dL/dlogDet = -1/B.
-        for (int i = 0; i < z.Length; i++)
-            z[i] /= rows;
-        var dz = Upload(z, rows, Features);
-        var dLogDet = Backend.Allocate(rows, 1);
-        Backend.Fill(dLogDet, -1f / rows);
-        Transform.Backward(flowContext, dz, dLogDet, Backend.Allocate(rows, Features));
-        var all = new float[Parameters.Length];
-        Backend.Download(flowContext.Gradients!, all);
-        all.AsSpan(0, Layout.Length).CopyTo(gradient);
-        return loss;
-    }
-
-    /// <summary>A host copy of the parameters in layout order.</summary>
     public float[] GetParameters()
     {
-        var all = new float[Parameters.Length];
-        Backend.Download(Parameters, all);
-        return all[..Layout.Length];
+        var values = new float[Parameters.Length];
+        Backend.Download(Parameters, values);
+        return values[..Layout.Length];
     }
 
     public void SetParameters(ReadOnlySpan<float> values)
     {
         if (values.Length != Layout.Length)
-            throw new ArgumentException($"This flow has {Layout.Length} parameters, not {values.Length}.", nameof(values));
-        var all = new float[Parameters.Length];
-        values.CopyTo(all);
-        Backend.Upload(all, Parameters);
+            throw new ArgumentException($"The flow has {Layout.Length} parameters, not {values.Length}.", nameof(values));
+        var padded = new float[Parameters.Length];
+        values.CopyTo(padded);
+        Backend.Upload(padded, Parameters);
     }
 
-    /// <summary>log N(z; 0, I) = -½|z|² - (D/2) log 2π.</summary>
+    /// <summary>log p(x) per row (rows x Features, row-major) in the client's units.</summary>
+    public void LogProb(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> logProb)
+    {
+        CheckBatch(x, rows, context);
+        RequireLength(logProb.Length, rows, nameof(logProb));
+        var z = new float[x.Length];
+        Encode(x, rows, context, z, logProb);
+        for (int r = 0; r < rows; r++)
+        {
+            double squares = 0;
+            for (int j = 0; j < Features; j++)
+                squares += (double)z[r * Features + j] * z[r * Features + j];
+            logProb[r] += (float)(-0.5 * squares - 0.5 * Features * Math.Log(2 * Math.PI));
+        }
+    }
+
+    /// <summary>z = f(x) and log|det ∂z/∂x| per row (normalization included).</summary>
+    public void Encode(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> z, Span<float> logDet)
+    {
+        CheckBatch(x, rows, context);
+        RequireLength(z.Length, rows * Features, nameof(z));
+        RequireLength(logDet.Length, rows, nameof(logDet));
+        RunSharded(rows, x.ToArray(), context.ToArray(), z, logDet, inverse: false);
+    }
+
+    /// <summary>x = f⁻¹(z) (normalization included, so x is in the client's units).</summary>
+    public void Decode(ReadOnlySpan<float> z, int rows, ReadOnlySpan<float> context, Span<float> x)
+    {
+        CheckBatch(z, rows, context);
+        RequireLength(x.Length, rows * Features, nameof(x));
+        RunSharded(rows, z.ToArray(), context.ToArray(), x, Span<float>.Empty, inverse: true);
+    }
+
+    /// <summary>n samples x = f⁻¹(T · ε), ε ~ N(0, I) from <paramref name="seed"/>: the same seed gives the same samples.</summary>
+    public void Sample(int n, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        var z = new float[n * Features];
+        StandardNormal.Sample(z, seed, temperature);
+        Decode(z, n, context, x);
+    }
+
+    /// <summary>A context for one training shard, with this shard's gradient arena (1 x Parameters.Length on the backend).</summary>
+    public FlowContext CreateTrainingContext(Tensor gradients) => new(Backend, Parameters, gradients);
+
+    /// <summary>A zero gradient arena shaped like <see cref="Parameters"/>.</summary>
+    public Tensor AllocateGradients() => Backend.Allocate(1, Parameters.Length);
+
+    /// <summary>
+    /// The training step of one shard: forward with recording, log p per row, and backward of
+    /// L = -weight · Σ_rows log p into <c>context.Gradients</c> (<b>accumulated</b>). With weight
+    /// = 1/B for a batch of B rows split over shards, the shards' gradient arenas sum to the
+    /// gradient of the mean NLL. Returns Σ_rows -log p of this shard (unweighted, in double).
+    /// </summary>
+    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight)
+    {
+        if (x.Cols != Features)
+            throw new ArgumentException($"x must have {Features} columns, not {x.Cols}.", nameof(x));
+        int rows = x.Rows;
+        var backend = context.Backend;
+        var workspace = context.Workspace;
+        context.Condition = condition;
+        context.RecordForBackward = true;
+        var h = x;
+        var logDet = workspace.Get(this, "logDet", rows, 1);
+        backend.Fill(logDet, 0f);
+        if (Normalization is not null)
+        {
+            h = workspace.Get(this, "standardized", rows, Features);
+            Normalization.Forward(context, x, h, logDet);
+        }
+        var z = workspace.Get(this, "z", rows, Features);
+        Transform.Forward(context, h, z, logDet);
+        var logProb = workspace.Get(this, "logProb", rows, 1);
+        StandardNormal.LogDensity(backend, z, logProb);
+        backend.AddScaled(logDet, 1f, logProb);
+
+        var dz = workspace.Get(this, "dz", rows, Features);
+        StandardNormal.LogDensityGradient(backend, z, -weight, dz);
+        var dLogDet = workspace.Get(this, "dLogDet", rows, 1);
+        backend.Fill(dLogDet, -weight);
+        Transform.Backward(context, dz, dLogDet, workspace.Get(this, "dh", rows, Features));
+        context.RecordForBackward = false;
+
+        var host = new float[rows];
+        backend.Download(logProb, host);
+        double nll = 0;
+        foreach (float value in host)
+            nll -= value;
+        return nll;
+    }
+
+    /// <summary>
+    /// The whole-batch training step on host arrays: returns L = -mean log p(x) and writes dL/dθ
+    /// (layout order) into <paramref name="gradient"/>. One shard; the trainer's sharded path is
+    /// <see cref="AccumulateGradients"/>.
+    /// </summary>
+    public double LossAndGradient(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> gradient)
+    {
+        CheckBatch(x, rows, context);
+        RequireLength(gradient.Length, Layout.Length, nameof(gradient));
+        var tx = Backend.Allocate(rows, Features);
+        Backend.Upload(x, tx);
+        Tensor? condition = null;
+        if (ContextFeatures > 0)
+        {
+            condition = Backend.Allocate(rows, ContextFeatures);
+            Backend.Upload(context, condition);
+        }
+        var gradients = AllocateGradients();
+        double nll = AccumulateGradients(CreateTrainingContext(gradients), tx, condition, 1f / rows);
+        var all = new float[gradients.Length];
+        Backend.Download(gradients, all);
+        all.AsSpan(0, Layout.Length).CopyTo(gradient);
+        return nll / rows;
+    }
+
+    /// <summary>log N(z; 0, I) = -½|z|² - (D/2) log 2π, in double.</summary>
     public static double BaseLogDensity(ReadOnlySpan<float> z)
     {
         double sum = 0;
         foreach (float v in z)
             sum += (double)v * v;
-        return -0.5 * sum - 0.5 * z.Length * LogTwoPi;
+        return -0.5 * sum - 0.5 * z.Length * Math.Log(2 * Math.PI);
     }
 
-    private FlowContext Rent(int rows, ReadOnlySpan<float> context)
+    /// <summary>
+    /// Glow's data-dependent initialisation: runs <paramref name="x"/> (the first batch) through the
+    /// chain and sets every <see cref="ActNorm"/> so that its output has zero mean and unit variance.
+    /// A no-op for flows without ActNorm.
+    /// </summary>
+    public void InitializeFromData(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
-        var flowContext = _contexts.TryTake(out var pooled) ? pooled : new FlowContext(Backend, Parameters);
-        flowContext.Condition = ContextFeatures > 0 ? Upload(context, rows, ContextFeatures) : null;
-        return flowContext;
+        CheckBatch(x, rows, context);
+        var transforms = Transform is Chain chain ? chain.Transforms : new[] { Transform };
+        if (!transforms.OfType<ActNorm>().Any())
+            return;
+        var host = GetParameters();
+        var flowContext = new FlowContext(Backend, Parameters);
+        var h = Backend.Allocate(rows, Features);
+        Backend.Upload(x, h);
+        if (ContextFeatures > 0)
+        {
+            flowContext.Condition = Backend.Allocate(rows, ContextFeatures);
+            Backend.Upload(context, flowContext.Condition);
+        }
+        var logDet = Backend.Allocate(rows, 1);
+        if (Normalization is not null)
+        {
+            var standardized = Backend.Allocate(rows, Features);
+            Normalization.Forward(flowContext, h, standardized, logDet);
+            h = standardized;
+        }
+        var hostRows = new float[rows * Features];
+        foreach (var transform in transforms)
+        {
+            if (transform is ActNorm actNorm)
+            {
+                Backend.Download(h, hostRows);
+                actNorm.InitializeFromData(hostRows, host);
+                SetParameters(host);
+            }
+            var next = Backend.Allocate(rows, Features);
+            transform.Forward(flowContext, h, next, logDet);
+            h = next;
+        }
     }
 
-    private void Return(FlowContext flowContext)
+    private void RunSharded(int rows, float[] input, float[] context, Span<float> output, Span<float> logDet, bool inverse)
     {
+        int shards = Math.Max(1, Math.Min(ShardRunner.Shared.Degree, rows / MinRowsPerShard));
+        var outputs = new float[rows * Features];
+        var logDets = new float[rows];
+        ShardRunner.Shared.Run(shards, shard =>
+        {
+            var range = ShardRange.Of(rows, shards, shard);
+            if (range.Count == 0)
+                return;
+            var flowContext = Rent();
+            try
+            {
+                RunRows(flowContext, input.AsSpan(range.Start * Features, range.Count * Features),
+                    context.Length == 0 ? ReadOnlySpan<float>.Empty : context.AsSpan(range.Start * ContextFeatures, range.Count * ContextFeatures),
+                    outputs.AsSpan(range.Start * Features, range.Count * Features), logDets.AsSpan(range.Start, range.Count), range.Count, inverse);
+            }
+            finally
+            {
+                _contexts.Add(flowContext);
+            }
+        });
+        outputs.CopyTo(output);
+        if (!inverse)
+            logDets.CopyTo(logDet);
+    }
+
+    private void RunRows(FlowContext flowContext, ReadOnlySpan<float> input, ReadOnlySpan<float> context, Span<float> output, Span<float> logDetHost, int rows, bool inverse)
+    {
+        var workspace = flowContext.Workspace;
+        var a = workspace.Get(this, "hostIn", rows, Features);
+        var b = workspace.Get(this, "hostMid", rows, Features);
+        var c = workspace.Get(this, "hostOut", rows, Features);
+        Backend.Upload(input, a);
         flowContext.Condition = null;
-        _contexts.Add(flowContext);
+        if (ContextFeatures > 0)
+        {
+            var condition = workspace.Get(this, "hostCondition", rows, ContextFeatures);
+            Backend.Upload(context, condition);
+            flowContext.Condition = condition;
+        }
+        if (inverse)
+        {
+            Transform.Inverse(flowContext, a, b);
+            if (Normalization is not null)
+                Normalization.Inverse(flowContext, b, c);
+            Backend.Download(Normalization is null ? b : c, output);
+            return;
+        }
+        var logDet = workspace.Get(this, "hostLogDet", rows, 1);
+        Backend.Fill(logDet, 0f);
+        var h = a;
+        if (Normalization is not null)
+        {
+            Normalization.Forward(flowContext, a, b, logDet);
+            h = b;
+        }
+        Transform.Forward(flowContext, h, c, logDet);
+        Backend.Download(c, output);
+        Backend.Download(logDet, logDetHost);
     }
 
-    private Tensor Upload(ReadOnlySpan<float> values, int rows, int cols)
-    {
-        var tensor = Backend.Allocate(rows, cols);
-        Backend.Upload(values[..(rows * cols)], tensor);
-        return tensor;
-    }
+    private FlowContext Rent() => _contexts.TryTake(out var context) ? context : new FlowContext(Backend, Parameters);
 
-    private void RequireLengths(int valuesLength, int rows, int contextLength)
+    private void CheckBatch(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        if (valuesLength < rows * Features)
-            throw new ArgumentException($"{rows} rows of {Features} features need {rows * Features} values, not {valuesLength}.");
-        if (contextLength < rows * ContextFeatures)
-            throw new ArgumentException($"{rows} rows of {ContextFeatures} context features need {rows * ContextFeatures} values, not {contextLength}.");
+        RequireLength(x.Length, rows * Features, nameof(x));
+        RequireLength(context.Length, rows * ContextFeatures, nameof(context));
+    }
+
+    private static void RequireLength(int length, int expected, string name)
+    {
+        if (length != expected)
+            throw new ArgumentException($"{name} holds {length} floats, {expected} are needed.", name);
     }
 }

@@ -18,6 +18,10 @@ public static class TransformCases
     {
         ["permutation.reverse"] = (_, _) => Permutation.Reverse(Features),
         ["permutation.random"] = (_, _) => Permutation.Random(Features, new Random(3)),
+        ["standardization"] = (_, _) => new Standardization(new[] { 0.5f, -1f, 2f, 0f, 3f }, new[] { 2f, 0.5f, 1.5f, 1f, 0.8f }),
+        ["actnorm"] = (_, _) => new ActNorm(Features),
+        ["lu.linear"] = (_, _) => new LuLinear(Features, new Random(4)),
+        ["coupling.additive"] = (c, z) => new Coupling(new[] { 4, 1 }, new[] { 0, 2, 3 }, c, new[] { 8 }, new AdditiveLeaf(), zeroInitialize: z),
         ["coupling.affine"] = (c, z) => new Coupling(new[] { 0, 2 }, new[] { 1, 3, 4 }, c, new[] { 8 }, new AffineLeaf(), zeroInitialize: z),
         ["coupling.spline"] = (c, z) => new Coupling(new[] { 3, 1 }, new[] { 0, 2, 4 }, c, new[] { 8 }, new RationalQuadraticSplineLeaf(4, 2.5f), zeroInitialize: z),
         ["autoregressive.affine"] = (c, z) => new Autoregressive(Features, c, new[] { 10 }, new AffineLeaf(), zeroInitialize: z),
@@ -27,6 +31,9 @@ public static class TransformCases
         ["flow.realnvp"] = Flow("""{"type":"realnvp","layers":3,"hidden":[8,8],"activation":"elu"}"""),
         ["flow.nsf.coupling"] = Flow("""{"type":"nsf","layers":3,"hidden":[8],"bins":4,"tailBound":2.5}"""),
         ["flow.nsf.autoregressive"] = Flow("""{"type":"nsf","layers":2,"hidden":[10],"bins":4,"tailBound":2.5,"variant":"autoregressive","activation":"elu"}"""),
+        ["flow.nice"] = Flow("""{"type":"nice","layers":3,"hidden":[8,8]}"""),
+        ["flow.realnvp.tanh"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"activation":"tanh","scaleClamp":2}"""),
+        ["flow.glow"] = Flow("""{"type":"glow","layers":2,"hidden":[8]}"""),
     };
 
     public static IEnumerable<object[]> Names(bool withContext) =>

@@ -9,7 +9,9 @@ public static class FlowRecipes
     {
         new MafRecipe(),
         new NsfRecipe(),
+        new NiceRecipe(),
         new RealNvpRecipe(),
+        new GlowRecipe(),
     }.ToDictionary(r => r.Type, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Types => Recipes.Keys;

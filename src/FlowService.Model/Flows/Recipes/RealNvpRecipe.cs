@@ -4,9 +4,9 @@ using FlowService.Model.Transforms.Leaves;
 namespace FlowService.Model.Flows.Recipes;
 
 /// <summary>
-/// RealNVP (Dinh et al. 2017, "Density estimation using Real NVP") for vectors: affine couplings
-/// over alternating halves, the scale soft-clamped so training cannot blow it up.
-/// {"type":"realnvp","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3}.
+/// RealNVP (Dinh et al. 2017, "Density estimation using Real NVP"): affine couplings over
+/// alternating halves with the soft-clamped scale. {"type":"realnvp","layers":8,
+/// "hidden":[128,128],"activation":"relu","scaleClamp":3}.
 /// </summary>
 public sealed class RealNvpRecipe : IFlowRecipe
 {
@@ -14,10 +14,9 @@ public sealed class RealNvpRecipe : IFlowRecipe
 
     public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
     {
-        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 8, defaultHidden: new[] { 64, 64 });
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 8, defaultHidden: new[] { 128, 128 });
         float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
-        if (features < 2)
-            throw new FlowSpecException("type", "A RealNVP flow needs at least 2 features (a coupling splits them); use \"maf\" for one feature.");
+        NiceRecipe.RequireTwoFeatures(features, Type);
         var leaf = new AffineLeaf(scaleClamp);
         var chain = new List<ITransform>();
         for (int i = 0; i < common.Layers; i++)

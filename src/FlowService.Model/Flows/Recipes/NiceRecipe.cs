@@ -1,0 +1,33 @@
+using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Leaves;
+
+namespace FlowService.Model.Flows.Recipes;
+
+/// <summary>
+/// NICE (Dinh et al. 2014, "NICE: Non-linear Independent Components Estimation"): additive
+/// couplings over alternating halves, volume preserving. {"type":"nice","layers":4,"hidden":[128,128]}.
+/// </summary>
+public sealed class NiceRecipe : IFlowRecipe
+{
+    public string Type => "nice";
+
+    public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 4, defaultHidden: new[] { 128, 128 });
+        RequireTwoFeatures(features, Type);
+        var leaf = new AdditiveLeaf();
+        var chain = new List<ITransform>();
+        for (int i = 0; i < common.Layers; i++)
+        {
+            var (identity, transformed) = Coupling.Halves(features, i);
+            chain.Add(new Coupling(identity, transformed, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
+        }
+        return new Chain(chain);
+    }
+
+    internal static void RequireTwoFeatures(int features, string type)
+    {
+        if (features < 2)
+            throw new FlowSpecException("features", $"A \"{type}\" flow couples halves of the features and needs at least 2, not {features}.");
+    }
+}
