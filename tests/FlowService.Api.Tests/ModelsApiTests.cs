@@ -49,7 +49,13 @@ public class ModelsApiTests
         using (var archive = new System.IO.Compression.ZipArchive(await zip.Content.ReadAsStreamAsync()))
             Assert.Equal(["model.json"], archive.Entries.Select(e => e.FullName));
 
-        var aliased = await (await client.PutAsJsonAsync("/models/m/aliases/production", new { version = 1 })).AssertJson(HttpStatusCode.OK);
+        // The stand-in checkpoint does not load, so the warm-up that precedes an alias move refuses it and the alias stays unset.
+        var unloadable = await (await client.PutAsJsonAsync("/models/m/aliases/production", new { version = 1 })).AssertProblem(HttpStatusCode.Conflict);
+        Assert.Contains("warm-up", unloadable.Text("detail"));
+        Assert.Empty((await (await client.GetAsync("/models/m")).AssertJson(HttpStatusCode.OK)).GetProperty("aliases").EnumerateObject());
+        // Aliased through the registry (the HTTP move of a loadable version is covered end to end), the delete guard applies.
+        Assert.True(await factory.Services.GetRequiredService<IModelRegistry>().SetAliasAsync("m", "production", 1));
+        var aliased = await (await client.GetAsync("/models/m")).AssertJson(HttpStatusCode.OK);
         Assert.Equal(1, aliased.GetProperty("aliases").GetProperty("production").GetInt32());
         Assert.Equal(["production"], (await (await client.GetAsync("/models/m/versions/1")).AssertJson(HttpStatusCode.OK)).GetProperty("aliases").EnumerateArray().Select(a => a.GetString()));
         var refused = await (await client.DeleteAsync("/models/m/versions/1")).AssertProblem(HttpStatusCode.Conflict);

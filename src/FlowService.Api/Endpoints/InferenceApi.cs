@@ -1,158 +1,137 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Api.Observability;
+using FlowService.Api.Payloads;
 using FlowService.Api.Scoring;
 using FlowService.Training.Datasets;
 using FlowService.Training.Registry;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
 namespace FlowService.Api.Endpoints;
 
-/// <summary>POST /score, /encode, /decode and GET /sample: exact densities, latent codes, inverses and samples.</summary>
+/// <summary>
+/// POST /score, /encode, /decode and GET /sample: exact densities, latent codes, inverses and samples. Every call is
+/// admitted first (past <see cref="ScoringOptions.MaxConcurrentRequests"/> a 503 with Retry-After, before the body is
+/// read); /score, /encode and /decode then go through the model version's dynamic batcher.
+/// </summary>
 public static class InferenceApi
 {
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/").WithTags("Inference");
         group.MapPost("/score", Score)
-            .Accepts<ScoreRequest>("application/json", "text/csv")
-            .WithSummary("Exact log p(x) per row, anomaly flags (log p below the validation quantile) and percentiles. A text/csv body needs a header of the training columns and ?model=.")
-            .WithRequestExample("application/json", ApiExamples.Score)
-            .WithRequestExample("text/csv", ApiExamples.ScoreCsv)
+            .Accepts<ScoreRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
+            .Produces<ScoreResponse>(StatusCodes.Status200OK, MediaTypes.Json)
+            .WithSummary("Exact log p(x) per row, anomaly flags (log p below the validation quantile) and percentiles. A text/csv body needs a header of the training columns, a .npy body is (rows, columns) in training order; both take ?model=.")
+            .WithRequestExample(MediaTypes.Json, ApiExamples.Score)
+            .WithRequestExample(MediaTypes.Csv, ApiExamples.ScoreCsv)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.ScoreResult);
-        group.MapPost("/encode", Encode).Accepts<EncodeRequest>("application/json")
-            .WithSummary("Latent codes z = f(x) and log|det ∂f/∂x| per row.")
-            .WithRequestExample("application/json", ApiExamples.Encode)
+        group.MapPost("/encode", Encode)
+            .Accepts<EncodeRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
+            .Produces<EncodeResponse>(StatusCodes.Status200OK, MediaTypes.Json, MediaTypes.Npy)
+            .WithSummary("Latent codes z = f(x) and log|det ∂f/∂x| per row. Accept: application/x-npy answers a (rows, D + 1) float32 array, log|det| last.")
+            .WithRequestExample(MediaTypes.Json, ApiExamples.Encode)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.EncodeResult);
-        group.MapPost("/decode", Decode).Accepts<DecodeRequest>("application/json")
-            .WithSummary("The exact inverse x = f⁻¹(z), in the units of the training data.")
-            .WithRequestExample("application/json", ApiExamples.Decode)
+        group.MapPost("/decode", Decode)
+            .Accepts<DecodeRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
+            .Produces<DecodeResponse>(StatusCodes.Status200OK, MediaTypes.Json, MediaTypes.Npy)
+            .WithSummary("The exact inverse x = f⁻¹(z), in the units of the training data. CSV bodies name the latent columns z0, z1, ...; Accept: application/x-npy answers (rows, D) float32.")
+            .WithRequestExample(MediaTypes.Json, ApiExamples.Decode)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.DecodeResult);
         group.MapGet("/sample", Sample)
-            .WithSummary("n samples (seeded, temperature-scaled base noise) as JSON, or CSV with Accept: text/csv; streamed in chunks.")
-            .Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .WithSummary("n samples (seeded, temperature-scaled base noise) as JSON, CSV (Accept: text/csv) or float32 .npy (Accept: application/x-npy); streamed in chunks.")
+            .Produces(StatusCodes.Status200OK, contentType: MediaTypes.Csv)
+            .Produces(StatusCodes.Status200OK, contentType: MediaTypes.Npy)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.SampleResult);
         return app;
     }
 
-    static async Task<Results<Ok<ScoreResponse>, ProblemHttpResult>> Score(
-        HttpRequest request, ScoringService scoring, InferenceMetrics metrics, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+    static async Task<IResult> Score(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
+        IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken)
     {
-        string mediaType = (request.ContentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        ScoreRequest? body;
-        if (mediaType is "text/csv" or "application/csv")
-        {
-            var query = request.Query;
-            int? requested = int.TryParse(query["version"], CultureInfo.InvariantCulture, out int v) ? v : null;
-            double? quantile = double.TryParse(query["anomalyQuantile"], CultureInfo.InvariantCulture, out double q) ? q : null;
-            body = new ScoreRequest(query["model"], requested, query["alias"], null, null, quantile);
-        }
-        else
-        {
-            var (parsed, problem) = await ReadJsonAsync<ScoreRequest>(request, json.Value, cancellationToken);
-            if (problem is not null)
-                return problem;
-            body = parsed!;
-        }
-        double level = body.AnomalyQuantile ?? 0.01;
-        if (!(level > 0 && level < 1))
-            return Problems.BadRequest("'anomalyQuantile' must be in (0, 1), e.g. 0.01.", field: "anomalyQuantile");
-        var (model, resolveProblem) = await scoring.ResolveAsync(body.Model, body.Version, body.Alias, cancellationToken);
-        if (resolveProblem is not null)
-            return resolveProblem;
-        var version = model!.Version;
-        int maxRows = limits.Value.MaxScoreRows;
-
-        float[] x, context;
-        int rows;
-        if (body.Rows is null && mediaType is "text/csv" or "application/csv")
-        {
-            var (table, csvProblem) = await ReadCsvAsync(request, limits.Value, cancellationToken);
-            if (csvProblem is not null)
-                return csvProblem;
-            if (CsvColumns.Select(table!, version.Columns, version.ContextColumns, out x, out context) is { } mapError)
-                return mapError;
-            rows = table!.Rows;
-        }
-        else
-        {
-            if (InferenceInput.TryConvert(body.Rows, version.Columns.Count, "rows", maxRows, version.Columns, out x) is { } error)
-                return Problems.BadRequest(error.Message, field: error.Field);
-            rows = body.Rows!.Length;
-            if (ContextOf(body.Context, rows, version.ContextColumns, maxRows, out context) is { } contextProblem)
-                return contextProblem;
-        }
-
-        var logProb = new float[rows];
-        long started = Stopwatch.GetTimestamp();
-        model.Flow.LogProb(x, rows, context, logProb);
-        Observe(request, metrics, InferenceOperation.Score, version, rows, started);
-        double threshold = version.Calibration.Threshold(level);
-        var anomaly = logProb.Select(lp => lp < threshold).ToArray();
-        metrics.RecordAnomalies(version.Model, version.Version, anomaly.Count(a => a));
-        return TypedResults.Ok(new ScoreResponse(
-            version.Model, version.Version, logProb, anomaly,
-            logProb.Select(lp => version.Calibration.Percentile(lp)).ToArray(), threshold));
-    }
-
-    static async Task<Results<Ok<EncodeResponse>, ProblemHttpResult>> Encode(
-        HttpRequest request, ScoringService scoring, InferenceMetrics metrics, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
-    {
-        var (body, problem) = await ReadJsonAsync<EncodeRequest>(request, json.Value, cancellationToken);
+        if (Admit(http, admission, metrics, options.Value) is { } refused)
+            return refused;
+        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits.Value, options.Value, "rows", latent: false, cancellationToken);
         if (problem is not null)
             return problem;
-        var (model, resolveProblem) = await scoring.ResolveAsync(body!.Model, body.Version, body.Alias, cancellationToken);
-        if (resolveProblem is not null)
-            return resolveProblem;
-        var version = model!.Version;
-        int d = version.Columns.Count;
-        if (InferenceInput.TryConvert(body.Rows, d, "rows", limits.Value.MaxScoreRows, version.Columns, out var x) is { } error)
-            return Problems.BadRequest(error.Message, field: error.Field);
-        int rows = body.Rows!.Length;
-        if (ContextOf(body.Context, rows, version.ContextColumns, limits.Value.MaxScoreRows, out var context) is { } contextProblem)
-            return contextProblem;
+        var (model, rows) = (input!.Model, input.Rows);
+        var logProb = new float[rows];
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            await model.Served.Score.RunAsync(input.X, input.Context, rows, logProb, [], cancellationToken);
+        }
+        catch (ServiceOverloadedException e)
+        {
+            return Overloaded(http, options.Value, e);
+        }
+        Observe(http, metrics, InferenceOperation.Score, model.Version, rows, started);
+        double threshold = model.Version.Calibration.Threshold(input.AnomalyQuantile);
+        int flagged = 0;
+        foreach (float lp in logProb)
+            if (!(lp >= threshold))
+                flagged++;
+        metrics.RecordAnomalies(model.Version.Model, model.Version.Version, flagged);
+        return InferenceResponses.Score(model.Version, logProb, rows, threshold);
+    }
+
+    static async Task<IResult> Encode(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
+        IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken)
+    {
+        if (Admit(http, admission, metrics, options.Value) is { } refused)
+            return refused;
+        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits.Value, options.Value, "rows", latent: false, cancellationToken);
+        if (problem is not null)
+            return problem;
+        var (model, rows) = (input!.Model, input.Rows);
+        int d = model.Version.Columns.Count;
         var z = new float[rows * d];
         var logDet = new float[rows];
         long started = Stopwatch.GetTimestamp();
-        model.Flow.Encode(x, rows, context, z, logDet);
-        Observe(request, metrics, InferenceOperation.Encode, version, rows, started);
-        return TypedResults.Ok(new EncodeResponse(version.Model, version.Version, InferenceInput.ToRows(z, rows, d), logDet));
+        try
+        {
+            await model.Served.Encode.RunAsync(input.X, input.Context, rows, z, logDet, cancellationToken);
+        }
+        catch (ServiceOverloadedException e)
+        {
+            return Overloaded(http, options.Value, e);
+        }
+        Observe(http, metrics, InferenceOperation.Encode, model.Version, rows, started);
+        return InferenceResponses.Encode(MediaTypes.Accepted(http.Request, csvOffered: false), model.Version, z, logDet, rows, d);
     }
 
-    static async Task<Results<Ok<DecodeResponse>, ProblemHttpResult>> Decode(
-        HttpRequest request, ScoringService scoring, InferenceMetrics metrics, IOptions<DatasetLimits> limits, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+    static async Task<IResult> Decode(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
+        IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken)
     {
-        var (body, problem) = await ReadJsonAsync<DecodeRequest>(request, json.Value, cancellationToken);
+        if (Admit(http, admission, metrics, options.Value) is { } refused)
+            return refused;
+        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits.Value, options.Value, "z", latent: true, cancellationToken);
         if (problem is not null)
             return problem;
-        var (model, resolveProblem) = await scoring.ResolveAsync(body!.Model, body.Version, body.Alias, cancellationToken);
-        if (resolveProblem is not null)
-            return resolveProblem;
-        var version = model!.Version;
-        int d = version.Columns.Count;
-        var latentNames = Enumerable.Range(0, d).Select(i => $"z{i}").ToArray();
-        if (InferenceInput.TryConvert(body.Z, d, "z", limits.Value.MaxScoreRows, latentNames, out var z) is { } error)
-            return Problems.BadRequest(error.Message, field: error.Field);
-        int rows = body.Z!.Length;
-        if (ContextOf(body.Context, rows, version.ContextColumns, limits.Value.MaxScoreRows, out var context) is { } contextProblem)
-            return contextProblem;
+        var (model, rows) = (input!.Model, input.Rows);
+        int d = model.Version.Columns.Count;
         var x = new float[rows * d];
         long started = Stopwatch.GetTimestamp();
-        model.Flow.Decode(z, rows, context, x);
-        Observe(request, metrics, InferenceOperation.Decode, version, rows, started);
-        return TypedResults.Ok(new DecodeResponse(version.Model, version.Version, version.Columns, InferenceInput.ToRows(x, rows, d)));
+        try
+        {
+            await model.Served.Decode.RunAsync(input.X, input.Context, rows, x, [], cancellationToken);
+        }
+        catch (ServiceOverloadedException e)
+        {
+            return Overloaded(http, options.Value, e);
+        }
+        Observe(http, metrics, InferenceOperation.Decode, model.Version, rows, started);
+        return InferenceResponses.Decode(MediaTypes.Accepted(http.Request, csvOffered: false), model.Version, x, rows, d);
     }
 
-    static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> Sample(
-        HttpRequest request, string? model, int? version, string? alias, string? context, ScoringService scoring, InferenceMetrics metrics,
+    static async Task<IResult> Sample(
+        HttpContext http, string? model, int? version, string? alias, string? context, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
         IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken, int n = 100, int seed = 1, float temperature = 1)
     {
+        if (Admit(http, admission, metrics, options.Value) is { } refused)
+            return refused;
         if (n < 1 || n > limits.Value.MaxSampleCount)
             return Problems.BadRequest($"'n' must be between 1 and {limits.Value.MaxSampleCount} (FlowService:Limits:MaxSampleCount).", field: "n");
         if (!(temperature > 0 && temperature <= 10))
@@ -169,61 +148,54 @@ public static class InferenceApi
                 return Problems.BadRequest($"This model is conditional: 'context' must be {v.ContextColumns.Count} comma-separated numbers ({string.Join(", ", v.ContextColumns)}).", field: "context");
             contextRow = parts.Select(p => float.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         }
-        bool csv = request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase);
+        var format = MediaTypes.Accepted(http.Request, csvOffered: true);
         var stream = new SampleStream(resolved.Flow, v.Columns, contextRow, n, seed, temperature, Math.Max(1, options.Value.SampleChunkRows));
-        return TypedResults.Stream(
-            async body =>
+        async Task Write(HttpResponse response)
+        {
+            long started = Stopwatch.GetTimestamp();
+            var body = response.BodyWriter;
+            await (format switch
             {
-                long started = Stopwatch.GetTimestamp();
-                await (csv ? stream.WriteCsvAsync(body, cancellationToken) : stream.WriteJsonAsync(body, v.Model, v.Version, cancellationToken));
-                Observe(request, metrics, InferenceOperation.Sample, v, n, started);
-            },
-            csv ? "text/csv" : "application/json");
+                PayloadFormat.Npy => stream.WriteNpyAsync(body, cancellationToken),
+                PayloadFormat.Csv => stream.WriteCsvAsync(body, cancellationToken),
+                _ => stream.WriteJsonAsync(body, v.Model, v.Version, cancellationToken),
+            });
+            Observe(http, metrics, InferenceOperation.Sample, v, n, started);
+        }
+        return format switch
+        {
+            PayloadFormat.Npy => new WrittenResult(MediaTypes.Npy, Write, stream.NpyLength),
+            PayloadFormat.Csv => new WrittenResult(MediaTypes.Csv, Write),
+            _ => new WrittenResult(MediaTypes.Json, Write),
+        };
     }
 
-    /// <summary>One served call: the model and version for the request log, rows and duration for the metrics.</summary>
-    static void Observe(HttpRequest request, InferenceMetrics metrics, InferenceOperation operation, ModelVersion version, int rows, long started)
+    /// <summary>
+    /// Takes an admission slot held until the response is complete (streamed bodies included), or answers 503 at once.
+    /// </summary>
+    static IResult? Admit(HttpContext http, InferenceAdmission admission, InferenceMetrics metrics, ScoringOptions options)
     {
-        RequestTelemetry.SetModel(request.HttpContext, version.Model, version.Version);
+        var lease = admission.TryEnter();
+        if (lease is not null)
+        {
+            http.Response.RegisterForDispose(lease);
+            return null;
+        }
+        metrics.RecordRejection(OverloadReason.Concurrency);
+        return Overloaded(http, options, new ServiceOverloadedException(OverloadReason.Concurrency,
+            $"{admission.Limit} inference requests are in progress, the most this instance takes at once (FlowService:Scoring:MaxConcurrentRequests)."));
+    }
+
+    static IResult Overloaded(HttpContext http, ScoringOptions options, ServiceOverloadedException e)
+    {
+        http.Response.Headers.RetryAfter = Math.Max(1, options.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture);
+        return Problems.Create(StatusCodes.Status503ServiceUnavailable, "The service is at capacity; retry later.", e.Message);
+    }
+
+    /// <summary>One served call: the model and version for the request log, rows and duration (queueing included) for the metrics.</summary>
+    static void Observe(HttpContext http, InferenceMetrics metrics, InferenceOperation operation, ModelVersion version, int rows, long started)
+    {
+        RequestTelemetry.SetModel(http, version.Model, version.Version);
         metrics.RecordCall(operation, version.Model, version.Version, rows, Stopwatch.GetElapsedTime(started).TotalSeconds);
-        // No dynamic batching yet: every call runs as one batch through the flow.
-        metrics.RecordBatch(rows);
-    }
-
-    static ProblemHttpResult? ContextOf(double[][]? rows, int count, IReadOnlyList<string> names, int maxRows, out float[] context)
-    {
-        context = [];
-        if (names.Count == 0)
-            return rows is null || rows.Length == 0 ? null : Problems.BadRequest("This model is unconditional; send no 'context'.", field: "context");
-        if (InferenceInput.TryConvert(rows, names.Count, "context", maxRows, names, out context) is { } error)
-            return Problems.BadRequest(error.Message, field: error.Field);
-        return rows!.Length == count ? null : Problems.BadRequest($"'context' has {rows.Length} rows but there are {count} data rows.", field: "context");
-    }
-
-    static async Task<(T? Body, ProblemHttpResult? Problem)> ReadJsonAsync<T>(HttpRequest request, JsonOptions json, CancellationToken cancellationToken) where T : class
-    {
-        try
-        {
-            var body = await JsonSerializer.DeserializeAsync<T>(request.Body, json.SerializerOptions, cancellationToken);
-            return body is null ? (null, Problems.BadRequest("The body is empty; send a JSON object.", field: "$")) : (body, null);
-        }
-        catch (JsonException e)
-        {
-            return (null, Problems.BadRequest($"The body is not valid: {e.Message}", field: e.Path ?? "$"));
-        }
-    }
-
-    static async Task<(NumericTable? Table, ProblemHttpResult? Problem)> ReadCsvAsync(HttpRequest request, DatasetLimits limits, CancellationToken cancellationToken)
-    {
-        try
-        {
-            byte[] bytes = await RequestBody.ReadLimitedAsync(request, limits.MaxUploadBytes, cancellationToken);
-            var scoringLimits = new DatasetLimits { MaxRows = limits.MaxScoreRows, MaxColumns = limits.MaxColumns, MaxUploadBytes = limits.MaxUploadBytes };
-            return (CsvDatasetParser.Parse(bytes, scoringLimits), null);
-        }
-        catch (DatasetValidationException e)
-        {
-            return (null, Problems.Dataset(e));
-        }
     }
 }

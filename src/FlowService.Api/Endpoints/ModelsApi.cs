@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
+using FlowService.Api.Scoring;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -20,7 +21,7 @@ public static partial class ModelsApi
         group.MapGet("/{name}/versions/{version:int}/checkpoint", DownloadCheckpoint)
             .WithSummary("The version's checkpoint folder (weights as safetensors + model.json) as a zip archive.")
             .Produces(StatusCodes.Status200OK, contentType: "application/zip");
-        group.MapPut("/{name}/aliases/{alias}", SetAlias).WithSummary("Point an alias (e.g. production) at a version.")
+        group.MapPut("/{name}/aliases/{alias}", SetAlias).WithSummary("Point an alias (e.g. production) at a version; the version is loaded and run once first, so it answers its first request warm.")
             .Accepts<SetAliasRequest>("application/json")
             .WithRequestExample("application/json", ApiExamples.SetAlias);
         group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithSummary("Delete a version and its checkpoint; refused (409) while an alias points at it.");
@@ -68,7 +69,7 @@ public static partial class ModelsApi
     }
 
     static async Task<Results<Ok<ModelSummary>, ProblemHttpResult>> SetAlias(
-        string name, string alias, SetAliasRequest? body, IModelRegistry registry, CancellationToken cancellationToken)
+        string name, string alias, SetAliasRequest? body, IModelRegistry registry, ScoringService scoring, CancellationToken cancellationToken)
     {
         if (!AliasPattern().IsMatch(alias))
             return Problems.BadRequest("An alias is 1-64 letters, digits, '.', '_' or '-', and not a number.", field: "alias");
@@ -76,6 +77,19 @@ public static partial class ModelsApi
             return Problems.BadRequest("The body needs \"version\": the version number the alias points at.", field: "version");
         if (await registry.GetModelAsync(name, cancellationToken) is null)
             return Problems.NotFound($"No model is named '{name}'.");
+        // Warm-up before the alias moves: traffic that follows the alias never meets a cold or unloadable version.
+        try
+        {
+            await scoring.PrepareAsync(name, version, cancellationToken);
+        }
+        catch (VersionMissingException)
+        {
+            return Problems.NotFound($"Model '{name}' has no version {version}.", field: "version");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Problems.Conflict($"Version {version} of '{name}' failed to load and run at warm-up, so the alias was not moved: {e.Message}");
+        }
         if (!await registry.SetAliasAsync(name, alias, version, cancellationToken))
             return Problems.NotFound($"Model '{name}' has no version {version}.", field: "version");
         return TypedResults.Ok((await registry.GetModelAsync(name, cancellationToken))!);

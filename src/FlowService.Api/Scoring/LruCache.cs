@@ -72,12 +72,18 @@ public sealed class LruCache<TKey, TValue>(int capacity) where TKey : notnull
         }
     }
 
-    /// <summary>Drops a key (e.g. its version was deleted).</summary>
+    /// <summary>Drops a key (e.g. its version was deleted), disposing its value when loaded and disposable.</summary>
     public void Remove(TKey key)
     {
+        Lazy<Task<TValue>>? removed = null;
         lock (_gate)
             if (_entries.Remove(key, out var node))
+            {
                 _order.Remove(node);
+                removed = node.Value.Value;
+            }
+        if (removed is { IsValueCreated: true } && removed.Value.IsCompletedSuccessfully && removed.Value.Result is IDisposable disposable)
+            disposable.Dispose();
     }
 
     public bool Contains(TKey key)

@@ -1,80 +1,105 @@
+using System.Buffers;
 using System.Globalization;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
+using FlowService.Api.Payloads;
 using FlowService.Training.Engine;
 
 namespace FlowService.Api.Scoring;
 
 /// <summary>
-/// Writes n samples chunk by chunk, so a large n never sits in memory whole. Chunk k draws with seed
-/// <c>seed</c> when n fits one chunk, else with a seed derived from (seed, k): the same request always
-/// returns the same samples.
+/// Writes n samples chunk by chunk as CSV, JSON or float32 .npy, so a large n never sits in memory whole: one
+/// chunk of <c>chunkRows</c> rows is drawn, formatted into the response pipe and flushed (the flush waits for a
+/// slow client) before the next is drawn. Chunk k draws with seed <c>seed</c> when n fits one chunk, else with a
+/// seed derived from (seed, k): the same request always returns the same samples, in every format.
 /// </summary>
 public sealed class SampleStream(IDensityFlow flow, IReadOnlyList<string> columns, float[] contextRow, int n, int seed, float temperature, int chunkRows)
 {
-    public async Task WriteCsvAsync(Stream body, CancellationToken cancellationToken)
-    {
-        var writer = new StreamWriter(body, new UTF8Encoding(false), 1 << 16);
-        await writer.WriteAsync(string.Join(',', columns) + "\n");
-        foreach (var (rows, x) in Chunks())
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var text = new StringBuilder();
-            for (int r = 0; r < rows; r++)
-            {
-                for (int c = 0; c < columns.Count; c++)
-                {
-                    if (c > 0) text.Append(',');
-                    text.Append(x[r * columns.Count + c].ToString("R", CultureInfo.InvariantCulture));
-                }
-                text.Append('\n');
-            }
-            await writer.WriteAsync(text, cancellationToken);
-            await writer.FlushAsync(cancellationToken);
-        }
-        await writer.FlushAsync(cancellationToken);
-    }
+    /// <summary>Bytes of the .npy answer (known before sampling, so it is sent as Content-Length).</summary>
+    public long NpyLength => NpyMatrix.FileLength(n, columns.Count);
 
-    public async Task WriteJsonAsync(Stream body, string model, int version, CancellationToken cancellationToken)
+    public async Task WriteNpyAsync(PipeWriter body, CancellationToken cancellationToken)
     {
-        var writer = new StreamWriter(body, new UTF8Encoding(false), 1 << 16);
-        var names = string.Join(',', columns.Select(c => System.Text.Json.JsonSerializer.Serialize(c)));
-        await writer.WriteAsync($"{{\"model\":{System.Text.Json.JsonSerializer.Serialize(model)},\"version\":{version},\"columns\":[{names}],\"rows\":[");
-        bool first = true;
-        foreach (var (rows, x) in Chunks())
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var text = new StringBuilder();
-            for (int r = 0; r < rows; r++)
-            {
-                text.Append(first ? "[" : ",[");
-                first = false;
-                for (int c = 0; c < columns.Count; c++)
-                {
-                    if (c > 0) text.Append(',');
-                    text.Append(x[r * columns.Count + c].ToString("R", CultureInfo.InvariantCulture));
-                }
-                text.Append(']');
-            }
-            await writer.WriteAsync(text, cancellationToken);
-            await writer.FlushAsync(cancellationToken);
-        }
-        await writer.WriteAsync("]}");
-        await writer.FlushAsync(cancellationToken);
-    }
-
-    IEnumerable<(int Rows, float[] X)> Chunks()
-    {
-        int d = columns.Count;
+        body.Write(NpyMatrix.Header(n, columns.Count));
+        await body.FlushAsync(cancellationToken);
+        var x = new float[Math.Min(chunkRows, n) * columns.Count];
         for (int done = 0, k = 0; done < n; done += chunkRows, k++)
         {
-            int rows = Math.Min(chunkRows, n - done);
-            var x = new float[rows * d];
-            var context = new float[rows * contextRow.Length];
-            for (int r = 0; r < rows; r++)
-                contextRow.CopyTo(context, r * contextRow.Length);
-            int chunkSeed = n <= chunkRows ? seed : unchecked(seed * 1_000_003 + k);
-            flow.Sample(rows, chunkSeed, temperature, context, x);
-            yield return (rows, x);
+            int rows = Draw(x, done, k);
+            body.Write(MemoryMarshal.AsBytes(x.AsSpan(0, rows * columns.Count)));
+            await body.FlushAsync(cancellationToken);
+        }
+    }
+
+    public async Task WriteCsvAsync(PipeWriter body, CancellationToken cancellationToken)
+    {
+        body.Write(Encoding.UTF8.GetBytes(string.Join(',', columns) + "\n"));
+        await body.FlushAsync(cancellationToken);
+        var x = new float[Math.Min(chunkRows, n) * columns.Count];
+        for (int done = 0, k = 0; done < n; done += chunkRows, k++)
+        {
+            int rows = Draw(x, done, k);
+            FormatRows(body, x, rows, csv: true, first: done == 0);
+            await body.FlushAsync(cancellationToken);
+        }
+    }
+
+    public async Task WriteJsonAsync(PipeWriter body, string model, int version, CancellationToken cancellationToken)
+    {
+        var head = new StringBuilder();
+        head.Append(CultureInfo.InvariantCulture, $"{{\"model\":{JsonSerializer.Serialize(model)},\"version\":{version},\"columns\":[");
+        head.Append(string.Join(',', columns.Select(c => JsonSerializer.Serialize(c)))).Append("],\"rows\":[");
+        body.Write(Encoding.UTF8.GetBytes(head.ToString()));
+        await body.FlushAsync(cancellationToken);
+        var x = new float[Math.Min(chunkRows, n) * columns.Count];
+        for (int done = 0, k = 0; done < n; done += chunkRows, k++)
+        {
+            int rows = Draw(x, done, k);
+            FormatRows(body, x, rows, csv: false, first: done == 0);
+            await body.FlushAsync(cancellationToken);
+        }
+        body.Write("]}"u8);
+        await body.FlushAsync(cancellationToken);
+    }
+
+    int Draw(float[] x, int done, int k)
+    {
+        int rows = Math.Min(chunkRows, n - done);
+        var context = new float[rows * contextRow.Length];
+        for (int r = 0; r < rows; r++)
+            contextRow.CopyTo(context, r * contextRow.Length);
+        int chunkSeed = n <= chunkRows ? seed : unchecked(seed * 1_000_003 + k);
+        flow.Sample(rows, chunkSeed, temperature, context, x.AsSpan(0, rows * columns.Count));
+        return rows;
+    }
+
+    /// <summary>UTF-8 straight into the pipe: shortest round-trip floats, CSV lines or JSON arrays ("[a,b]" joined by commas).</summary>
+    void FormatRows(PipeWriter body, float[] x, int rows, bool csv, bool first)
+    {
+        int d = columns.Count;
+        // A float32 takes at most 15 characters ("-1.1754944E-38") plus a separator; a row adds brackets and a comma.
+        int rowBytes = d * 16 + 3;
+        for (int r = 0; r < rows; r++)
+        {
+            var span = body.GetSpan(rowBytes);
+            int at = 0;
+            if (!csv)
+            {
+                if (!(first && r == 0))
+                    span[at++] = (byte)',';
+                span[at++] = (byte)'[';
+            }
+            for (int c = 0; c < d; c++)
+            {
+                if (c > 0)
+                    span[at++] = (byte)',';
+                x[r * d + c].TryFormat(span[at..], out int written, default, CultureInfo.InvariantCulture);
+                at += written;
+            }
+            span[at++] = csv ? (byte)'\n' : (byte)']';
+            body.Advance(at);
         }
     }
 }

@@ -10,4 +10,37 @@ public sealed class ScoringOptions
 
     /// <summary>Samples drawn per chunk when GET /sample streams a large n.</summary>
     public int SampleChunkRows { get; set; } = 4096;
+
+    /// <summary>
+    /// Dynamic batching: concurrent /score, /encode and /decode requests for one model version are merged
+    /// into one engine batch. Off: every request runs on its own (for comparison, or for a latency floor).
+    /// </summary>
+    public bool BatchingEnabled { get; set; } = true;
+
+    /// <summary>Rows per merged batch at most; a request with at least this many rows runs on its own.</summary>
+    public int MaxBatchRows { get; set; } = 256;
+
+    /// <summary>How long the oldest waiting request may be held back for more to join its batch, in microseconds.</summary>
+    public int MaxQueueDelayMicroseconds { get; set; } = 1000;
+
+    /// <summary>Rows waiting per model version and operation at most; beyond it requests are refused with 503.</summary>
+    public int MaxQueuedRows { get; set; } = 16384;
+
+    /// <summary>A request that waited this long in a batch queue is answered 503 instead of being computed late.</summary>
+    public int MaxQueueWaitMilliseconds { get; set; } = 500;
+
+    /// <summary>Inference requests in progress at most (parsing, queued, computing, writing); beyond it: 503 at once, before the body is read.</summary>
+    public int MaxConcurrentRequests { get; set; } = 512;
+
+    /// <summary>Largest /score, /encode or /decode body in bytes; a larger one is answered 413 before it is parsed.</summary>
+    public long MaxRequestBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>The Retry-After (seconds) sent with 503 answers to overload.</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+
+    /// <summary>How long an alias or default-version lookup is reused before asking the registry again (changes made through this process apply at once).</summary>
+    public int ResolutionCacheMilliseconds { get; set; } = 1000;
+
+    /// <summary>Load and run every aliased model version once at start, before the service takes traffic.</summary>
+    public bool WarmUpAliasedModels { get; set; } = true;
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using FlowService.Api.Endpoints;
 using FlowService.Api.Observability;
 using FlowService.Training.Engine;
@@ -10,63 +12,132 @@ namespace FlowService.Api.Scoring;
 
 /// <summary>
 /// Finds the version a request means (explicit version, an alias, or the default: alias production,
-/// else the latest) and hands out loaded flows from a bounded LRU cache, so scoring does not reload
-/// checkpoints. Versions are immutable, so a cached flow never goes stale.
+/// else the latest) and hands out served models (flow + batchers) from a bounded LRU cache, so scoring does not
+/// reload checkpoints. Versions are immutable, so a cached model never goes stale; alias and default lookups are
+/// reused for <see cref="ScoringOptions.ResolutionCacheMilliseconds"/> (dropped at once when this process changes the registry),
+/// so the hot path asks the registry nothing. Every model is run once (<see cref="ModelWarmup"/>) before it serves.
 /// </summary>
-public sealed class ScoringService(IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, IOptions<ScoringOptions> options, InferenceMetrics metrics)
+public sealed class ScoringService
 {
-    readonly LruCache<(string Model, int Version), IDensityFlow> _cache = Observed(new(options.Value.ModelCacheSize), metrics);
+    readonly IModelRegistry _registry;
+    readonly FlowEngineCatalog _engines;
+    readonly DataFolder _folder;
+    readonly ScoringOptions _options;
+    readonly InferenceMetrics _metrics;
+    readonly ILogger<ScoringService> _logger;
+    readonly LruCache<(string Model, int Version), ServedModel> _cache;
+    readonly ConcurrentDictionary<(string Model, string Alias), (int Version, long Expires)> _names = new();
+    readonly long _nameTtlTicks;
 
-    /// <summary>Cache hits and misses feed the metrics as they happen; the loaded-models gauge reads the cache's size at each scrape.</summary>
-    static LruCache<(string Model, int Version), IDensityFlow> Observed(LruCache<(string Model, int Version), IDensityFlow> cache, InferenceMetrics metrics)
+    public ScoringService(IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, IOptions<ScoringOptions> options, InferenceMetrics metrics, ILogger<ScoringService> logger)
     {
-        cache.Lookup += hit =>
+        _registry = registry;
+        _engines = engines;
+        _folder = folder;
+        _options = options.Value;
+        _metrics = metrics;
+        _logger = logger;
+        _nameTtlTicks = Math.Max(0, _options.ResolutionCacheMilliseconds) * Stopwatch.Frequency / 1000;
+        _cache = new LruCache<(string Model, int Version), ServedModel>(_options.ModelCacheSize);
+        // Cache hits and misses feed the metrics as they happen; the loaded-models gauge reads the cache's size at each scrape.
+        _cache.Lookup += hit =>
         {
             if (hit) metrics.CacheHit();
             else metrics.CacheMiss();
         };
-        metrics.ObserveLoadedModels(() => cache.Count);
-        return cache;
+        metrics.ObserveLoadedModels(() => _cache.Count);
+        if (registry is RegistryChangeNotifier notifier)
+            notifier.Changed += OnRegistryChanged;
     }
 
-    public LruCache<(string Model, int Version), IDensityFlow> Cache => _cache;
+    public LruCache<(string Model, int Version), ServedModel> Cache => _cache;
 
-    public sealed record Resolved(ModelVersion Version, IDensityFlow Flow);
+    public sealed record Resolved(ModelVersion Version, ServedModel Served)
+    {
+        public IDensityFlow Flow => Served.Flow;
+    }
 
-    /// <summary>The version and its loaded flow, or a 400/404 problem naming the field that was wrong.</summary>
+    /// <summary>The version and its served model, or a 400/404 problem naming the field that was wrong.</summary>
     public async Task<(Resolved? Model, ProblemHttpResult? Problem)> ResolveAsync(string? model, int? version, string? alias, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(model))
             return (null, Problems.BadRequest("'model' is required: the name of a trained model.", field: "model"));
         if (version is not null && alias is not null)
             return (null, Problems.BadRequest("Give 'version' or 'alias', not both.", field: "alias"));
-        var summary = await registry.GetModelAsync(model, cancellationToken);
-        if (summary is null)
-            return (null, Problems.NotFound($"No model is named '{model}'.", field: "model"));
         int number;
         if (version is not null)
             number = version.Value;
-        else if (alias is not null)
-        {
-            if (!summary.Aliases.TryGetValue(alias, out number))
-                return (null, Problems.NotFound($"Model '{model}' has no alias '{alias}' (aliases: {string.Join(", ", summary.Aliases.Keys)}).", field: "alias"));
-        }
-        else if (await registry.ResolveDefaultAsync(model, cancellationToken) is { } defaultVersion)
-            number = defaultVersion;
+        else if (_names.TryGetValue((model, alias ?? ""), out var named) && named.Expires > Stopwatch.GetTimestamp())
+            number = named.Version;
         else
-            return (null, Problems.NotFound($"Model '{model}' has no versions.", field: "model"));
+        {
+            var summary = await _registry.GetModelAsync(model, cancellationToken);
+            if (summary is null)
+                return (null, Problems.NotFound($"No model is named '{model}'.", field: "model"));
+            if (alias is not null)
+            {
+                if (!summary.Aliases.TryGetValue(alias, out number))
+                    return (null, Problems.NotFound($"Model '{model}' has no alias '{alias}' (aliases: {string.Join(", ", summary.Aliases.Keys)}).", field: "alias"));
+            }
+            else if (await _registry.ResolveDefaultAsync(model, cancellationToken) is { } defaultVersion)
+                number = defaultVersion;
+            else
+                return (null, Problems.NotFound($"Model '{model}' has no versions.", field: "model"));
+            _names[(model, alias ?? "")] = (number, Stopwatch.GetTimestamp() + _nameTtlTicks);
+        }
 
-        var found = await registry.GetVersionAsync(model, number, cancellationToken);
-        if (found is null)
-            return (null, Problems.NotFound($"Model '{model}' has no version {number} (versions: {string.Join(", ", summary.Versions)}).", field: "version"));
-        var flow = await _cache.GetOrLoadAsync((model, number), _ => Task.Run(() => Load(found)));
-        return (new Resolved(found, flow), null);
+        try
+        {
+            var served = await PrepareAsync(model, number, cancellationToken);
+            return (new Resolved(served.Version, served), null);
+        }
+        catch (VersionMissingException)
+        {
+            var summary = await _registry.GetModelAsync(model, cancellationToken);
+            return summary is null
+                ? (null, Problems.NotFound($"No model is named '{model}'.", field: "model"))
+                : (null, Problems.NotFound($"Model '{model}' has no version {number} (versions: {string.Join(", ", summary.Versions)}).", field: "version"));
+        }
     }
 
-    IDensityFlow Load(ModelVersion version)
+    /// <summary>
+    /// Loads a version into the cache and runs it once, unless it is there already; alias changes and start-up
+    /// call it so that the first request a version serves does not pay for loading and first-run costs.
+    /// </summary>
+    /// <exception cref="VersionMissingException">The registry has no such version.</exception>
+    public Task<ServedModel> PrepareAsync(string model, int version, CancellationToken cancellationToken) =>
+        _cache.GetOrLoadAsync((model, version), key => LoadAsync(key.Model, key.Version));
+
+    async Task<ServedModel> LoadAsync(string model, int number)
     {
-        var engine = engines.Find(version.Flow)
-            ?? throw new InvalidOperationException($"No engine in this process loads flow type of {version.Model} v{version.Version}.");
-        return engine.Load(folder.Resolve(version.CheckpointFolder));
+        var found = await _registry.GetVersionAsync(model, number) ?? throw new VersionMissingException(model, number);
+        return await Task.Run(() =>
+        {
+            long started = Stopwatch.GetTimestamp();
+            var engine = _engines.Find(found.Flow)
+                ?? throw new InvalidOperationException($"No engine in this process loads flow type of {found.Model} v{found.Version}.");
+            var served = new ServedModel(found, engine.Load(_folder.Resolve(found.CheckpointFolder)), _options, _metrics);
+            try
+            {
+                ModelWarmup.Run(served, _options.MaxBatchRows);
+            }
+            catch
+            {
+                served.Dispose();
+                throw;
+            }
+            _logger.LogInformation("Loaded and warmed up model {Model} v{ModelVersion} in {ElapsedMs:0.0} ms",
+                found.Model, found.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return served;
+        });
+    }
+
+    void OnRegistryChanged(string model, int? deletedVersion)
+    {
+        foreach (var key in _names.Keys)
+            if (key.Model == model)
+                _names.TryRemove(key, out _);
+        if (deletedVersion is { } version)
+            _cache.Remove((model, version));
     }
 }

@@ -112,7 +112,9 @@ public sealed class PrometheusExporterTests
         var training = new TrainingMetrics(factory);
         http.RecordRequest("GET", "/models/{name}/score", 200, 0.012);
         inference.RecordCall(InferenceOperation.Score, "weird \"name\"\n", 3, 128, 0.004);
-        inference.RecordBatch(128);
+        inference.RecordBatch(InferenceOperation.Score, 128, 40);
+        inference.RecordQueueDelay(InferenceOperation.Score, 0.0008);
+        inference.RecordRejection(FlowService.Api.Scoring.OverloadReason.QueueFull);
         inference.RecordAnomalies("m", 1, 2);
         training.SetJobCounts(new Dictionary<string, int> { ["running"] = 1, ["queued"] = 2 });
         training.EpochCompleted("j", "m", 0.3, 1.1, 1.2, 5000);

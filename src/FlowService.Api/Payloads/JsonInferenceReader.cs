@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FlowService.Api.Endpoints;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace FlowService.Api.Payloads;
+
+/// <summary>
+/// Reads /score, /encode and /decode JSON bodies with <see cref="Utf8JsonReader"/>, numbers straight into
+/// float32 row-major buffers: no object graph, no double[][] per row. Two passes over the bytes: the first
+/// checks the syntax and reads the small fields (model, version, alias, anomalyQuantile) so the model, and with
+/// it the expected width and column names, is known; the second parses one matrix field. Property names match
+/// case-insensitively (as the web JSON defaults do); unknown properties are ignored. Every error names its place:
+/// <c>$</c> with line and byte for syntax, <c>rows[3][1]</c> for a value.
+/// </summary>
+public static class JsonInferenceReader
+{
+    /// <summary>Pass one: syntax of the whole body, and the request's target fields.</summary>
+    public static ProblemHttpResult? ReadTarget(ReadOnlySpan<byte> json, out InferenceTarget target)
+    {
+        target = new InferenceTarget(null, null, null, null);
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        try
+        {
+            if (!reader.Read())
+                return Problems.BadRequest("The body is empty; send a JSON object.", field: "$");
+            if (reader.TokenType != JsonTokenType.StartObject)
+                return Problems.BadRequest($"The body must be a JSON object; it starts with a {Describe(reader.TokenType)}.", field: "$");
+            string? model = null, alias = null;
+            int? version = null;
+            double? quantile = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isModel = Is(ref reader, "model"u8), isAlias = !isModel && Is(ref reader, "alias"u8);
+                bool isVersion = !isModel && !isAlias && Is(ref reader, "version"u8);
+                bool isQuantile = !isModel && !isAlias && !isVersion && Is(ref reader, "anomalyQuantile"u8);
+                reader.Read();
+                if (isModel || isAlias)
+                {
+                    if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
+                        return Problems.BadRequest($"'{(isModel ? "model" : "alias")}' must be a string; got a {Describe(reader.TokenType)}.", field: isModel ? "model" : "alias");
+                    string? text = reader.TokenType == JsonTokenType.Null ? null : reader.GetString();
+                    if (isModel) model = text;
+                    else alias = text;
+                }
+                else if (isVersion)
+                {
+                    if (reader.TokenType == JsonTokenType.Null)
+                        version = null;
+                    else if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out int v))
+                        version = v;
+                    else
+                        return Problems.BadRequest("'version' must be an integer version number.", field: "version");
+                }
+                else if (isQuantile)
+                {
+                    if (reader.TokenType == JsonTokenType.Null)
+                        quantile = null;
+                    else if (reader.TokenType == JsonTokenType.Number && reader.TryGetDouble(out double q))
+                        quantile = q;
+                    else
+                        return Problems.BadRequest("'anomalyQuantile' must be a number in (0, 1), e.g. 0.01.", field: "anomalyQuantile");
+                }
+                else
+                    reader.Skip();
+            }
+            // Reading on to the end checks that nothing but whitespace follows the object.
+            while (reader.Read()) { }
+            target = new InferenceTarget(model, version, alias, quantile);
+            return null;
+        }
+        catch (JsonException e)
+        {
+            return Problems.BadRequest($"The body is not valid JSON: {e.Message}", field: "$");
+        }
+    }
+
+    /// <summary>
+    /// Pass two: the top-level array-of-arrays <paramref name="field"/> as a rows x names.Count float32 matrix.
+    /// An absent or null field gives zero rows and <paramref name="present"/> false; the caller decides whether that is allowed.
+    /// </summary>
+    public static ProblemHttpResult? ReadMatrix(ReadOnlySpan<byte> json, string field, IReadOnlyList<string> names, int maxRows,
+        out float[] values, out int rows, out bool present)
+    {
+        values = [];
+        rows = 0;
+        present = false;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        reader.Read();
+        Span<byte> name = stackalloc byte[Encoding.UTF8.GetMaxByteCount(field.Length)];
+        name = name[..Encoding.UTF8.GetBytes(field, name)];
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool match = Is(ref reader, name);
+            reader.Read();
+            if (!match)
+            {
+                reader.Skip();
+                continue;
+            }
+            if (reader.TokenType == JsonTokenType.Null)
+            {
+                present = false;
+                rows = 0;
+                values = [];
+                continue;
+            }
+            present = true;
+            if (ParseRows(ref reader, field, names, maxRows, json.Length, out values, out rows) is { } problem)
+                return problem;
+        }
+        return null;
+    }
+
+    /// <summary>True when the top-level <paramref name="field"/> is an array with at least one element (e.g. a context sent to an unconditional model).</summary>
+    public static bool HasElements(ReadOnlySpan<byte> json, string field)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        reader.Read();
+        Span<byte> name = stackalloc byte[Encoding.UTF8.GetMaxByteCount(field.Length)];
+        name = name[..Encoding.UTF8.GetBytes(field, name)];
+        bool found = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool match = Is(ref reader, name);
+            reader.Read();
+            if (match)
+                found = reader.TokenType == JsonTokenType.StartArray && reader.Read() && reader.TokenType != JsonTokenType.EndArray;
+            if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.StartObject)
+                reader.Skip();
+        }
+        return found;
+    }
+
+    static ProblemHttpResult? ParseRows(ref Utf8JsonReader reader, string field, IReadOnlyList<string> names, int maxRows, int bodyBytes,
+        out float[] values, out int rows)
+    {
+        int width = names.Count;
+        rows = 0;
+        values = [];
+        if (reader.TokenType != JsonTokenType.StartArray)
+            return Problems.BadRequest($"'{field}' must be an array of rows, each an array of {width} numbers ({string.Join(", ", names)}); got a {Describe(reader.TokenType)}.", field: field);
+        // A number takes at least two bytes ("0,"), so this bounds the rows; it avoids regrowing for typical bodies.
+        int capacity = (int)Math.Min((long)maxRows, Math.Max(1, bodyBytes / Math.Max(2, 2 * width))) * width;
+        var buffer = new float[Math.Min(capacity, 1 << 20)];
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (rows == maxRows)
+                return Problems.BadRequest($"'{field}' has more than {maxRows} rows; at most {maxRows} are allowed per request (FlowService:Limits:MaxScoreRows).", field: field);
+            if (reader.TokenType != JsonTokenType.StartArray)
+                return Problems.BadRequest($"{field}[{rows}] must be an array of {width} numbers ({string.Join(", ", names)}); got a {Describe(reader.TokenType)}.", field: $"{field}[{rows}]");
+            if (buffer.Length < (rows + 1) * width)
+                Array.Resize(ref buffer, Math.Max((rows + 1) * width, buffer.Length * 2));
+            int c = 0;
+            long at = (long)rows * width;
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (reader.TokenType != JsonTokenType.Number)
+                    return Problems.BadRequest($"{field}[{rows}][{c}]{NameOf(names, c)} must be a number; got a {Describe(reader.TokenType)}" +
+                        (reader.TokenType == JsonTokenType.String ? $" (\"{Truncate(reader.GetString())}\"). NaN and infinities are not accepted." : "."), field: $"{field}[{rows}][{c}]");
+                if (c < width)
+                {
+                    bool parsed = reader.TryGetDouble(out double v);
+                    float f = (float)v;
+                    if (!parsed || !double.IsFinite(v) || !float.IsFinite(f))
+                        return Problems.BadRequest($"{field}[{rows}][{c}]{NameOf(names, c)} = {Raw(ref reader)} is not a finite float32 number.", field: $"{field}[{rows}][{c}]");
+                    buffer[at + c] = f;
+                }
+                c++;
+            }
+            if (c != width)
+                return Problems.BadRequest($"{field}[{rows}] has {c} values; the model expects {width} ({string.Join(", ", names)}).", field: $"{field}[{rows}]");
+            rows++;
+        }
+        if (rows == 0)
+            return Problems.BadRequest($"'{field}' must hold at least one row of {width} numbers ({string.Join(", ", names)}).", field: field);
+        values = buffer;
+        return null;
+    }
+
+    static bool Is(ref Utf8JsonReader reader, scoped ReadOnlySpan<byte> name)
+    {
+        if (!reader.ValueIsEscaped)
+            return Ascii.EqualsIgnoreCase(reader.ValueSpan, name);
+        return string.Equals(reader.GetString(), Encoding.UTF8.GetString(name), StringComparison.OrdinalIgnoreCase);
+    }
+
+    static string NameOf(IReadOnlyList<string> names, int column) => column < names.Count ? $" ({names[column]})" : "";
+
+    static string Raw(ref Utf8JsonReader reader) => Encoding.UTF8.GetString(reader.ValueSpan);
+
+    static string Truncate(string? text) => text is null ? "" : text.Length <= 40 ? text : text[..40] + "...";
+
+    static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "object",
+        JsonTokenType.StartArray => "array",
+        JsonTokenType.String => "string",
+        JsonTokenType.Number => "number",
+        JsonTokenType.True or JsonTokenType.False => "boolean",
+        JsonTokenType.Null => "null",
+        _ => token.ToString().ToLower(CultureInfo.InvariantCulture),
+    };
+}
