@@ -19,6 +19,10 @@ public sealed class CheckpointInfo
     [JsonPropertyName("spec")]
     public JsonNode? Spec { get; set; }
 
+    /// <summary>The seed the flow was built from; with the spec it fixes the structure (random permutations).</summary>
+    [JsonPropertyName("seed")]
+    public int Seed { get; set; }
+
     [JsonPropertyName("features")]
     public int Features { get; set; }
 

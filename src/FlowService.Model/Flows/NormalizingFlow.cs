@@ -27,10 +27,11 @@ public sealed class NormalizingFlow
 
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
-    private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, ITransform transform, Standardization? normalization,
+    private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, Standardization? normalization,
         IBackend backend, ParameterLayout layout, Tensor parameters)
     {
         Spec = spec;
+        Seed = seed;
         Features = features;
         ContextFeatures = contextFeatures;
         Transform = transform;
@@ -41,6 +42,9 @@ public sealed class NormalizingFlow
     }
 
     public FlowSpec Spec { get; }
+
+    /// <summary>The seed the flow was built from: it fixes random permutations as well as the initial weights, so a checkpoint records it.</summary>
+    public int Seed { get; }
 
     public int Features { get; }
 
@@ -76,7 +80,7 @@ public sealed class NormalizingFlow
         var parameters = backend.Allocate(1, Math.Max(layout.Length, 1));
         if (layout.Length > 0)
             backend.Upload(initializer.Values, parameters);
-        return new NormalizingFlow(spec, features, contextFeatures, transform, normalization, backend, layout, parameters);
+        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, normalization, backend, layout, parameters);
     }
 
     /// <summary><see cref="Create(FlowSpec, int, int, int, Standardization?, IBackend?)"/> from the spec's JSON text.</summary>

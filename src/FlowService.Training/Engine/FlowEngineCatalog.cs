@@ -7,8 +7,8 @@ public sealed class FlowEngineCatalog(IEnumerable<IFlowEngine> engines)
 {
     readonly IFlowEngine[] _engines = engines.ToArray();
 
-    /// <summary>The spec a job trains when its request names none.</summary>
-    public static readonly JsonElement DefaultSpec = JsonDocument.Parse("""{"type":"gaussian"}""").RootElement.Clone();
+    /// <summary>The spec a job trains when its request names none: RealNVP with the recipe's defaults (8 affine couplings, hidden [64, 64]).</summary>
+    public static readonly JsonElement DefaultSpec = JsonDocument.Parse("""{"type":"realnvp"}""").RootElement.Clone();
 
     public IFlowEngine? Find(JsonElement spec) => _engines.FirstOrDefault(e => e.Handles(spec));
 
@@ -16,12 +16,12 @@ public sealed class FlowEngineCatalog(IEnumerable<IFlowEngine> engines)
     public (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures)
     {
         if (spec.ValueKind != JsonValueKind.Object)
-            return ("flow", "'flow' must be a JSON object (a flow spec) such as {\"type\": \"gaussian\"}.");
+            return ("flow", "'flow' must be a JSON object (a flow spec) such as {\"type\": \"realnvp\"}.");
         if (!spec.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
             return ("flow.type", "The flow spec needs a string \"type\".");
         var engine = Find(spec);
         if (engine is null)
-            return ("flow.type", $"Unknown flow type '{type.GetString()}'.");
+            return ("flow.type", $"Unknown flow type '{type.GetString()}'; known: {string.Join(", ", _engines.SelectMany(e => e.Types).Order())}.");
         return engine.Validate(spec, features, contextFeatures);
     }
 }

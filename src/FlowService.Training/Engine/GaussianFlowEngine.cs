@@ -22,8 +22,7 @@ public sealed class GaussianFlowEngine : IFlowEngine
 
     sealed record Checkpoint(string Format, JsonElement Spec, double[] ColumnMean, double[] ColumnStd, double[] Parameters);
 
-    public bool Handles(JsonElement spec) =>
-        spec.ValueKind == JsonValueKind.Object && spec.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == Type;
+    public IReadOnlyCollection<string> Types { get; } = [Type];
 
     public (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures)
     {

@@ -9,8 +9,13 @@ namespace FlowService.Training.Engine;
 /// </summary>
 public interface IFlowEngine
 {
-    /// <summary>True when this engine builds flows of the spec's "type".</summary>
-    bool Handles(JsonElement spec);
+    /// <summary>The spec "type" values this engine builds, lower case.</summary>
+    IReadOnlyCollection<string> Types { get; }
+
+    /// <summary>True when this engine builds flows of the spec's "type" (compared case-insensitively).</summary>
+    bool Handles(JsonElement spec) =>
+        spec.ValueKind == JsonValueKind.Object && spec.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+        && Types.Contains(type.GetString()!.Trim().ToLowerInvariant());
 
     /// <summary>The first problem of a spec for this data shape, as (JSON path, message), or null.</summary>
     (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures);

@@ -25,6 +25,20 @@ public sealed record TrainingParameters
     /// <summary>Largest global gradient norm; 0 turns clipping off.</summary>
     public double GradClip { get; init; } = 5.0;
 
+    /// <summary>
+    /// The learning rate over the run: "cosine" (decays to 1% of <see cref="LearningRate"/> at the last
+    /// epoch), "constant", or "step" (multiplied by <see cref="StepGamma"/> every <see cref="StepEpochs"/> epochs).
+    /// </summary>
+    public string Schedule { get; init; } = "cosine";
+
+    /// <summary>Epochs between learning-rate drops of the "step" schedule.</summary>
+    public int StepEpochs { get; init; } = 10;
+
+    /// <summary>Factor of each drop of the "step" schedule.</summary>
+    public double StepGamma { get; init; } = 0.5;
+
+    public static readonly string[] Schedules = ["cosine", "constant", "step"];
+
     /// <summary>The first field that is out of range, as (field, message), or null when all are valid.</summary>
     public (string Field, string Message)? FindError()
     {
@@ -37,6 +51,9 @@ public sealed record TrainingParameters
         if (ValidationFraction + TestFraction >= 0.95) return ("training.testFraction", "validationFraction + testFraction must leave rows to train on (< 0.95)");
         if (Patience < 1) return ("training.patience", "must be at least 1");
         if (!(GradClip >= 0) || double.IsInfinity(GradClip)) return ("training.gradClip", "must be a finite number >= 0 (0 = no clipping)");
+        if (!Schedules.Contains(Schedule)) return ("training.schedule", $"must be one of {string.Join(", ", Schedules.Select(s => $"\"{s}\""))}");
+        if (StepEpochs < 1) return ("training.stepEpochs", "must be at least 1");
+        if (!(StepGamma > 0 && StepGamma <= 1)) return ("training.stepGamma", "must be in (0, 1]");
         return null;
     }
 }

@@ -92,11 +92,21 @@ public sealed class PrometheusScrapeTests
 
         // Every dashboard query runs as Grafana would run it (a range query over the test's window) and returns data:
         // the traffic feeds every panel (the loss curves through the long job scraped while it ran).
+        // A rate() needs two scrapes inside its window: on a loaded machine the second may come a few seconds late, so each
+        // query gets until a deadline shared by all of them to return data.
         var empty = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
         foreach (var (panel, expr) in DashboardQueries())
         {
-            var result = await prometheus.QueryRangeAsync(WithoutGrafanaMacros(expr), start);
-            if (result.GetArrayLength() == 0) empty.Add($"{panel}: {expr}");
+            while ((await prometheus.QueryRangeAsync(WithoutGrafanaMacros(expr), start)).GetArrayLength() == 0)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    empty.Add($"{panel}: {expr}");
+                    break;
+                }
+                await Task.Delay(250);
+            }
         }
         Assert.True(empty.Count == 0, "dashboard queries without data:\n" + string.Join('\n', empty));
 

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using FlowService.Model.Flows;
+using FlowService.Training.Jobs;
+using FlowService.Training.Optimization;
+
+namespace FlowService.Training.Engine;
+
+/// <summary>
+/// Maximum-likelihood training of a <see cref="NormalizingFlow"/>: mini-batches in a seeded order per
+/// epoch (seed + epoch, <see cref="SeededShuffle"/>), the mean-NLL gradient over shards of each batch
+/// (<see cref="ShardedGradient"/>), global-norm clipping fused into one AdamW step, a learning-rate
+/// schedule indexed by optimizer step, early stopping on the validation NLL with the best weights
+/// kept, and a <see cref="TrainingState"/> written after every epoch from which a killed run
+/// continues exactly as if it had not stopped.
+/// </summary>
+public sealed class FlowTrainer
+{
+    /// <summary>Rows of the training data that Glow's ActNorm layers initialise from (data-dependent init).</summary>
+    public const int InitializationRows = 1024;
+
+    private readonly NormalizingFlow _flow;
+    private readonly TrainingParameters _parameters;
+
+    public FlowTrainer(NormalizingFlow flow, TrainingParameters parameters)
+    {
+        _flow = flow;
+        _parameters = parameters;
+    }
+
+    public sealed record Result(float[] BestParameters, int EpochsRun, int BestEpoch, double BestValidationNll);
+
+    /// <summary>
+    /// Trains until the epochs run out or <see cref="TrainingParameters.Patience"/> epochs pass without a
+    /// better validation NLL. <paramref name="stateFolder"/> (null: no resumable state) holds the state
+    /// of this run; <paramref name="fingerprint"/> identifies the run so that only its own state is resumed.
+    /// Throws <see cref="TrainingDivergedException"/> on a NaN or infinite loss or gradient, and
+    /// OperationCanceledException between batches when cancelled.
+    /// </summary>
+    public Result Train(DatasetSplit.Part train, DatasetSplit.Part validation, ITrainingObserver observer,
+        string? stateFolder, string fingerprint, CancellationToken cancellationToken)
+    {
+        var p = _parameters;
+        int d = _flow.Features, c = _flow.ContextFeatures, count = _flow.Layout.Length;
+        int batchSize = Math.Min(p.BatchSize, train.Rows);
+        int batchesPerEpoch = (train.Rows + batchSize - 1) / batchSize;
+        var schedule = Schedule(p, batchesPerEpoch);
+        var optimizer = new AdamW(_flow.Backend, _flow.Parameters.Length, new AdamWOptions { WeightDecay = p.WeightDecay });
+        var gradient = new ShardedGradient(_flow);
+
+        var state = stateFolder is null ? null : TrainingState.TryLoad(stateFolder, fingerprint, count);
+        int epoch = 0, bestEpoch = 0, badEpochs = 0;
+        double bestValidation = double.PositiveInfinity;
+        float[] best;
+        if (state is not null)
+        {
+            _flow.SetParameters(state.Parameters);
+            optimizer.Restore(state.Step, Padded(state.FirstMoment), Padded(state.SecondMoment));
+            (epoch, bestEpoch, badEpochs, bestValidation, best) = (state.Epoch, state.BestEpoch, state.BadEpochs, state.BestValidationNll, state.BestParameters);
+            observer.Resumed(epoch);
+        }
+        else
+        {
+            int rows = Math.Min(InitializationRows, train.Rows);
+            _flow.InitializeFromData(train.Features.AsSpan(0, rows * d), rows, train.Context.AsSpan(0, rows * c));
+            best = _flow.GetParameters();
+        }
+
+        var x = new float[batchSize * d];
+        var context = new float[batchSize * c];
+        while (epoch < p.Epochs && badEpochs < p.Patience)
+        {
+            epoch++;
+            long started = Stopwatch.GetTimestamp();
+            var order = SeededShuffle.ForEpoch(train.Rows, p.Seed, epoch);
+            double sumNll = 0;
+            for (int start = 0, batch = 0; start < train.Rows; start += batchSize, batch++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int rows = Math.Min(batchSize, train.Rows - start);
+                Gather(train, order, start, rows, x, context);
+                double nll = gradient.Compute(x.AsSpan(0, rows * d), context.AsSpan(0, rows * c), rows);
+                double norm = GradientClipping.GlobalNorm(_flow.Backend, gradient.Gradient);
+                if (!double.IsFinite(nll) || !double.IsFinite(norm))
+                    throw new TrainingDivergedException(
+                        $"Training diverged in epoch {epoch}, batch {batch + 1}: the {(double.IsFinite(nll) ? "gradient" : "loss")} became NaN or infinite. " +
+                        "Lower training.learningRate, set training.gradClip, or standardize outliers in the data.");
+                float scale = GradientClipping.Coefficient(norm, p.GradClip > 0 ? p.GradClip : null);
+                optimizer.Update(_flow.Parameters, gradient.Gradient, schedule.At(optimizer.Step), scale);
+                sumNll += nll;
+            }
+            double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            double validationNll = MeanNll(validation);
+            if (!double.IsFinite(validationNll))
+                throw new TrainingDivergedException(
+                    $"Training diverged in epoch {epoch}: the validation NLL became NaN or infinite ({validationNll}). Lower training.learningRate or set training.gradClip.");
+            if (validationNll < bestValidation)
+            {
+                (bestValidation, bestEpoch, badEpochs) = (validationNll, epoch, 0);
+                best = _flow.GetParameters();
+            }
+            else
+                badEpochs++;
+            if (stateFolder is not null)
+                SaveState(stateFolder, fingerprint, epoch, optimizer, bestEpoch, badEpochs, bestValidation, best);
+            observer.EpochFinished(new EpochRecord(epoch, sumNll / train.Rows, validationNll, train.Rows / Math.Max(seconds, 1e-9), seconds));
+        }
+        return new Result(best, epoch, bestEpoch, bestValidation);
+    }
+
+    /// <summary>The schedule of <paramref name="p"/> over optimizer steps.</summary>
+    public static LearningRateSchedule Schedule(TrainingParameters p, int batchesPerEpoch) => p.Schedule switch
+    {
+        "constant" => LearningRateSchedule.Constant(p.LearningRate),
+        "step" => LearningRateSchedule.Step(p.LearningRate, p.StepEpochs * batchesPerEpoch, p.StepGamma),
+        _ => LearningRateSchedule.Cosine(p.LearningRate, Math.Max(1, p.Epochs * batchesPerEpoch), minimum: p.LearningRate * 0.01),
+    };
+
+    private double MeanNll(DatasetSplit.Part part)
+    {
+        var logProb = new float[part.Rows];
+        _flow.LogProb(part.Features, part.Rows, part.Context, logProb);
+        double sum = 0;
+        foreach (float value in logProb)
+            sum -= value;
+        return sum / Math.Max(1, part.Rows);
+    }
+
+    private void Gather(DatasetSplit.Part part, int[] order, int start, int rows, float[] x, float[] context)
+    {
+        int d = _flow.Features, c = _flow.ContextFeatures;
+        for (int r = 0; r < rows; r++)
+        {
+            int row = order[start + r];
+            part.Features.AsSpan(row * d, d).CopyTo(x.AsSpan(r * d, d));
+            if (c > 0)
+                part.Context.AsSpan(row * c, c).CopyTo(context.AsSpan(r * c, c));
+        }
+    }
+
+    private void SaveState(string folder, string fingerprint, int epoch, AdamW optimizer, int bestEpoch, int badEpochs, double bestValidation, float[] best)
+    {
+        int count = _flow.Layout.Length;
+        var first = new float[optimizer.FirstMoment.Length];
+        var second = new float[optimizer.SecondMoment.Length];
+        _flow.Backend.Download(optimizer.FirstMoment, first);
+        _flow.Backend.Download(optimizer.SecondMoment, second);
+        new TrainingState(fingerprint, epoch, optimizer.Step, bestEpoch, badEpochs, bestValidation,
+            _flow.GetParameters(), first[..count], second[..count], best).Save(folder);
+    }
+
+    /// <summary>Moments are saved for the layout's parameters; the arena may carry padding.</summary>
+    private float[] Padded(float[] values)
+    {
+        var padded = new float[_flow.Parameters.Length];
+        values.CopyTo(padded, 0);
+        return padded;
+    }
+}
