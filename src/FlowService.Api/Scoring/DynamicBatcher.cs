@@ -7,8 +7,9 @@ namespace FlowService.Api.Scoring;
 /// Dynamic batching as Triton does it: requests for one model version and operation wait in a bounded
 /// queue; a dedicated thread takes the oldest, holds it back at most <see cref="ScoringOptions.MaxQueueDelayMicroseconds"/>
 /// for others to join, runs them as one engine batch of at most <see cref="ScoringOptions.MaxBatchRows"/> rows and
-/// copies each request's rows back. A request that is a full batch by itself, or any request when batching is
-/// off, runs on the caller's thread. Past <see cref="ScoringOptions.MaxQueuedRows"/> queued rows a request is refused,
+/// copies each request's rows back. A request that is a full batch by itself is a batch of its own, but it still
+/// queues: one engine call per model version at a time keeps the cores busy without oversubscribing them, and keeps
+/// large requests under the same bounds. With batching off every request runs on its caller's thread. Past <see cref="ScoringOptions.MaxQueuedRows"/> queued rows a request is refused,
 /// and one that waited past <see cref="ScoringOptions.MaxQueueWaitMilliseconds"/> is failed instead of computed late,
 /// so overload shows up as quick 503s rather than growing latency and memory.
 /// </summary>
@@ -51,7 +52,7 @@ public sealed class DynamicBatcher : IDisposable
     /// <exception cref="ServiceOverloadedException">The queue is full, or the request waited too long for its batch.</exception>
     public Task RunAsync(float[] input, float[] context, int rows, float[] output0, float[] output1, CancellationToken cancellationToken)
     {
-        if (!_enabled || rows >= _maxBatchRows)
+        if (!_enabled)
         {
             RunAlone(input, context, rows, output0, output1);
             return Task.CompletedTask;
@@ -64,9 +65,13 @@ public sealed class DynamicBatcher : IDisposable
                 RunAlone(input, context, rows, output0, output1);
                 return Task.CompletedTask;
             }
-            if (_queuedRows + rows > _maxQueuedRows)
+            // A request larger than the queue's bound is still taken when the queue is empty: MaxScoreRows bounds it.
+            if (_queuedRows > 0 && _queuedRows + rows > _maxQueuedRows)
+            {
+                _metrics.RecordRejection(OverloadReason.QueueFull);
                 throw new ServiceOverloadedException(OverloadReason.QueueFull,
                     $"The {_operation.Kind.ToString().ToLowerInvariant()} queue of this model version holds {_queuedRows} rows; at most {_maxQueuedRows} may wait (FlowService:Scoring:MaxQueuedRows).");
+            }
             _queue.Enqueue(pending);
             _queuedRows += rows;
             // Wake the thread only when it sleeps for lack of work or a batch just filled: a wake-up per request costs a context switch.

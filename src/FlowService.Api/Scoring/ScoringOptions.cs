@@ -17,7 +17,7 @@ public sealed class ScoringOptions
     /// </summary>
     public bool BatchingEnabled { get; set; } = true;
 
-    /// <summary>Rows per merged batch at most; a request with at least this many rows runs on its own.</summary>
+    /// <summary>Rows per merged batch at most; a request with at least this many rows is a batch of its own.</summary>
     public int MaxBatchRows { get; set; } = 256;
 
     /// <summary>How long the oldest waiting request may be held back for more to join its batch, in microseconds.</summary>
