@@ -33,7 +33,11 @@ stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 record() { tee -a "$out/results.jsonl"; }
 wrk_post() { # connections path body content-type label
   echo "{\"label\":\"$5\",\"uptimeLoad\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | record
+  local before
+  before=$(curl -s "$url/metrics")
   BODY="$3" CONTENT_TYPE="$4" wrk -t1 -c"$1" -d"${seconds}s" --timeout 5s -s bench/serving/post.lua "$url$2" | grep '^{' | record
+  /usr/bin/python3 -c 'import json,sys; print(json.dumps({"label": sys.argv[1], "before": sys.argv[2], "after": sys.stdin.read()}))' \
+    "$5" "$before" < <(curl -s "$url/metrics") | /usr/bin/python3 bench/serving/profile.py | record
 }
 
 : > "$out/results.jsonl"
@@ -46,7 +50,7 @@ OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/serving/torch_score.py --seconds 3
 wrk_post 2 /score "$out/bodies/score1000.json" application/json "score 1000 rows JSON, 2 connections"
 wrk_post 4 /score "$out/bodies/score1000.json" application/json "score 1000 rows JSON, 4 connections"
 wrk_post 4 "/score?model=bench" "$out/bodies/score1000.npy" application/x-npy "score 1000 rows npy, 4 connections"
-capacity=$(tail -1 "$out/results.jsonl" | /usr/bin/python3 -c 'import json,sys; print(int(json.load(sys.stdin)["requestsPerSecond"]))')
+capacity=$(grep '"mode":"wrk"' "$out/results.jsonl" | tail -1 | /usr/bin/python3 -c 'import json,sys; print(int(json.load(sys.stdin)["requestsPerSecond"]))')
 wrk_post 64 /score "$out/bodies/score1.json" application/json "score 1 row JSON, 64 connections, batching on"
 echo "{\"label\":\"overload: open loop at 4x the 1000-row npy capacity ($capacity/s) for 30 s\"}" | record
 load openloop "$url" "/score?model=bench" "$out/bodies/score1000.npy" application/x-npy $((4 * capacity)) 30 "$pid" | record
