@@ -1,5 +1,9 @@
 namespace FlowService.Api.Contracts;
 
+// These records are the JSON contract as OpenAPI shows it. Request bodies are not deserialized into them:
+// Payloads/JsonInferenceReader reads the same fields straight into float32 buffers, and Payloads/InferenceResponses
+// writes the same shapes with Utf8JsonWriter.
+
 /// <summary>POST /score: rows in the training columns' order; version or alias optional (default: alias production, else latest).</summary>
 public sealed record ScoreRequest(string? Model, int? Version, string? Alias, double[][]? Rows, double[][]? Context, double? AnomalyQuantile);
 
