@@ -8,8 +8,7 @@ namespace FlowService.Model.Compute.Cpu;
 /// </summary>
 /// <remarks>
 /// AVX-512 8 x 32 register tiles where available, AVX2 6 x 16 tiles otherwise, scalar loops as the
-/// last resort (see <see cref="BlockedGemm{TKernel}"/>); A · Bᵀ with at most 16 rows as dot products
-/// (<see cref="DotProductGemm"/>: no packing, for single-row scoring). Each output element is summed in the same
+/// last resort (see <see cref="BlockedGemm{TKernel}"/>). Each output element is summed in the same
 /// order whichever way the rows are split over threads, so results do not depend on the thread count.
 /// </remarks>
 public static unsafe class ManagedGemm
@@ -39,7 +38,7 @@ public static unsafe class ManagedGemm
         GemmArguments.Validate(transposeA, transposeB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         path = Resolve(path);
         fixed (float* pa = a, pb = b, pc = c)
-            RunUnchecked(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, path, m);
+            RunUnchecked(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, path);
     }
 
     /// <summary>
@@ -61,7 +60,7 @@ public static unsafe class ManagedGemm
         {
             if (shards <= 1)
             {
-                RunUnchecked(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, path, m);
+                RunUnchecked(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, path);
                 return;
             }
             runner.Run(shards, new GemmShard(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, path, shards, splitRows));
@@ -77,10 +76,8 @@ public static unsafe class ManagedGemm
         return path;
     }
 
-    /// <param name="wholeRows">The rows of the whole GEMM this call is a shard of: the dot-product path is chosen by
-    /// it, not by the shard's rows, so each element is summed the same way however the rows are split.</param>
     private static void RunUnchecked(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
-        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, ManagedGemmPath path, int wholeRows)
+        float* a, nint lda, float* b, nint ldb, float beta, float* c, nint ldc, ManagedGemmPath path)
     {
         if (m == 0 || n == 0)
             return;
@@ -88,11 +85,6 @@ public static unsafe class ManagedGemm
         {
             for (int i = 0; i < m; i++)
                 ScalarGemm.ScaleRow(c + i * ldc, n, beta);
-            return;
-        }
-        if (!transposeA && transposeB && wholeRows <= DotProductGemm.MaxRows && path != ManagedGemmPath.Scalar)
-        {
-            DotProductGemm.Run(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;
         }
         switch (path)
@@ -120,13 +112,13 @@ public static unsafe class ManagedGemm
                 var rows = ShardRange.Of(m, shards, shard, alignment: 8);
                 // Row i of op(A) starts at a + i·lda, or at column i (a + i) when A is stored transposed.
                 float* aStart = transposeA ? a + rows.Start : a + rows.Start * lda;
-                RunUnchecked(transposeA, transposeB, rows.Count, n, k, alpha, aStart, lda, b, ldb, beta, c + rows.Start * ldc, ldc, path, m);
+                RunUnchecked(transposeA, transposeB, rows.Count, n, k, alpha, aStart, lda, b, ldb, beta, c + rows.Start * ldc, ldc, path);
             }
             else
             {
                 var cols = ShardRange.Of(n, shards, shard, alignment: 32);
                 float* bStart = transposeB ? b + cols.Start * ldb : b + cols.Start;
-                RunUnchecked(transposeA, transposeB, m, cols.Count, k, alpha, a, lda, bStart, ldb, beta, c + cols.Start, ldc, path, m);
+                RunUnchecked(transposeA, transposeB, m, cols.Count, k, alpha, a, lda, bStart, ldb, beta, c + cols.Start, ldc, path);
             }
         }
     }
