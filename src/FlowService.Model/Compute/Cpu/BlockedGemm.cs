@@ -231,6 +231,19 @@ internal static unsafe class BlockedGemm<TKernel> where TKernel : struct, IGemmM
                 Vector256.Store(Vector256.Load(a + p * lda), dst + (nint)p * 8);
             return;
         }
+        if (rows == 6)
+        {
+            // The AVX2 tile: four floats by vector, two by hand (an 8-float load could read past the matrix).
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = a + p * lda;
+                float* col = dst + (nint)p * 6;
+                Vector128.Store(Vector128.Load(src), col);
+                col[4] = src[4];
+                col[5] = src[5];
+            }
+            return;
+        }
         for (int p = 0; p < kc; p++)
             for (int r = 0; r < rows; r++)
                 dst[(nint)p * rows + r] = a[p * lda + r];
