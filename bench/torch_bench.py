@@ -7,7 +7,8 @@ from the reference modules in tools/reference/flows.py (float32 here):
   realnvp_d64  RealNVP d=64 hidden [256, 256] 10 affine couplings
   maf_d16      MAF     d=16 hidden [128, 128] 8 MADE affine layers, reversals between
   nsf_d16      NSF     d=16 hidden [128, 128] 8 spline couplings, 8 bins, tail bound 5
-For each: training samples/s (forward + backward of -mean log p + Adam step, batch 512),
+For each: training samples/s (gather a batch of 512 rows from a shuffled training set, forward +
+backward of -mean log p, global-norm clipping at 5 as the service does, Adam step),
 scoring rows/s (log p under no_grad, batch 512) and single-row scoring latency (median us).
 Run with OPENBLAS_NUM_THREADS=1 (run_flows.sh sets it); each figure is the best of
 torch.set_num_threads(1) and (2), because 2 torch threads on top of OpenBLAS's own threads
@@ -28,6 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import flows  # noqa: E402
 
 BATCH = 512
+DATA_ROWS = 16 * BATCH
+GRAD_CLIP = 5.0  # the service's default training.gradClip
 
 
 def halves(i, d):
@@ -73,13 +76,23 @@ def timed(step, seconds, warmup=3):
 def measure(name, d, build, seconds):
     torch.manual_seed(0)
     flow = build()
-    x = torch.randn(BATCH, d)
+    data = torch.randn(DATA_ROWS, d)
+    x = data[:BATCH].clone()
     optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
+    parameters = list(flow.parameters())
+    order = {"rows": torch.randperm(DATA_ROWS), "cursor": 0}
 
     def train_step():
+        # What the engine's step does too (bench/FlowService.Bench/ShardedTrainingStep.cs): gather the
+        # batch's rows from a shuffled training set, -mean log p, backward, clip the global norm, Adam.
+        if order["cursor"] + BATCH > DATA_ROWS:
+            order["rows"], order["cursor"] = torch.randperm(DATA_ROWS), 0
+        batch = data[order["rows"][order["cursor"]:order["cursor"] + BATCH]]
+        order["cursor"] += BATCH
         optimizer.zero_grad(set_to_none=True)
-        loss = -flow.log_prob(x).mean()
+        loss = -flow.log_prob(batch).mean()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, GRAD_CLIP)
         optimizer.step()
 
     def score_step():

@@ -34,10 +34,12 @@ internal static class GemmBenchmark
         bool quick = args.Contains("--quick");
         double ghz = ClockEstimate.MeasureGHz();
         int cores = Environment.ProcessorCount;
-        double peakCore = ghz * 2 * 16 * 2;    // 2 FMA pipes x 16 fp32 lanes (512-bit) x 2 flops per FMA
+        // 2 FMA pipes x fp32 lanes of the widest vector the FMA units take (16 with AVX-512, 8 with AVX2) x 2 flops per FMA.
+        int lanes = ManagedGemm.BestPath == ManagedGemmPath.Vector512 ? 16 : ManagedGemm.BestPath == ManagedGemmPath.Vector256 ? 8 : 1;
+        double peakCore = ghz * 2 * lanes * 2;
         Console.WriteLine($"GEMM benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {cores} cores, load average {LoadAverage()}");
         Console.WriteLine($"managed path {ManagedGemm.BestPath}; OpenBLAS {(OpenBlasGemm.IsAvailable ? $"core {OpenBlasGemm.CoreName}, 1 thread" : OpenBlasGemm.UnavailableReason)}");
-        Console.WriteLine($"clock {ghz:F2} GHz (dependent integer-op chain, best of 100 runs of 2 ms) -> fp32 peak {peakCore:F0} GFLOP/s per core, {peakCore * cores:F0} for {cores} cores (GHz x 2 FMA x 16 lanes x 2)");
+        Console.WriteLine($"clock {ghz:F2} GHz (dependent integer-op chain, best of 100 runs of 2 ms) -> fp32 peak {peakCore:F0} GFLOP/s per core, {peakCore * cores:F0} for {cores} cores (GHz x 2 FMA x {lanes} lanes x 2)");
         using var runner = new ShardRunner(cores);
         Console.WriteLine(ShardOverhead.Report(runner));
         Console.WriteLine();

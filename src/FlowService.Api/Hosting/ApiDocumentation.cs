@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
 namespace FlowService.Api.Hosting;
 
 /// <summary>The OpenAPI document (Swashbuckle) and Swagger UI at /swagger.</summary>
@@ -23,6 +26,13 @@ public static class ApiDocumentation
     {
         app.UseSwagger();
         app.UseSwaggerUI(options => options.DocumentTitle = "FlowService API");
+        // A new user's first question is where to click: say it once the listen addresses are known.
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            foreach (var address in addresses)
+                app.Logger.LogInformation("Swagger UI: {SwaggerUrl}", address.TrimEnd('/') + "/swagger");
+        });
         return app;
     }
 }

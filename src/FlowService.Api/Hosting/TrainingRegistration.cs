@@ -12,7 +12,6 @@ public static class TrainingRegistration
     public static WebApplicationBuilder AddTrainingWorker(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<IFlowEngine, NormalizingFlowEngine>();
-        builder.Services.AddSingleton<IFlowEngine, GaussianFlowEngine>();
         builder.Services.AddSingleton<FlowEngineCatalog>();
         builder.Services.AddSingleton<IJobRunner, FlowJobRunner>();
 

@@ -19,6 +19,13 @@ internal readonly unsafe struct Avx2MicroKernel : IGemmMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Wide(float* a, nint rowStride, nint colStride, float* b, nint ldb, int kc, float* c, nint ldc, float alpha, float beta)
     {
+        // 12 accumulators + 2 B vectors + 1 broadcast fill 15 of the 16 ymm registers, so alpha and beta
+        // (which arrive in xmm0/xmm1) must not stay live across the loop: parked in memory the JIT
+        // cannot enregister, they free their registers. Left as arguments, the JIT spilled an
+        // accumulator instead, a store-load on the loop-carried chain that cost ~2x.
+        float* scales = stackalloc float[2];
+        scales[0] = alpha;
+        scales[1] = beta;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         nint rs2 = rowStride * 2;
@@ -50,6 +57,8 @@ internal readonly unsafe struct Avx2MicroKernel : IGemmMicroKernel
             a3 += colStride;
             b += ldb;
         }
+        alpha = scales[0];
+        beta = scales[1];
         Store2(c, c00, c01, alpha, beta);
         Store2(c + ldc, c10, c11, alpha, beta);
         Store2(c + 2 * ldc, c20, c21, alpha, beta);

@@ -1,0 +1,22 @@
+namespace FlowService.Bench;
+
+/// <summary>
+/// One benchmarked architecture: a flow spec for the engine and the name bench/torch_bench.py
+/// gives the same architecture (tools/reference/flows.py modules: same layers, hidden sizes,
+/// halves, reversals, bins and tail bound), so run_flows.sh can pair the figures.
+/// </summary>
+internal sealed record FlowShape(string Name, int Features, string SpecJson)
+{
+    /// <summary>The architectures of issue 2's speed goals, in torch_bench.py's order.</summary>
+    public static readonly FlowShape[] All =
+    {
+        // RealNVP: affine couplings over alternating halves (Coupling.Halves = torch_bench's halves()), scale clamp 3.
+        new("realnvp_d8", 8, """{"type":"realnvp","layers":8,"hidden":[64,64],"activation":"relu","scaleClamp":3}"""),
+        new("realnvp_d16", 16, """{"type":"realnvp","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3}"""),
+        new("realnvp_d64", 64, """{"type":"realnvp","layers":10,"hidden":[256,256],"activation":"relu","scaleClamp":3}"""),
+        // MAF: 8 MADE affine layers with a reversal before every layer but the first (torch_bench's maf_flow).
+        new("maf_d16", 16, """{"type":"maf","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3,"permutation":"reverse"}"""),
+        // NSF: 8 spline couplings over alternating halves, 8 bins on [-5, 5].
+        new("nsf_d16", 16, """{"type":"nsf","layers":8,"hidden":[128,128],"activation":"relu","bins":8,"tailBound":5,"variant":"coupling"}"""),
+    };
+}

@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using FlowService.Model.Compute;
+using FlowService.Model.Compute.Cpu;
+
+namespace FlowService.Bench;
+
+/// <summary>
+/// Where time goes: an <see cref="IBackend"/> that forwards every op to the CPU backend and adds its
+/// wall time to a per-(op, shape) total, from every thread. A flow built on it runs exactly the CPU
+/// backend's code, plus ~30 ns of stopwatch per op (flow ops take microseconds).
+/// </summary>
+internal sealed class ProfiledBackend : IBackend
+{
+    private readonly CpuBackend _inner;
+    private readonly ConcurrentDictionary<OpKey, Totals> _totals = new();
+
+    public ProfiledBackend(CpuBackend inner) => _inner = inner;
+
+    public string Name => _inner.Name;
+
+    /// <summary>(op, shape) → (calls, seconds) since the last <see cref="Reset"/>, slowest first.</summary>
+    public IReadOnlyList<(string Op, string Shape, long Calls, double Seconds)> Snapshot() =>
+        _totals.Select(pair => (pair.Key.Op, pair.Key.Shape, Interlocked.Read(ref pair.Value.Calls), Interlocked.Read(ref pair.Value.Ticks) / (double)Stopwatch.Frequency))
+            .Where(row => row.Item3 > 0)
+            .OrderByDescending(row => row.Item4)
+            .ToList();
+
+    public void Reset() => _totals.Clear();
+
+    public Tensor Allocate(int rows, int cols) => _inner.Allocate(rows, cols);
+
+    public void Upload(ReadOnlySpan<float> source, Tensor destination)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _inner.Upload(source, destination);
+        Add("Upload", destination, start);
+    }
+
+    public void Download(Tensor source, Span<float> destination)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _inner.Download(source, destination);
+        Add("Download", source, start);
+    }
+
+    public void Copy(Tensor source, Tensor destination) => Time("Copy", destination, () => _inner.Copy(source, destination));
+
+    public void Fill(Tensor destination, float value) => Time("Fill", destination, () => _inner.Fill(destination, value));
+
+    public void Gemm(bool transposeA, bool transposeB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _inner.Gemm(transposeA, transposeB, alpha, a, b, beta, c);
+        int k = transposeA ? a.Rows : a.Cols;
+        string op = $"Gemm {(transposeA ? 'T' : 'N')}{(transposeB ? 'T' : 'N')}";
+        Add(new OpKey(op, $"{c.Rows}x{c.Cols}x{k}"), start);
+    }
+
+    public void AffineForward(Tensor x, Tensor parameters, float scaleClamp, Tensor y, Tensor logDet) =>
+        Time("AffineForward", x, () => _inner.AffineForward(x, parameters, scaleClamp, y, logDet));
+
+    public void AffineInverse(Tensor y, Tensor parameters, float scaleClamp, Tensor x) =>
+        Time("AffineInverse", y, () => _inner.AffineInverse(y, parameters, scaleClamp, x));
+
+    public void AffineBackward(Tensor x, Tensor parameters, Tensor dy, Tensor dLogDet, float scaleClamp, Tensor dx, Tensor dParameters) =>
+        Time("AffineBackward", x, () => _inner.AffineBackward(x, parameters, dy, dLogDet, scaleClamp, dx, dParameters));
+
+    public void CopyColumns(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int count) =>
+        Time("CopyColumns", destination, () => _inner.CopyColumns(source, sourceColumn, destination, destinationColumn, count));
+
+    public void AddColumns(Tensor source, int sourceColumn, Tensor destination, int destinationColumn, int count) =>
+        Time("AddColumns", destination, () => _inner.AddColumns(source, sourceColumn, destination, destinationColumn, count));
+
+    public void GatherColumns(Tensor source, int[] indices, Tensor destination, int destinationColumn) =>
+        Time("GatherColumns", destination, () => _inner.GatherColumns(source, indices, destination, destinationColumn));
+
+    public void ScatterColumns(Tensor source, int sourceColumn, int[] indices, Tensor destination, bool accumulate) =>
+        Time(accumulate ? "ScatterColumns +=" : "ScatterColumns", destination, () => _inner.ScatterColumns(source, sourceColumn, indices, destination, accumulate));
+
+    public void BiasActivationForward(Tensor preActivation, Tensor bias, Tensor output, FusedActivation activation) =>
+        Time($"BiasActivationForward {activation}", output, () => _inner.BiasActivationForward(preActivation, bias, output, activation));
+
+    public void BiasActivationBackward(Tensor output, Tensor dOutput, Tensor dPreActivation, Tensor biasGradient, FusedActivation activation) =>
+        Time($"BiasActivationBackward {activation}", output, () => _inner.BiasActivationBackward(output, dOutput, dPreActivation, biasGradient, activation));
+
+    public void StandardNormalLogDensity(Tensor z, Tensor logProb) => Time("StandardNormalLogDensity", z, () => _inner.StandardNormalLogDensity(z, logProb));
+
+    public void Scale(Tensor source, float alpha, Tensor destination) => Time("Scale", destination, () => _inner.Scale(source, alpha, destination));
+
+    public void AddScaled(Tensor source, float alpha, Tensor destination) => Time("AddScaled", destination, () => _inner.AddScaled(source, alpha, destination));
+
+    public void ColumnAffineForward(Tensor x, Tensor shift, Tensor logScale, Tensor y, Tensor logDet) =>
+        Time("ColumnAffineForward", x, () => _inner.ColumnAffineForward(x, shift, logScale, y, logDet));
+
+    public void ColumnAffineInverse(Tensor y, Tensor shift, Tensor logScale, Tensor x) =>
+        Time("ColumnAffineInverse", y, () => _inner.ColumnAffineInverse(y, shift, logScale, x));
+
+    public void ColumnAffineBackward(Tensor x, Tensor shift, Tensor logScale, Tensor dy, Tensor dLogDet, Tensor dx, Tensor? dShift, Tensor? dLogScale) =>
+        Time("ColumnAffineBackward", x, () => _inner.ColumnAffineBackward(x, shift, logScale, dy, dLogDet, dx, dShift, dLogScale));
+
+    public void LuCompose(Tensor lower, Tensor upper, Tensor logScale, int[] permutation, Tensor weight) =>
+        Time("LuCompose", weight, () => _inner.LuCompose(lower, upper, logScale, permutation, weight));
+
+    public void LuInverse(Tensor lower, Tensor upper, Tensor logScale, int[] permutation, Tensor inverse) =>
+        Time("LuInverse", inverse, () => _inner.LuInverse(lower, upper, logScale, permutation, inverse));
+
+    public void LuComposeBackward(Tensor lower, Tensor upper, Tensor logScale, int[] permutation, Tensor dWeight, Tensor dLower, Tensor dUpper, Tensor dLogScale) =>
+        Time("LuComposeBackward", dWeight, () => _inner.LuComposeBackward(lower, upper, logScale, permutation, dWeight, dLower, dUpper, dLogScale));
+
+    public void AddSumToRows(Tensor vector, Tensor logDet) => Time("AddSumToRows", logDet, () => _inner.AddSumToRows(vector, logDet));
+
+    public void AccumulateSumOfRows(Tensor dLogDet, Tensor vectorGradient) => Time("AccumulateSumOfRows", dLogDet, () => _inner.AccumulateSumOfRows(dLogDet, vectorGradient));
+
+    public void MaskWeights(Tensor weight, Tensor mask, Tensor masked) => Time("MaskWeights", masked, () => _inner.MaskWeights(weight, mask, masked));
+
+    public void AccumulateMaskedGradient(Tensor gradient, Tensor mask, Tensor destination) =>
+        Time("AccumulateMaskedGradient", destination, () => _inner.AccumulateMaskedGradient(gradient, mask, destination));
+
+    public void AdamWStep(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWStepSettings settings)
+    {
+        long start = Stopwatch.GetTimestamp();
+        _inner.AdamWStep(parameters, gradients, firstMoment, secondMoment, settings);
+        Add("AdamWStep", parameters, start);
+    }
+
+    public void SumOfSquares(Tensor x, Tensor result) => Time("SumOfSquares", x, () => _inner.SumOfSquares(x, result));
+
+    public void SplineForward(Tensor x, Tensor parameters, int bins, float tailBound, Tensor y, Tensor logDet) =>
+        Time("SplineForward", x, () => _inner.SplineForward(x, parameters, bins, tailBound, y, logDet));
+
+    public void SplineInverse(Tensor y, Tensor parameters, int bins, float tailBound, Tensor x) =>
+        Time("SplineInverse", y, () => _inner.SplineInverse(y, parameters, bins, tailBound, x));
+
+    public void SplineBackward(Tensor x, Tensor parameters, Tensor dy, Tensor dLogDet, int bins, float tailBound, Tensor dx, Tensor dParameters) =>
+        Time("SplineBackward", x, () => _inner.SplineBackward(x, parameters, dy, dLogDet, bins, tailBound, dx, dParameters));
+
+    private void Time(string op, Tensor shaped, Action call)
+    {
+        long start = Stopwatch.GetTimestamp();
+        call();
+        Add(op, shaped, start);
+    }
+
+    private void Add(string op, Tensor shaped, long start) => Add(new OpKey(op, $"{shaped.Rows}x{shaped.Cols}"), start);
+
+    private void Add(OpKey key, long start)
+    {
+        long ticks = Stopwatch.GetTimestamp() - start;
+        var totals = _totals.GetOrAdd(key, _ => new Totals());
+        Interlocked.Increment(ref totals.Calls);
+        Interlocked.Add(ref totals.Ticks, ticks);
+    }
+
+    private readonly record struct OpKey(string Op, string Shape);
+
+    private sealed class Totals
+    {
+        public long Calls;
+        public long Ticks;
+    }
+}
