@@ -51,6 +51,14 @@ public class EndToEndTests
         }
     }
 
+    /// <summary>The worker removes a finished job's training state just after it records the outcome: give it a moment.</summary>
+    static async Task StateRemovedAsync(string folder)
+    {
+        for (int i = 0; i < 100 && Directory.Exists(folder); i++)
+            await Task.Delay(50);
+        Assert.False(Directory.Exists(folder), $"the finished job's training state is still at {folder}");
+    }
+
     static bool Finished(JsonElement job) => job.Text("state") is "succeeded" or "failed" or "cancelled";
 
     [Fact]
@@ -77,7 +85,7 @@ public class EndToEndTests
         Assert.Equal(epochs, done.GetProperty("validationNll").GetArrayLength());
         Assert.True(done.GetProperty("samplesPerSecond").GetDouble() > 0);
         Assert.True(done.GetProperty("trainNll")[0].GetDouble() > done.GetProperty("trainNll")[epochs - 1].GetDouble());
-        Assert.False(Directory.Exists(Path.Combine(factory.DataPath, "jobs", job)));
+        await StateRemovedAsync(Path.Combine(factory.DataPath, "jobs", job));
 
         var version = await (await client.GetAsync("/models/gauss/versions/1")).AssertJson(HttpStatusCode.OK);
         Assert.Equal(dataset, version.Text("datasetId"));
@@ -206,7 +214,7 @@ public class EndToEndTests
             Assert.Equal(30, resumed.GetProperty("epoch").GetInt32());
             Assert.Equal(30, resumed.GetProperty("trainNll").GetArrayLength());
             Assert.Equal(1, resumed.GetProperty("modelVersion").GetInt32());
-            Assert.False(Directory.Exists(Path.Combine(dataPath, "jobs", job)));
+            await StateRemovedAsync(Path.Combine(dataPath, "jobs", job));
         }
         finally
         {
