@@ -53,10 +53,12 @@ public class EndToEndTests
 
     static bool Finished(JsonElement job) => job.Text("state") is "succeeded" or "failed" or "cancelled";
 
-    [Fact]
-    public async Task Upload_train_score_encode_decode_sample_against_the_analytic_density()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Upload_train_score_encode_decode_sample_against_the_analytic_density(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory();
+        await using var factory = new FlowServiceFactory(backend);
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client, GaussianCsv(3000, 11));
         var created = await (await client.PostAsJsonAsync("/jobs", new
@@ -134,10 +136,12 @@ public class EndToEndTests
         Assert.Equal(double.Parse(lines[1].Split(',')[0], CultureInfo.InvariantCulture), again.GetProperty("rows")[0][0].GetDouble(), 5);
     }
 
-    [Fact]
-    public async Task Inference_rejections_are_problems_naming_what_and_where()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Inference_rejections_are_problems_naming_what_and_where(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(settings: new() { ["FlowService:Limits:MaxScoreRows"] = "3", ["FlowService:Limits:MaxSampleCount"] = "50" });
+        await using var factory = new FlowServiceFactory(backend, settings: new() { ["FlowService:Limits:MaxScoreRows"] = "3", ["FlowService:Limits:MaxSampleCount"] = "50" });
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client, GaussianCsv(300, 2));
         string job = (await (await client.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "g", training = new { epochs = 3 } })).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
@@ -171,13 +175,17 @@ public class EndToEndTests
         Assert.Equal(2, (await (await client.PostAsJsonAsync("/score", new { model = "g", version = 2, rows = new[] { new[] { 1.0, 2.0 } } })).AssertJson(HttpStatusCode.OK)).GetProperty("version").GetInt32());
     }
 
-    [Fact]
-    public async Task A_job_interrupted_by_shutdown_resumes_from_its_checkpoint_at_the_next_start()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task A_job_interrupted_by_shutdown_resumes_from_its_checkpoint_at_the_next_start(StoreBackend backend)
     {
         string dataPath = Path.Combine(Path.GetTempPath(), "flowservice-api-tests", Guid.NewGuid().ToString("N"));
         string job;
-        await using (var first = new FlowServiceFactory(dataPath: dataPath))
+        string? database;
+        await using (var first = new FlowServiceFactory(backend, dataPath: dataPath))
         {
+            database = first.PostgresConnection;
             var client = first.CreateClient();
             string dataset = await UploadAsync(client, GaussianCsv(2000, 5));
             job = (await (await client.PostAsJsonAsync("/jobs", new
@@ -190,7 +198,7 @@ public class EndToEndTests
         }
         try
         {
-            await using var second = new FlowServiceFactory(dataPath: dataPath);
+            await using var second = new FlowServiceFactory(backend, dataPath: dataPath, postgres: database);
             var client = second.CreateClient();
             var done = await WaitAsync(client, job, Finished, seconds: 120);
             Assert.Equal("succeeded", done.Text("state"));
@@ -206,10 +214,12 @@ public class EndToEndTests
         }
     }
 
-    [Fact]
-    public async Task Cancelling_a_running_job_stops_it_and_registers_nothing()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Cancelling_a_running_job_stops_it_and_registers_nothing(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory();
+        await using var factory = new FlowServiceFactory(backend);
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client, GaussianCsv(2000, 6));
         string job = (await (await client.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "c", training = new { epochs = 100000, batchSize = 8, patience = 100000 } })).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
