@@ -44,7 +44,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         string dll = typeof(Program).Assembly.Location;
         int port = FreePort();
-        var info = new ProcessStartInfo("dotnet")
+        // The SDK's test runner names the dotnet host it runs under; the same host runs the service.
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
