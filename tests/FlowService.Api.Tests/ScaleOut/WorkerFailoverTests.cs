@@ -14,9 +14,9 @@ namespace FlowService.Api.Tests.ScaleOut;
 /// with exactly one version and an epoch history without repeats. The resumed job's result matches an
 /// uninterrupted run of the same request.
 /// </summary>
-public class WorkerFailoverTests
+public class WorkerFailoverTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    const int Epochs = 300;
+    const int Epochs = 150;
 
     static string Csv(int rows, int seed)
     {
@@ -61,14 +61,16 @@ public class WorkerFailoverTests
             processes.Add(api);
             var workers = new[] { ServiceProcess.Start("worker-1", As("worker")), ServiceProcess.Start("worker-2", As("worker")) };
             processes.AddRange(workers);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             await Task.WhenAll(processes.Select(p => p.WaitReadyAsync(TimeSpan.FromSeconds(60))));
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: three processes ready");
             // A worker serves probes and metrics only; the API process runs no worker.
             Assert.Equal(HttpStatusCode.NotFound, (await workers[0].Client.GetAsync("/models")).StatusCode);
             var apiReady = await (await api.Client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
             Assert.Equal("not run by this process", apiReady.GetProperty("checks").Text("worker"));
 
             var client = api.Client;
-            string dataset = (await (await client.PostAsync("/datasets?name=failover", new StringContent(Csv(2000, 5), Encoding.UTF8, "text/csv")))
+            string dataset = (await (await client.PostAsync("/datasets?name=failover", new StringContent(Csv(1200, 5), Encoding.UTF8, "text/csv")))
                 .AssertJson(HttpStatusCode.Created)).Text("id")!;
             var jobs = new List<string>();
             for (int seed = 1; seed <= 4; seed++)
@@ -79,10 +81,13 @@ public class WorkerFailoverTests
             var victim = workers.Single(w => w.ProcessId == victimPid);
             victim.KillHard();
             int epochAtKill = (await JobAsync(client, victimJob)).GetProperty("epoch").GetInt32();
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: killed {victim.Name} at epoch {epochAtKill} of job {victimJob}");
 
             var finished = new Dictionary<string, JsonElement>();
             foreach (string job in jobs)
                 finished[job] = await WaitFinishedAsync(client, job, TimeSpan.FromSeconds(180), processes);
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: all jobs ended; elapsed per job: " +
+                string.Join(", ", finished.Values.Select(j => $"{j.GetProperty("elapsedSeconds").GetDouble():F1} s ({j.GetProperty("attempts").GetInt32()} attempts)")));
             foreach (var (job, state) in finished)
             {
                 Assert.True(state.Text("state") == "succeeded", $"job {job}: {state}\n{string.Join('\n', processes.Select(p => p.Output))}");
@@ -135,6 +140,7 @@ public class WorkerFailoverTests
             string reference = (await (await client.PostAsJsonAsync("/jobs", Job(dataset, "reference", seedOfVictim))).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
             var uninterrupted = await WaitFinishedAsync(client, reference, TimeSpan.FromSeconds(120), processes);
             Assert.Equal("succeeded", uninterrupted.Text("state"));
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: uninterrupted reference ended");
             Assert.Equal(1, uninterrupted.GetProperty("attempts").GetInt32());
             double resumedFinal = survivor.GetProperty("trainNll").EnumerateArray().Last().GetDouble();
             double referenceFinal = uninterrupted.GetProperty("trainNll").EnumerateArray().Last().GetDouble();
