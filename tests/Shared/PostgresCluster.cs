@@ -52,14 +52,14 @@ public sealed class PostgresCluster : IAsyncDisposable
     public static async Task<PostgresCluster> StartAsync()
     {
         string bin = FindBinaries() ?? throw new InvalidOperationException(UnavailableReason);
-        string root = Path.Combine(Path.GetTempPath(), "flowservice-pg", Guid.NewGuid().ToString("N"));
+        string parent = Path.Combine(Path.GetTempPath(), "flowservice-pg");
+        RemoveStale(parent);
+        string root = Path.Combine(parent, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(root);
         string? runAs = IsRoot() ? "postgres" : null;
+        // Only this cluster's own folder changes owner: other test processes create and remove theirs beside it at the same time.
         if (runAs is not null)
-        {
-            await RunAsync("chown", ["-R", $"{runAs}:{runAs}", Path.GetDirectoryName(root)!]);
-            await RunAsync("chmod", ["700", root]);
-        }
+            await RunAsync("chown", [$"{runAs}:{runAs}", root]);
         var cluster = new PostgresCluster(bin, root, runAs, FreePort());
         await cluster.PgAsync("initdb", ["-D", cluster.DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
         await cluster.StartServerAsync();
@@ -122,6 +122,29 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     string[] PgArguments(string tool, string[] arguments) =>
         _runAs is null ? arguments : ["-u", _runAs, "--", Path.Combine(_bin, tool), .. arguments];
+
+    /// <summary>
+    /// Folders of clusters that earlier test runs stopped but could not remove (the test host is ended soon
+    /// after its last test, which can cut short the removal at exit): no server runs in them and they are old.
+    /// </summary>
+    static void RemoveStale(string parent)
+    {
+        if (!Directory.Exists(parent))
+            return;
+        foreach (var folder in Directory.EnumerateDirectories(parent))
+        {
+            if (File.Exists(Path.Combine(folder, "data", "postmaster.pid")) || Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-30))
+                continue;
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another test process removes it at the same moment.
+            }
+        }
+    }
 
     static bool IsRoot()
     {
