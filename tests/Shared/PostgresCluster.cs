@@ -133,7 +133,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             return;
         foreach (var folder in Directory.EnumerateDirectories(parent))
         {
-            if (File.Exists(Path.Combine(folder, "data", "postmaster.pid")) || Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-30))
+            if (File.Exists(Path.Combine(folder, "data", "postmaster.pid")) || Directory.GetLastWriteTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-5))
                 continue;
             try
             {
