@@ -7,7 +7,7 @@ builder.AddObservability();
 
 builder.AddFlowServiceOptions();
 builder.AddHttpConventions();
-builder.AddEmbeddedStorage();
+builder.AddStorage();
 builder.AddTrainingWorker();
 builder.AddScoring();
 builder.AddApiDocumentation();
@@ -19,11 +19,14 @@ app.UseProblemResponses();
 app.UseApiDocumentation();
 
 app.MapHealthApi();
-app.MapDatasetsApi();
-app.MapJobsApi();
-app.MapModelsApi();
-app.MapInferenceApi();
 app.MapMetrics();
+if (app.ServesApi())
+{
+    app.MapDatasetsApi();
+    app.MapJobsApi();
+    app.MapModelsApi();
+    app.MapInferenceApi();
+}
 
 app.Run();
 

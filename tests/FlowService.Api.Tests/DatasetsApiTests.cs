@@ -8,10 +8,12 @@ public class DatasetsApiTests
 {
     static StringContent Csv(string text) => new(text, Encoding.UTF8, "text/csv");
 
-    [Fact]
-    public async Task Csv_upload_returns_statistics_and_is_listed_fetched_and_deleted()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Csv_upload_returns_statistics_and_is_listed_fetched_and_deleted(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         var response = await client.PostAsync("/datasets?name=demo", Csv("a,b\n1,10\n2,20\n3,60\n"));
         var created = await response.AssertJson(HttpStatusCode.Created);
@@ -30,10 +32,12 @@ public class DatasetsApiTests
         await (await client.DeleteAsync($"/datasets/{id}")).AssertProblem(HttpStatusCode.NotFound);
     }
 
-    [Fact]
-    public async Task Json_and_npy_uploads_are_accepted()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Json_and_npy_uploads_are_accepted(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         var json = new StringContent("""{"columns":["x","y"],"rows":[[1,2],[3,5],[4,4]]}""", Encoding.UTF8, "application/json");
         Assert.Equal(3, (await (await client.PostAsync("/datasets?name=j", json)).AssertJson(HttpStatusCode.Created)).GetProperty("rows").GetInt32());
@@ -71,10 +75,12 @@ public class DatasetsApiTests
         Assert.Empty(Directory.Exists(Path.Combine(factory.DataPath, "datasets")) ? Directory.GetFiles(Path.Combine(factory.DataPath, "datasets")) : []);
     }
 
-    [Fact]
-    public async Task Body_over_the_byte_limit_is_413_and_row_and_column_limits_are_400()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Body_over_the_byte_limit_is_413_and_row_and_column_limits_are_400(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false, settings: new()
+        await using var factory = new FlowServiceFactory(backend, worker: false, settings: new()
         {
             ["FlowService:Limits:MaxUploadBytes"] = "100",
             ["FlowService:Limits:MaxRows"] = "3",
@@ -90,10 +96,12 @@ public class DatasetsApiTests
         Assert.Equal(0, (await (await client.GetAsync("/datasets")).AssertJson(HttpStatusCode.OK)).GetArrayLength());
     }
 
-    [Fact]
-    public async Task Missing_name_unknown_content_type_and_bad_npy_are_problems()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Missing_name_unknown_content_type_and_bad_npy_are_problems(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         Assert.Equal("name", (await (await client.PostAsync("/datasets", Csv("a\n1\n2\n"))).AssertProblem(HttpStatusCode.BadRequest)).Text("field"));
         await (await client.PostAsync("/datasets?name=x", new StringContent("<a/>", Encoding.UTF8, "application/xml"))).AssertProblem(HttpStatusCode.UnsupportedMediaType);

@@ -61,10 +61,12 @@ public class EndToEndTests
 
     static bool Finished(JsonElement job) => job.Text("state") is "succeeded" or "failed" or "cancelled";
 
-    [Fact]
-    public async Task Upload_train_score_encode_decode_sample_against_the_analytic_density()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Upload_train_score_encode_decode_sample_against_the_analytic_density(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory();
+        await using var factory = new FlowServiceFactory(backend);
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client, GaussianCsv(3000, 11));
         var created = await (await client.PostAsJsonAsync("/jobs", new
@@ -144,10 +146,12 @@ public class EndToEndTests
         Assert.Equal(double.Parse(lines[1].Split(',')[0], CultureInfo.InvariantCulture), again.GetProperty("rows")[0][0].GetDouble(), 5);
     }
 
-    [Fact]
-    public async Task Inference_rejections_are_problems_naming_what_and_where()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Inference_rejections_are_problems_naming_what_and_where(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(settings: new() { ["FlowService:Limits:MaxScoreRows"] = "3", ["FlowService:Limits:MaxSampleCount"] = "50" });
+        await using var factory = new FlowServiceFactory(backend, settings: new() { ["FlowService:Limits:MaxScoreRows"] = "3", ["FlowService:Limits:MaxSampleCount"] = "50" });
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client, GaussianCsv(300, 2));
         string job = (await (await client.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "g", training = new { epochs = 3 } })).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
@@ -181,8 +185,10 @@ public class EndToEndTests
         Assert.Equal(2, (await (await client.PostAsJsonAsync("/score", new { model = "g", version = 2, rows = new[] { new[] { 1.0, 2.0 } } })).AssertJson(HttpStatusCode.OK)).GetProperty("version").GetInt32());
     }
 
-    [Fact]
-    public async Task A_job_interrupted_by_shutdown_resumes_from_its_checkpoint_and_ends_exactly_as_an_uninterrupted_run()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task A_job_interrupted_by_shutdown_resumes_from_its_checkpoint_and_ends_exactly_as_an_uninterrupted_run(StoreBackend backend)
     {
         // Small batches make many optimizer steps per epoch, so the shutdown lands in the middle of the run.
         object Job(string dataset, string model) => new
@@ -195,8 +201,10 @@ public class EndToEndTests
         string csv = GaussianCsv(1500, 5);
         string dataPath = Path.Combine(Path.GetTempPath(), "flowservice-api-tests", Guid.NewGuid().ToString("N"));
         string job;
-        await using (var first = new FlowServiceFactory(dataPath: dataPath))
+        string? database;
+        await using (var first = new FlowServiceFactory(backend, dataPath: dataPath))
         {
+            database = first.PostgresConnection;
             var client = first.CreateClient();
             job = (await (await client.PostAsJsonAsync("/jobs", Job(await UploadAsync(client, csv), "resume"))).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
             await WaitAsync(client, job, j => j.GetProperty("epoch").GetInt32() >= 3);
@@ -204,7 +212,7 @@ public class EndToEndTests
         JsonElement resumed;
         try
         {
-            await using var second = new FlowServiceFactory(dataPath: dataPath);
+            await using var second = new FlowServiceFactory(backend, dataPath: dataPath, postgres: database);
             var client = second.CreateClient();
             var interrupted = await (await client.GetAsync($"/jobs/{job}")).AssertJson(HttpStatusCode.OK);
             Assert.True(interrupted.GetProperty("epoch").GetInt32() < 30, $"the job finished before the shutdown: {interrupted}");
@@ -224,7 +232,7 @@ public class EndToEndTests
 
         // The same job run without interruption: training state (weights, Adam moments, step, best weights) and the
         // seeded per-epoch shuffles make the resumed run retrace it exactly, epoch by epoch.
-        await using var fresh = new FlowServiceFactory();
+        await using var fresh = new FlowServiceFactory(backend);
         var freshClient = fresh.CreateClient();
         string control = (await (await freshClient.PostAsJsonAsync("/jobs", Job(await UploadAsync(freshClient, csv), "control"))).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
         var uninterrupted = await WaitAsync(freshClient, control, Finished, seconds: 180);
@@ -235,10 +243,12 @@ public class EndToEndTests
                 resumed.GetProperty(series).EnumerateArray().Select(v => v.GetDouble()));
     }
 
-    [Fact]
-    public async Task Cancelling_a_running_job_stops_it_and_registers_nothing()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Cancelling_a_running_job_stops_it_and_registers_nothing(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory();
+        await using var factory = new FlowServiceFactory(backend);
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client, GaussianCsv(2000, 6));
         string job = (await (await client.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "c", training = new { epochs = 100000, batchSize = 8, patience = 100000 } })).AssertJson(HttpStatusCode.Accepted)).Text("id")!;

@@ -5,27 +5,37 @@ namespace FlowService.Api.Tests;
 
 /// <summary>
 /// The whole service in memory with its data folder in a fresh temporary directory (removed on
-/// dispose). Create one per test with <c>await using</c>.
+/// dispose) and its metadata in the <paramref name="backend"/>: the embedded SQLite file, or a new
+/// database on the shared test PostgreSQL cluster (or the one <paramref name="postgres"/> names, to
+/// start a second process over the same database). Create one per test with <c>await using</c>.
 /// </summary>
 public sealed class FlowServiceFactory : WebApplicationFactory<Program>
 {
     readonly Dictionary<string, string?> _settings;
 
-    public FlowServiceFactory(bool worker = true, Dictionary<string, string?>? settings = null, string? dataPath = null)
+    public FlowServiceFactory(StoreBackend backend = StoreBackend.Sqlite, bool worker = true, Dictionary<string, string?>? settings = null,
+        string? dataPath = null, string? postgres = null)
     {
         DataPath = dataPath ?? Path.Combine(Path.GetTempPath(), "flowservice-api-tests", Guid.NewGuid().ToString("N"));
         OwnsDataPath = dataPath is null;
+        PostgresConnection = backend == StoreBackend.Postgres ? postgres ?? PostgresCluster.CreateDatabaseAsync().GetAwaiter().GetResult() : null;
         _settings = new Dictionary<string, string?>
         {
             ["FlowService:DataPath"] = DataPath,
             ["FlowService:Worker:Enabled"] = worker ? "true" : "false",
             ["FlowService:Worker:PollIntervalMilliseconds"] = "50",
+            ["FlowService:Worker:HeartbeatMilliseconds"] = "200",
         };
+        if (PostgresConnection is not null)
+            _settings["ConnectionStrings:Postgres"] = PostgresConnection;
         foreach (var (key, value) in settings ?? [])
             _settings[key] = value;
     }
 
     public string DataPath { get; }
+
+    /// <summary>The PostgreSQL database this service uses; null on SQLite.</summary>
+    public string? PostgresConnection { get; }
 
     bool OwnsDataPath { get; }
 

@@ -4,10 +4,12 @@ namespace FlowService.Api.Tests;
 
 public class HostingTests
 {
-    [Fact]
-    public async Task Health_live_and_ready_answer()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Health_live_and_ready_answer(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         Assert.Equal("live", (await (await client.GetAsync("/health/live")).AssertJson(HttpStatusCode.OK)).Text("status"));
         var ready = await (await client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
@@ -27,6 +29,26 @@ public class HostingTests
         var upload = paths.GetProperty("/datasets").GetProperty("post");
         Assert.Contains("x,y", upload.GetProperty("requestBody").GetProperty("content").GetProperty("text/csv").GetProperty("example").GetString());
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/swagger/index.html")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Worker_role_serves_probes_and_metrics_but_no_api_and_api_role_runs_no_worker()
+    {
+        await using (var worker = new FlowServiceFactory(settings: new() { ["FlowService:Role"] = "worker" }))
+        {
+            var client = worker.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/metrics")).StatusCode);
+            await (await client.GetAsync("/datasets")).AssertProblem(HttpStatusCode.NotFound);
+            await (await client.GetAsync("/models")).AssertProblem(HttpStatusCode.NotFound);
+            var ready = await (await client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
+            Assert.Equal("running", ready.GetProperty("checks").Text("worker"));
+        }
+        await using var api = new FlowServiceFactory(settings: new() { ["FlowService:Role"] = "api" });
+        var apiClient = api.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await apiClient.GetAsync("/datasets")).StatusCode);
+        var apiReady = await (await apiClient.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
+        Assert.Equal("not run by this process", apiReady.GetProperty("checks").Text("worker"));
     }
 
     [Fact]

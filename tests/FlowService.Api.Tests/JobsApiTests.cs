@@ -12,10 +12,12 @@ public class JobsApiTests
         return (await response.AssertJson(HttpStatusCode.Created)).Text("id")!;
     }
 
-    [Fact]
-    public async Task Post_queues_a_job_with_defaults_and_location_then_get_list_and_cancel()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Post_queues_a_job_with_defaults_and_location_then_get_list_and_cancel(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client);
 
@@ -73,10 +75,12 @@ public class JobsApiTests
         Assert.Equal(0, (await (await client.GetAsync("/jobs")).AssertJson(HttpStatusCode.OK)).GetArrayLength());
     }
 
-    [Fact]
-    public async Task Events_stream_the_current_state_and_end_for_a_finished_job()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Events_stream_the_current_state_and_end_for_a_finished_job(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         string dataset = await UploadAsync(client);
         var job = await (await client.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m1" })).AssertJson(HttpStatusCode.Accepted);

@@ -23,10 +23,12 @@ public class ModelsApiTests
             new ModelMetrics(1.0, 1.1, 1.2, 5, 4, 80, 10, 10), AnomalyCalibration.FromValidationLogProb([-3f, -2f, -1f]), relative, "csha"));
     }
 
-    [Fact]
-    public async Task Versions_aliases_download_and_guarded_delete()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Versions_aliases_download_and_guarded_delete(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         await RegisterAsync(factory, "m", "j1");
         await RegisterAsync(factory, "m", "j2");
@@ -64,10 +66,12 @@ public class ModelsApiTests
         Assert.False(Directory.Exists(Path.Combine(factory.DataPath, "models", "m", "j2")));
     }
 
-    [Fact]
-    public async Task Unknown_models_versions_and_bad_alias_requests_are_problems()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Unknown_models_versions_and_bad_alias_requests_are_problems(StoreBackend backend)
     {
-        await using var factory = new FlowServiceFactory(worker: false);
+        await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
         await RegisterAsync(factory, "m", "j1");
         await (await client.GetAsync("/models/none")).AssertProblem(HttpStatusCode.NotFound);

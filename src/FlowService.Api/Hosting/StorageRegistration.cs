@@ -6,9 +6,15 @@ using Microsoft.Extensions.Options;
 
 namespace FlowService.Api.Hosting;
 
-/// <summary>Options binding and the embedded storage (SQLite file + data folder) behind the store interfaces.</summary>
+/// <summary>
+/// Options binding and the storage behind the store interfaces: PostgreSQL when
+/// <c>ConnectionStrings:Postgres</c> is set (scale-out: every replica shares the database and the data
+/// folder's volume), else the embedded SQLite file in the data folder.
+/// </summary>
 public static class StorageRegistration
 {
+    public const string PostgresConnectionName = "Postgres";
+
     public static WebApplicationBuilder AddFlowServiceOptions(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<FlowServiceOptions>().BindConfiguration(FlowServiceOptions.Section)
@@ -20,15 +26,32 @@ public static class StorageRegistration
         return builder;
     }
 
-    /// <summary>The embedded default. A PostgreSQL registration (ConnectionStrings:Postgres) would replace these three stores.</summary>
-    public static WebApplicationBuilder AddEmbeddedStorage(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddStorage(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton(sp => new DataFolder(sp.GetRequiredService<IOptions<FlowServiceOptions>>().Value.DataPath));
+        builder.Services.AddExceptionHandler<StorageUnavailableHandler>();
+        string? postgres = builder.Configuration.GetConnectionString(PostgresConnectionName);
+        return string.IsNullOrWhiteSpace(postgres) ? builder.AddEmbeddedStorage() : builder.AddPostgresStorage(postgres);
+    }
+
+    static WebApplicationBuilder AddEmbeddedStorage(this WebApplicationBuilder builder)
+    {
         builder.Services.AddSingleton(sp => new SqliteDatabase(sp.GetRequiredService<DataFolder>().DatabasePath));
         builder.Services.AddSingleton<IStorageProbe>(sp => sp.GetRequiredService<SqliteDatabase>());
         builder.Services.AddSingleton<IDatasetStore, SqliteDatasetStore>();
         builder.Services.AddSingleton<IJobStore, SqliteJobStore>();
         builder.Services.AddSingleton<IModelRegistry, SqliteModelRegistry>();
+        return builder;
+    }
+
+    static WebApplicationBuilder AddPostgresStorage(this WebApplicationBuilder builder, string connectionString)
+    {
+        builder.Services.AddSingleton(_ => new PostgresDatabase(connectionString));
+        builder.Services.AddSingleton<IStorageProbe>(sp => sp.GetRequiredService<PostgresDatabase>());
+        builder.Services.AddSingleton<IDatasetStore, PostgresDatasetStore>();
+        builder.Services.AddSingleton<IJobStore, PostgresJobStore>();
+        builder.Services.AddSingleton<IModelRegistry, PostgresModelRegistry>();
+        builder.Services.AddHostedService<PostgresMigrationAtStart>();
         return builder;
     }
 }

@@ -2,7 +2,7 @@ namespace FlowService.Training.Datasets;
 
 /// <summary>
 /// Stores datasets: metadata in the database, values in the data folder. Implemented by
-/// <see cref="SqliteDatasetStore"/> (embedded); a PostgreSQL store implements the same contract.
+/// <see cref="SqliteDatasetStore"/> (embedded) and <see cref="PostgresDatasetStore"/> (scale-out).
 /// </summary>
 public interface IDatasetStore
 {

@@ -4,6 +4,7 @@ using FlowService.Training.Observability;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace FlowService.Training.Jobs;
 
@@ -12,73 +13,88 @@ namespace FlowService.Training.Jobs;
 /// job store every epoch, resumable state in the job's folder), then scores the best weights on every
 /// split, calibrates anomaly thresholds on the validation rows, writes the checkpoint and only then
 /// registers the version and completes the job. A job's own failure (bad data, divergence) fails the
-/// job; a shutdown leaves it Running so that it resumes at the next start.
+/// job; a shutdown gives it back to the queue so that it resumes from its checkpoint on the next claim.
+/// The job's <see cref="JobLease"/> is renewed while it runs; when the lease is lost (the job may already
+/// run on another worker) the runner stops and writes nothing more about the job: no progress, no
+/// version, no end state, and it leaves the resumable state in place for the worker that holds it now.
 /// </summary>
 public sealed class FlowJobRunner(
     IJobStore jobs, IDatasetStore datasets, IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder,
-    TrainingTelemetry telemetry, ILogger<FlowJobRunner> logger) : IJobRunner
+    TrainingTelemetry telemetry, IOptions<WorkerOptions> options, ILogger<FlowJobRunner> logger) : IJobRunner
 {
     public async Task RunAsync(JobRecord job, CancellationToken stoppingToken)
     {
+        await using var lease = new JobLease(jobs, job, options.Value, logger, stoppingToken);
         var request = job.Request;
-        var info = await datasets.GetAsync(request.DatasetId, stoppingToken);
-        var table = info is null ? null : await datasets.LoadAsync(request.DatasetId, stoppingToken);
-        if (info is null || table is null)
-        {
-            string reason = $"Dataset '{request.DatasetId}' no longer exists.";
-            await jobs.FailAsync(job.Id, reason, CancellationToken.None);
-            telemetry.JobFailed(job.Id, request.Model, reason);
-            return;
-        }
-        var engine = engines.Find(request.Flow);
-        if (engine is null)
-        {
-            const string reason = "No engine in this process handles the job's flow type.";
-            await jobs.FailAsync(job.Id, reason, CancellationToken.None);
-            telemetry.JobFailed(job.Id, request.Model, reason);
-            return;
-        }
         string stateFolder = folder.JobStateFolder(job.Id);
-        telemetry.JobStarted(job.Id, request.Model, request.Training.Epochs, job.Attempts);
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var watch = WatchForCancellationAsync(job.Id, cancel);
         try
         {
-            var p = request.Training;
-            var split = DatasetSplit.Create(table, request.ContextColumns, p.ValidationFraction, p.TestFraction, p.Seed);
-            var observer = new JobProgressObserver(jobs, job.Id, request.Model, p.Epochs, telemetry);
-            var outcome = await Task.Run(() => engine.Train(new TrainingRun(request.Flow, split, p, stateFolder), observer, cancel.Token), CancellationToken.None);
-            var version = await RegisterAsync(job, info, split, engine, outcome);
-            await jobs.CompleteAsync(job.Id, version.Version, CancellationToken.None);
-            telemetry.JobSucceeded(job.Id, request.Model, version.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-            DeleteQuietly(stateFolder);
+            await TrainAsync(job, lease, stateFolder);
+        }
+        catch (OperationCanceledException) when (lease.Lost)
+        {
+            logger.LogWarning("Job {JobId} attempt {Attempt} stopped: its lease was lost, so the worker holding it now finishes it", job.Id, job.Attempts);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            logger.LogInformation("Job {JobId} interrupted by shutdown; it resumes from its last checkpoint at the next start", job.Id);
+            await ReleaseQuietly(lease);
+            logger.LogInformation("Job {JobId} interrupted by shutdown; it resumes from its last checkpoint on the next claim", job.Id);
             throw;
         }
         catch (OperationCanceledException)
         {
-            await jobs.MarkCancelledAsync(job.Id, CancellationToken.None);
+            if (!await jobs.MarkCancelledAsync(job.Id, job.Attempts, CancellationToken.None))
+                return;
             telemetry.JobCancelled(job.Id, request.Model, (await jobs.GetAsync(job.Id, CancellationToken.None))?.Epoch ?? 0);
             DeleteQuietly(stateFolder);
         }
         catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or ArgumentException)
         {
-            await jobs.FailAsync(job.Id, e.Message, CancellationToken.None);
+            if (!await jobs.FailAsync(job.Id, job.Attempts, e.Message, CancellationToken.None))
+                return;
             telemetry.JobFailed(job.Id, request.Model, e.Message, e);
             DeleteQuietly(stateFolder);
         }
-        finally
-        {
-            await cancel.CancelAsync();
-            await watch;
-        }
     }
 
-    async Task<ModelVersion> RegisterAsync(JobRecord job, DatasetInfo info, DatasetSplit split, IFlowEngine engine, TrainingOutcome outcome)
+    async Task TrainAsync(JobRecord job, JobLease lease, string stateFolder)
+    {
+        var request = job.Request;
+        lease.Token.ThrowIfCancellationRequested();
+        var info = await datasets.GetAsync(request.DatasetId, lease.Token);
+        var table = info is null ? null : await datasets.LoadAsync(request.DatasetId, lease.Token);
+        if (info is null || table is null)
+        {
+            await FailAsync(lease, request.Model, $"Dataset '{request.DatasetId}' no longer exists.");
+            return;
+        }
+        var engine = engines.Find(request.Flow);
+        if (engine is null)
+        {
+            await FailAsync(lease, request.Model, "No engine in this process handles the job's flow type.");
+            return;
+        }
+        telemetry.JobStarted(job.Id, request.Model, request.Training.Epochs, job.Attempts);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var p = request.Training;
+        var split = DatasetSplit.Create(table, request.ContextColumns, p.ValidationFraction, p.TestFraction, p.Seed);
+        var observer = new JobProgressObserver(jobs, lease, request.Model, p.Epochs, telemetry);
+        var outcome = await Task.Run(() => engine.Train(new TrainingRun(request.Flow, split, p, stateFolder), observer, lease.Token), CancellationToken.None);
+        var version = await RegisterAsync(job, lease, info, split, engine, outcome);
+        if (!await jobs.CompleteAsync(job.Id, job.Attempts, version.Version, CancellationToken.None))
+            throw lease.MarkLost();
+        telemetry.JobSucceeded(job.Id, request.Model, version.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        DeleteQuietly(stateFolder);
+    }
+
+    async Task FailAsync(JobLease lease, string model, string reason)
+    {
+        if (!await jobs.FailAsync(lease.JobId, lease.Attempt, reason, CancellationToken.None))
+            throw lease.MarkLost();
+        telemetry.JobFailed(lease.JobId, model, reason);
+    }
+
+    async Task<ModelVersion> RegisterAsync(JobRecord job, JobLease lease, DatasetInfo info, DatasetSplit split, IFlowEngine engine, TrainingOutcome outcome)
     {
         var request = job.Request;
         var validationLogProb = LogProb(outcome.Flow, split.Validation);
@@ -86,13 +102,19 @@ public sealed class FlowJobRunner(
             MeanNll(LogProb(outcome.Flow, split.Train)), MeanNll(validationLogProb),
             split.Test.Rows > 0 ? MeanNll(LogProb(outcome.Flow, split.Test)) : null,
             outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows);
-        string relative = DataFolder.CheckpointFolder(request.Model, job.Id);
+        await lease.EnsureHeldAsync();
+        string relative = DataFolder.CheckpointFolder(request.Model, job.Id, job.Attempts);
         // The checkpoint is durable before the registry row exists, so no version points at a partial file.
         string sha256 = engine.Save(outcome.Flow, request.Flow, folder.Resolve(relative));
         telemetry.CheckpointWritten(job.Id, request.Model, outcome.EpochsRun, relative);
-        return await registry.RegisterAsync(new NewModelVersion(
+        var version = await registry.RegisterAsync(new NewModelVersion(
             request.Model, job.Id, info.Id, info.Sha256, split.FeatureColumns, split.ContextColumns, request.Flow, request.Training,
             metrics, AnomalyCalibration.FromValidationLogProb(validationLogProb), relative, sha256), CancellationToken.None);
+        // Registration is idempotent per job: an earlier attempt that finished after losing its lease may have
+        // registered first; its version stands (one version per job) and this attempt's copy goes.
+        if (version.CheckpointFolder != relative)
+            DeleteQuietly(folder.Resolve(relative));
+        return version;
     }
 
     static float[] LogProb(IDensityFlow flow, DatasetSplit.Part part)
@@ -104,20 +126,15 @@ public sealed class FlowJobRunner(
 
     static double MeanNll(float[] logProb) => logProb.Length == 0 ? double.NaN : -logProb.Average(v => (double)v);
 
-    /// <summary>Cancellation is a flag in the store (any process may set it); polled while the job trains.</summary>
-    async Task WatchForCancellationAsync(string jobId, CancellationTokenSource cancel)
+    async Task ReleaseQuietly(JobLease lease)
     {
         try
         {
-            while (!cancel.IsCancellationRequested)
-            {
-                await Task.Delay(200, cancel.Token);
-                if (await jobs.IsCancelRequestedAsync(jobId, cancel.Token))
-                    await cancel.CancelAsync();
-            }
+            await jobs.ReleaseAsync(lease.JobId, lease.Attempt, CancellationToken.None);
         }
-        catch (OperationCanceledException)
+        catch (Exception e)
         {
+            logger.LogWarning(e, "Could not give job {JobId} back to the queue; it is claimable again when its lease expires", lease.JobId);
         }
     }
 

@@ -5,7 +5,9 @@ namespace FlowService.Training.Jobs;
 
 /// <summary>
 /// The embedded job queue: a SQLite table. Claims run in an IMMEDIATE transaction (SQLite's write
-/// lock), so two workers of one process never claim the same job.
+/// lock), so two workers of one process never claim the same job. One process owns the file, so a lease
+/// needs no expiry here: the attempt number alone fences a worker's writes, and every Running job is
+/// abandoned when the process starts again.
 /// </summary>
 public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
 {
@@ -53,7 +55,7 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         return Task.FromResult<IReadOnlyList<JobRecord>>(ids.Select(id => Get(connection, null, id)!).ToList());
     }
 
-    public Task<JobRecord?> TryClaimAsync(string workerId, CancellationToken cancellationToken = default)
+    public Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken = default)
     {
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction(deferred: false);
@@ -76,7 +78,28 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         return Task.FromResult(job);
     }
 
-    public Task RecordEpochAsync(string id, EpochRecord epoch, CancellationToken cancellationToken = default)
+    public Task<JobLeaseStatus> RenewLeaseAsync(string id, int attempt, TimeSpan lease, CancellationToken cancellationToken = default)
+    {
+        using var connection = database.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT cancel_requested FROM jobs WHERE id = $id AND state = 'running' AND attempts = $attempt";
+        command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$attempt", attempt);
+        return Task.FromResult(command.ExecuteScalar() switch
+        {
+            null => JobLeaseStatus.Lost,
+            var flag when Convert.ToInt64(flag) == 1 => JobLeaseStatus.CancelRequested,
+            _ => JobLeaseStatus.Held,
+        });
+    }
+
+    public Task<bool> ReleaseAsync(string id, int attempt, CancellationToken cancellationToken = default)
+    {
+        using var connection = database.Open();
+        return Task.FromResult(Execute(connection, null, $"UPDATE jobs SET state = 'queued', worker_id = NULL WHERE {Held}", ("$id", id), ("$attempt", attempt)) == 1);
+    }
+
+    public Task<bool> RecordEpochAsync(string id, int attempt, EpochRecord epoch, CancellationToken cancellationToken = default)
     {
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction(deferred: false);
@@ -85,37 +108,41 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
             VALUES ($id, $epoch, $train, $validation, $rate, $seconds)
             """, ("$id", id), ("$epoch", epoch.Epoch), ("$train", epoch.TrainNll), ("$validation", epoch.ValidationNll),
             ("$rate", epoch.SamplesPerSecond), ("$seconds", epoch.Seconds));
-        Execute(connection, transaction, """
+        int updated = Execute(connection, transaction, $"""
             UPDATE jobs SET epoch = $epoch, samples_per_second = $rate,
                 running_seconds = (SELECT COALESCE(SUM(seconds), 0) FROM job_epochs WHERE job_id = $id)
-            WHERE id = $id
-            """, ("$id", id), ("$epoch", epoch.Epoch), ("$rate", epoch.SamplesPerSecond));
+            WHERE {Held}
+            """, ("$id", id), ("$attempt", attempt), ("$epoch", epoch.Epoch), ("$rate", epoch.SamplesPerSecond));
+        if (updated == 0)
+            return Task.FromResult(false);
         transaction.Commit();
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
-    public Task TruncateHistoryAsync(string id, int lastEpoch, CancellationToken cancellationToken = default)
+    public Task<bool> TruncateHistoryAsync(string id, int attempt, int lastEpoch, CancellationToken cancellationToken = default)
     {
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction(deferred: false);
         Execute(connection, transaction, "DELETE FROM job_epochs WHERE job_id = $id AND epoch > $epoch", ("$id", id), ("$epoch", lastEpoch));
-        Execute(connection, transaction, """
+        int updated = Execute(connection, transaction, $"""
             UPDATE jobs SET epoch = $epoch,
                 running_seconds = (SELECT COALESCE(SUM(seconds), 0) FROM job_epochs WHERE job_id = $id)
-            WHERE id = $id
-            """, ("$id", id), ("$epoch", lastEpoch));
+            WHERE {Held}
+            """, ("$id", id), ("$attempt", attempt), ("$epoch", lastEpoch));
+        if (updated == 0)
+            return Task.FromResult(false);
         transaction.Commit();
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
-    public Task CompleteAsync(string id, int modelVersion, CancellationToken cancellationToken = default) =>
-        Finish(id, JobState.Succeeded, null, modelVersion);
+    public Task<bool> CompleteAsync(string id, int attempt, int modelVersion, CancellationToken cancellationToken = default) =>
+        Finish(id, attempt, JobState.Succeeded, null, modelVersion);
 
-    public Task FailAsync(string id, string error, CancellationToken cancellationToken = default) =>
-        Finish(id, JobState.Failed, error, null);
+    public Task<bool> FailAsync(string id, int attempt, string error, CancellationToken cancellationToken = default) =>
+        Finish(id, attempt, JobState.Failed, error, null);
 
-    public Task MarkCancelledAsync(string id, CancellationToken cancellationToken = default) =>
-        Finish(id, JobState.Cancelled, null, null);
+    public Task<bool> MarkCancelledAsync(string id, int attempt, CancellationToken cancellationToken = default) =>
+        Finish(id, attempt, JobState.Cancelled, null, null);
 
     public Task<JobRecord?> RequestCancelAsync(string id, CancellationToken cancellationToken = default)
     {
@@ -166,14 +193,18 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         return Task.FromResult<IReadOnlyDictionary<JobState, int>>(counts);
     }
 
-    Task Finish(string id, JobState state, string? error, int? version)
+    /// <summary>The condition of every write a worker makes about its job: still running under its attempt.</summary>
+    const string Held = "id = $id AND state = 'running' AND attempts = $attempt";
+
+    Task<bool> Finish(string id, int attempt, JobState state, string? error, int? version)
     {
         using var connection = database.Open();
-        Execute(connection, null, """
+        int updated = Execute(connection, null, $"""
             UPDATE jobs SET state = $state, error = $error, model_version = $version, finished_at = $now, worker_id = NULL
-            WHERE id = $id
-            """, ("$id", id), ("$state", Name(state)), ("$error", error), ("$version", version), ("$now", StoreJson.Timestamp(DateTimeOffset.UtcNow)));
-        return Task.CompletedTask;
+            WHERE {Held}
+            """, ("$id", id), ("$attempt", attempt), ("$state", Name(state)), ("$error", error), ("$version", version),
+            ("$now", StoreJson.Timestamp(DateTimeOffset.UtcNow)));
+        return Task.FromResult(updated == 1);
     }
 
     static JobRecord? Get(SqliteConnection connection, SqliteTransaction? transaction, string id)

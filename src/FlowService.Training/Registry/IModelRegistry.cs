@@ -3,7 +3,7 @@ namespace FlowService.Training.Registry;
 /// <summary>
 /// Model names, their immutable versions and movable aliases. Version numbers are dense per model
 /// (1, 2, 3, ... in registration order) and never reused, even after a delete. Implemented by
-/// <see cref="SqliteModelRegistry"/>; a PostgreSQL registry implements the same contract.
+/// <see cref="SqliteModelRegistry"/> (embedded) and <see cref="PostgresModelRegistry"/> (scale-out).
 /// </summary>
 public interface IModelRegistry
 {

@@ -1,7 +1,8 @@
 namespace FlowService.Training.Storage;
 
 /// <summary>
-/// Where the embedded mode keeps its files under <c>FlowService:DataPath</c>: the SQLite database,
+/// Where the service keeps its files under <c>FlowService:DataPath</c> (in scale-out, a volume every replica
+/// mounts): the SQLite database of the embedded mode,
 /// uploaded datasets (float64 .npy), per-job training state (resumable checkpoints) and the
 /// immutable checkpoints of registered model versions.
 /// </summary>
@@ -27,6 +28,12 @@ public sealed class DataFolder
     /// so a data folder can move or be mounted elsewhere), named by the job that produced it.
     /// </summary>
     public static string CheckpointFolder(string model, string jobId) => Path.Combine("models", model, jobId);
+
+    /// <summary>
+    /// The checkpoint folder a job's attempt writes: two workers that both finished the same job (one of them
+    /// after its lease ran out) never write into one folder, so the folder the registry recorded is never overwritten.
+    /// </summary>
+    public static string CheckpointFolder(string model, string jobId, int attempt) => Path.Combine("models", model, $"{jobId}-{attempt}");
 
     /// <summary>An absolute path for a path relative to the root.</summary>
     public string Resolve(string relative) => Path.GetFullPath(Path.Combine(Root, relative));

@@ -2,13 +2,15 @@ using FlowService.Training.Datasets;
 
 namespace FlowService.Training.Tests.Datasets;
 
-public class SqliteDatasetStoreTests
+public class DatasetStoreTests
 {
-    [Fact]
-    public async Task Add_get_list_load_delete_round_trip()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Add_get_list_load_delete_round_trip(StoreBackend backend)
     {
-        using var temp = new TempDataFolder();
-        var store = new SqliteDatasetStore(temp.Database, temp.Folder);
+        await using var stores = await TestStores.CreateAsync(backend);
+        var store = stores.Datasets;
         var table = new NumericTable(["a", "b"], 3, [1, 10, 2, 20, 3, 60]);
 
         var info = await store.AddAsync("demo", DatasetFormat.Csv, table, "abc", 42);
@@ -21,22 +23,28 @@ public class SqliteDatasetStoreTests
         var again = await store.GetAsync(info.Id);
         Assert.Equal(info with { Columns = again!.Columns, Statistics = again.Statistics }, again);
         Assert.Equal(info.Statistics, again.Statistics);
+        Assert.Equal(info.Columns, again.Columns);
         Assert.Single(await store.ListAsync());
         var loaded = await store.LoadAsync(info.Id);
         Assert.Equal(table.Values, loaded!.Values);
         Assert.Equal(table.Columns, loaded.Columns);
 
         Assert.True(await store.DeleteAsync(info.Id));
-        Assert.False(File.Exists(temp.Folder.DatasetFile(info.Id)));
+        Assert.False(File.Exists(stores.Folder.DatasetFile(info.Id)));
         Assert.Null(await store.GetAsync(info.Id));
+        Assert.Null(await store.LoadAsync(info.Id));
         Assert.False(await store.DeleteAsync(info.Id));
     }
 
-    [Fact]
-    public void Schema_migrations_are_idempotent_on_reopen()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Schema_migrations_are_idempotent_on_reopen(StoreBackend backend)
     {
-        using var temp = new TempDataFolder();
-        var reopened = new Storage.SqliteDatabase(temp.Folder.DatabasePath);
-        Assert.True(reopened.IsReachable());
+        await using var stores = await TestStores.CreateAsync(backend);
+        var table = new NumericTable(["a"], 2, [1, 2]);
+        var info = await stores.Datasets.AddAsync("kept", DatasetFormat.Json, table, "s", 1);
+        await using var reopened = stores.Reopen();
+        Assert.Equal(info, (await reopened.Datasets.ListAsync()).Single() with { Columns = info.Columns, Statistics = info.Statistics });
     }
 }

@@ -5,18 +5,20 @@ using FlowService.Training.Storage;
 
 namespace FlowService.Training.Tests.Registry;
 
-public class SqliteModelRegistryTests
+public class ModelRegistryTests
 {
     static NewModelVersion Version(string model, string job) => new(
         model, job, "d1", "sha", ["a", "b"], [], JsonDocument.Parse("""{"type":"realnvp"}""").RootElement.Clone(),
         new TrainingParameters(), new ModelMetrics(1, 1.1, 1.2, 3, 2, 80, 10, 10),
         AnomalyCalibration.FromValidationLogProb([-3f, -2f, -1f]), DataFolder.CheckpointFolder(model, job), "csha");
 
-    [Fact]
-    public async Task Versions_are_dense_per_model_idempotent_per_job_and_never_reused()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Versions_are_dense_per_model_idempotent_per_job_and_never_reused(StoreBackend backend)
     {
-        using var temp = new TempDataFolder();
-        var registry = new SqliteModelRegistry(temp.Database, temp.Folder);
+        await using var stores = await TestStores.CreateAsync(backend);
+        var registry = stores.Registry;
         Assert.Equal(1, (await registry.RegisterAsync(Version("m", "j1"))).Version);
         Assert.Equal(1, (await registry.RegisterAsync(Version("other", "j2"))).Version);
         Assert.Equal(2, (await registry.RegisterAsync(Version("m", "j3"))).Version);
@@ -30,13 +32,21 @@ public class SqliteModelRegistryTests
         Assert.Equal("j4", v3.JobId);
         Assert.Equal(-2, v3.Calibration.Quantiles["0.5"], 6);
         Assert.Equal(3, (await registry.FindByJobAsync("j4"))!.Version);
+        Assert.Equal("realnvp", v3.Flow.GetProperty("type").GetString());
+        Assert.Equal(new ModelMetrics(1, 1.1, 1.2, 3, 2, 80, 10, 10), v3.Metrics);
+        Assert.Equal(["a", "b"], v3.Columns);
+        Assert.Null(await registry.GetVersionAsync("m", 2));
+        Assert.Null(await registry.FindByJobAsync("j3"));
+        Assert.Null(await registry.GetModelAsync("unknown"));
     }
 
-    [Fact]
-    public async Task Aliases_pick_the_default_and_block_deletion()
+    [Theory]
+    [InlineData(StoreBackend.Sqlite)]
+    [PostgresData]
+    public async Task Aliases_pick_the_default_and_block_deletion(StoreBackend backend)
     {
-        using var temp = new TempDataFolder();
-        var registry = new SqliteModelRegistry(temp.Database, temp.Folder);
+        await using var stores = await TestStores.CreateAsync(backend);
+        var registry = stores.Registry;
         await registry.RegisterAsync(Version("m", "j1"));
         await registry.RegisterAsync(Version("m", "j2"));
         Assert.Equal(2, await registry.ResolveDefaultAsync("m"));
@@ -52,6 +62,9 @@ public class SqliteModelRegistryTests
         Assert.True(await registry.SetAliasAsync("m", "production", 2));
         Assert.True((await registry.DeleteVersionAsync("m", 1)).Deleted);
         Assert.True((await registry.DeleteVersionAsync("m", 1)).NotFound);
+        Assert.True((await registry.DeleteVersionAsync("unknown", 1)).NotFound);
+        Assert.False(await registry.SetAliasAsync("unknown", "production", 1));
+        Assert.Equal(new Dictionary<string, int> { ["production"] = 2 }, (await registry.GetModelAsync("m"))!.Aliases);
     }
 
     [Fact]
