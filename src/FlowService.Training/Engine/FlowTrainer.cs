@@ -100,9 +100,11 @@ public sealed class FlowTrainer
             }
             else
                 badEpochs++;
+            // Report first, then persist: a stop between the two repeats this epoch on resume (its record is replaced),
+            // where the other order would lose the record of an epoch whose state was already saved.
+            observer.EpochFinished(new EpochRecord(epoch, sumNll / train.Rows, validationNll, train.Rows / Math.Max(seconds, 1e-9), seconds));
             if (stateFolder is not null)
                 SaveState(stateFolder, fingerprint, epoch, optimizer, bestEpoch, badEpochs, bestValidation, best);
-            observer.EpochFinished(new EpochRecord(epoch, sumNll / train.Rows, validationNll, train.Rows / Math.Max(seconds, 1e-9), seconds));
         }
         return new Result(best, epoch, bestEpoch, bestValidation);
     }
