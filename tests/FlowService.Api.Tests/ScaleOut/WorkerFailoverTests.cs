@@ -35,6 +35,7 @@ public class WorkerFailoverTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         datasetId = dataset,
         model,
+        flow = new { type = "realnvp", layers = 4, hidden = new[] { 32, 32 } },
         training = new { epochs = Epochs, batchSize = 16, learningRate = 0.001, patience = Epochs, seed },
     };
 

@@ -21,7 +21,7 @@ public class LeaseFencingTests
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var telemetry = new TrainingTelemetry(new TrainingMetrics(services.GetRequiredService<IMeterFactory>()), NullLogger<TrainingTelemetry>.Instance);
         var options = Options.Create(new WorkerOptions { LeaseSeconds = 30, HeartbeatMilliseconds = 100 });
-        return new FlowJobRunner(stores.Jobs, stores.Datasets, stores.Registry, new FlowEngineCatalog([new GaussianFlowEngine()]), stores.Folder,
+        return new FlowJobRunner(stores.Jobs, stores.Datasets, stores.Registry, new FlowEngineCatalog([new NormalizingFlowEngine()]), stores.Folder,
             telemetry, options, NullLogger<FlowJobRunner>.Instance);
     }
 
@@ -41,7 +41,7 @@ public class LeaseFencingTests
     {
         await using var stores = await TestStores.CreateAsync(backend);
         var dataset = await stores.Datasets.AddAsync("g", DatasetFormat.Csv, Gaussian(2000), "sha", 1);
-        var request = new JobRequest(dataset.Id, "fenced", JsonDocument.Parse("""{"type":"gaussian"}""").RootElement.Clone(),
+        var request = new JobRequest(dataset.Id, "fenced", JsonDocument.Parse("""{"type":"realnvp","layers":2,"hidden":[8]}""").RootElement.Clone(),
             new TrainingParameters { Epochs = 100000, BatchSize = 8, Patience = 100000 }, []);
         var job = await stores.Jobs.EnqueueAsync(request);
         var claimed = (await stores.Jobs.TryClaimAsync("A", TimeSpan.FromSeconds(30)))!;
@@ -68,7 +68,7 @@ public class LeaseFencingTests
         Assert.Null(await stores.Registry.GetModelAsync("fenced"));
         Assert.False(Directory.Exists(Path.Combine(stores.Folder.Root, "models", "fenced")));
         // The resumable state stays for the worker that holds the job now.
-        Assert.True(File.Exists(Path.Combine(stores.Folder.JobStateFolder(job.Id), "state.json")));
+        Assert.True(File.Exists(Path.Combine(stores.Folder.JobStateFolder(job.Id), TrainingState.FileName)));
     }
 
     [Theory]
@@ -78,7 +78,7 @@ public class LeaseFencingTests
     {
         await using var stores = await TestStores.CreateAsync(backend);
         var dataset = await stores.Datasets.AddAsync("g", DatasetFormat.Csv, Gaussian(2000), "sha", 1);
-        var job = await stores.Jobs.EnqueueAsync(new JobRequest(dataset.Id, "c", JsonDocument.Parse("""{"type":"gaussian"}""").RootElement.Clone(),
+        var job = await stores.Jobs.EnqueueAsync(new JobRequest(dataset.Id, "c", JsonDocument.Parse("""{"type":"realnvp","layers":2,"hidden":[8]}""").RootElement.Clone(),
             new TrainingParameters { Epochs = 100000, BatchSize = 8, Patience = 100000 }, []));
         var run = Runner(stores).RunAsync((await stores.Jobs.TryClaimAsync("A", TimeSpan.FromSeconds(30)))!, CancellationToken.None);
         while ((await stores.Jobs.GetAsync(job.Id))!.Epoch < 1)

@@ -28,7 +28,7 @@ public class ConcurrentCompletionTests
         await using var stores = await TestStores.CreateAsync(backend);
         const int jobsPerModel = 20, workers = 6;
         string[] models = ["m", "n"];
-        var flow = JsonDocument.Parse("""{"type":"gaussian"}""").RootElement.Clone();
+        var flow = JsonDocument.Parse("""{"type":"realnvp","layers":2,"hidden":[8]}""").RootElement.Clone();
         for (int i = 0; i < jobsPerModel; i++)
             foreach (var model in models)
                 await stores.Jobs.EnqueueAsync(new JobRequest("d1", model, flow, new TrainingParameters { Epochs = 1 }, []));
