@@ -51,6 +51,8 @@ public static class StorageRegistration
         builder.Services.AddSingleton<IDatasetStore, PostgresDatasetStore>();
         builder.Services.AddSingleton<IJobStore, PostgresJobStore>();
         builder.Services.AddSingleton<IModelRegistry, PostgresModelRegistry>();
+        // Other replicas change the registry: unless configured, scoring asks the database on every request.
+        builder.Services.PostConfigure<Scoring.ScoringOptions>(o => o.ResolutionCacheMilliseconds ??= 0);
         builder.Services.AddHostedService<PostgresMigrationAtStart>();
         return builder;
     }

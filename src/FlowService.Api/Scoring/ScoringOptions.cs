@@ -38,8 +38,16 @@ public sealed class ScoringOptions
     /// <summary>The Retry-After (seconds) sent with 503 answers to overload.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
-    /// <summary>How long an alias or default-version lookup is reused before asking the registry again (changes made through this process apply at once).</summary>
-    public int ResolutionCacheMilliseconds { get; set; } = 1000;
+    /// <summary>
+    /// How long an alias or default-version lookup is reused before asking the registry again (changes made through
+    /// this process apply at once). Unset: <see cref="EmbeddedResolutionCacheMilliseconds"/> with the embedded store,
+    /// 0 with PostgreSQL, where other replicas move aliases and every request must see the database (and fail with
+    /// 503 while it is down rather than serve from a stale lookup). 0 also checks an explicitly named version's row on
+    /// every request, so a version deleted through another replica is not served from memory.
+    /// </summary>
+    public int? ResolutionCacheMilliseconds { get; set; }
+
+    public const int EmbeddedResolutionCacheMilliseconds = 1000;
 
     /// <summary>Load and run every aliased model version once at start, before the service takes traffic.</summary>
     public bool WarmUpAliasedModels { get; set; } = true;

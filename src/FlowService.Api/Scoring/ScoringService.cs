@@ -37,7 +37,7 @@ public sealed class ScoringService
         _options = options.Value;
         _metrics = metrics;
         _logger = logger;
-        _nameTtlTicks = Math.Max(0, _options.ResolutionCacheMilliseconds) * Stopwatch.Frequency / 1000;
+        _nameTtlTicks = Math.Max(0, _options.ResolutionCacheMilliseconds ?? ScoringOptions.EmbeddedResolutionCacheMilliseconds) * Stopwatch.Frequency / 1000;
         _cache = new LruCache<(string Model, int Version), ServedModel>(_options.ModelCacheSize);
         // Cache hits and misses feed the metrics as they happen; the loaded-models gauge reads the cache's size at each scrape.
         _cache.Lookup += hit =>
@@ -88,6 +88,13 @@ public sealed class ScoringService
 
         try
         {
+            // Lookups not cached means another replica may change the registry: a version it deleted must not be
+            // served from this replica's memory, so the version's row is checked on every request.
+            if (_nameTtlTicks == 0 && await _registry.GetVersionAsync(model, number, cancellationToken) is null)
+            {
+                _cache.Remove((model, number));
+                throw new VersionMissingException(model, number);
+            }
             var served = await PrepareAsync(model, number, cancellationToken);
             return (new Resolved(served.Version, served), null);
         }
