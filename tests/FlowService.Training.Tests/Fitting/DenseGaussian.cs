@@ -9,6 +9,7 @@ namespace FlowService.Training.Tests.Fitting;
 public sealed class DenseGaussian
 {
     private readonly double[] _cholesky;
+    private readonly double _logNormalizer;
 
     public DenseGaussian(int dimension, ulong seed)
     {
@@ -35,8 +36,6 @@ public sealed class DenseGaussian
         Entropy = 0.5 * d * (1 + Math.Log(2 * Math.PI)) + logDiagonal;
         _logNormalizer = -0.5 * d * Math.Log(2 * Math.PI) - logDiagonal;
     }
-
-    private readonly double _logNormalizer;
 
     public int Dimension { get; }
 
