@@ -238,6 +238,17 @@ class ActNorm(nn.Module):
         return (x + self.shift) * torch.exp(self.logScale), self.logScale.sum().expand(x.shape[0])
 
 
+class DiagonalScaling(nn.Module):
+    """y = x * exp(logScale), the last layer of NICE (Dinh et al. 2014, section 3.3); parameter 1 x D."""
+
+    def __init__(self, features):
+        super().__init__()
+        self.logScale = nn.Parameter(torch.zeros(1, features))
+
+    def forward(self, x, context):
+        return x * torch.exp(self.logScale), self.logScale.sum().expand(x.shape[0])
+
+
 class LuLinear(nn.Module):
     """y = x W^T with W = P L (U + diag(exp(logScale))): L unit lower triangular from the
     strictly lower part of `lower`, U strictly upper from `upper`, P a fixed permutation matrix

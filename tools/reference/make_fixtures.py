@@ -73,6 +73,11 @@ def coupling_chain(leaf, context):
     return [flows.Coupling(*halves(i, FEATURES), leaf, HIDDEN, context, ACTIVATION) for i in range(LAYERS)]
 
 
+def nice_chain(context):
+    """Additive couplings, then NICE's diagonal scaling (section 3.3 of the paper)."""
+    return coupling_chain(flows.AdditiveLeaf(), context) + [flows.DiagonalScaling(FEATURES)]
+
+
 def autoregressive_chain(leaf, context):
     chain = []
     for i in range(LAYERS):
@@ -95,7 +100,7 @@ def recipes():
     """name -> (spec without contextFeatures, chain builder(context, generator))."""
     base = {"layers": LAYERS, "hidden": HIDDEN, "activation": ACTIVATION}
     return {
-        "nice": ({"type": "nice", **base}, lambda c, g: coupling_chain(flows.AdditiveLeaf(), c)),
+        "nice": ({"type": "nice", **base}, lambda c, g: nice_chain(c)),
         "realnvp": ({"type": "realnvp", **base, "scaleClamp": SCALE_CLAMP},
                     lambda c, g: coupling_chain(flows.AffineLeaf(SCALE_CLAMP), c)),
         "glow": ({"type": "glow", **base, "scaleClamp": SCALE_CLAMP}, glow_chain),

@@ -20,6 +20,7 @@ public static class TransformCases
         ["permutation.random"] = (_, _) => Permutation.Random(Features, new Random(3)),
         ["standardization"] = (_, _) => new Standardization(new[] { 0.5f, -1f, 2f, 0f, 3f }, new[] { 2f, 0.5f, 1.5f, 1f, 0.8f }),
         ["actnorm"] = (_, _) => new ActNorm(Features),
+        ["diagonal.scaling"] = (_, _) => new DiagonalScaling(Features),
         ["lu.linear"] = (_, _) => new LuLinear(Features, new Random(4)),
         ["coupling.additive"] = (c, z) => new Coupling(new[] { 4, 1 }, new[] { 0, 2, 3 }, c, new[] { 8 }, new AdditiveLeaf(), zeroInitialize: z),
         ["coupling.affine"] = (c, z) => new Coupling(new[] { 0, 2 }, new[] { 1, 3, 4 }, c, new[] { 8 }, new AffineLeaf(), zeroInitialize: z),

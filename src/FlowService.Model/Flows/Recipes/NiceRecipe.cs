@@ -5,7 +5,11 @@ namespace FlowService.Model.Flows.Recipes;
 
 /// <summary>
 /// NICE (Dinh et al. 2014, "NICE: Non-linear Independent Components Estimation"): additive
-/// couplings over alternating halves, volume preserving. {"type":"nice","layers":4,"hidden":[128,128]}.
+/// couplings over alternating halves (volume preserving), then the paper's diagonal scaling layer
+/// exp(s) (section 3.3), without which the flow could not change volume and so could not fit a
+/// density whose log|det| after standardization is not zero (any correlated Gaussian, for one).
+/// The couplings are <c>transforms.{0..layers-1}</c>, the scaling <c>transforms.{layers}.logScale</c>.
+/// {"type":"nice","layers":4,"hidden":[128,128]}.
 /// </summary>
 public sealed class NiceRecipe : IFlowRecipe
 {
@@ -22,6 +26,7 @@ public sealed class NiceRecipe : IFlowRecipe
             var (identity, transformed) = Coupling.Halves(features, i);
             chain.Add(new Coupling(identity, transformed, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
         }
+        chain.Add(new DiagonalScaling(features));
         return new Chain(chain);
     }
 
