@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per call of one flow measurement, independent of the machine's load:
 # callgrind totals of `FlowService.Bench count SHAPE WHAT N` and `... 2N`, differenced over N.
-# Usage: bench/count_instructions.sh SHAPE train|score|latency N   (build bench/FlowService.Bench -c Release first)
+# Usage: bench/count_instructions.sh SHAPE train|score|latency N, or spline reference|kernel N   (build bench/FlowService.Bench -c Release first)
 set -euo pipefail
 shape=$1 what=$2 n=$3
 dll=$(dirname "$0")/FlowService.Bench/bin/Release/net10.0/FlowService.Bench.dll

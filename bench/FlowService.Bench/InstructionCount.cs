@@ -6,7 +6,8 @@ namespace FlowService.Bench;
 /// <summary>
 /// A fixed amount of work for instruction counting on a shared machine, where wall-clock figures
 /// move with the load: <c>count SHAPE train|score|latency CALLS</c> runs 3 warm-up calls and then
-/// exactly CALLS training steps, 512-row scoring calls or 1-row scoring calls. Run it under
+/// exactly CALLS training steps, 512-row scoring calls or 1-row scoring calls (<c>count spline
+/// reference|kernel CALLS</c>: the spline leaf alone, <see cref="SplineCount"/>). Run it under
 /// <c>valgrind --tool=callgrind</c> with CALLS = N and 2N (and DOTNET_TieredCompilation=0,
 /// FLOWSERVICE_THREADS=1, so the JIT and the shard threads do the same work every run): the
 /// difference of the two totals over N is the instructions per call, start-up and JIT cancelled.
@@ -15,6 +16,14 @@ internal static class InstructionCount
 {
     public static int Run(string[] args)
     {
+        if (args.Length == 3 && args[0] == "spline" && int.TryParse(args[2], out int splineCalls))
+        {
+            var spline = SplineCount.Call(args[1]);
+            for (int i = 0; i < 3 + splineCalls; i++)
+                spline();
+            Console.WriteLine($"spline {args[1]}: {splineCalls} calls after 3 warm-up calls");
+            return 0;
+        }
         if (args.Length != 3 || !int.TryParse(args[2], out int calls) || calls < 0
             || FlowShape.All.FirstOrDefault(s => s.Name == args[0]) is not { } shape)
         {
