@@ -41,20 +41,21 @@ public static class RationalQuadraticSplineKernel
         if (logDet.Length < rows)
             throw new ArgumentException($"logDet holds {logDet.Length} floats, {rows} are needed.", nameof(logDet));
         int dk = features * bins, dd = features * (bins - 1);
-        int length = 2 * dk + dd + features;
+        int length = 2 * dk + dd + features + 2 * features;
         float[]? rented = length <= StackFloats ? null : ArrayPool<float>.Shared.Rent(length);
         Span<float> scratch = rented is null ? stackalloc float[StackFloats] : rented;
         try
         {
             Span<float> e = scratch[..(2 * dk)], d = scratch.Slice(2 * dk, dd), ratio = scratch.Slice(2 * dk + dd, features);
+            Span<float> sums = scratch.Slice(2 * dk + dd + features, 2 * features);
             for (int r = 0; r < rows; r++)
             {
                 var row = parameters.Slice(r * width, width);
-                Prepare(row, features, bins, e, d, Span<float>.Empty);
+                Prepare(row, features, bins, e, sums, d, Span<float>.Empty);
                 for (int i = 0; i < features; i++)
                 {
                     int at = r * features + i;
-                    y[at] = ForwardElement(x[at], e.Slice(i * bins, bins), e.Slice(dk + i * bins, bins), d.Slice(i * (bins - 1), bins - 1), tailBound, out ratio[i]);
+                    y[at] = ForwardElement(x[at], e.Slice(i * bins, bins), sums[i], e.Slice(dk + i * bins, bins), sums[features + i], d.Slice(i * (bins - 1), bins - 1), tailBound, out ratio[i]);
                 }
                 TensorPrimitives.Log(ratio, ratio);
                 logDet[r] += TensorPrimitives.Sum(ratio);
@@ -72,19 +73,19 @@ public static class RationalQuadraticSplineKernel
     {
         int width = Check(y, parameters, rows, features, bins, x.Length, "x");
         int dk = features * bins, dd = features * (bins - 1);
-        int length = 2 * dk + dd;
+        int length = 2 * dk + dd + 2 * features;
         float[]? rented = length <= StackFloats ? null : ArrayPool<float>.Shared.Rent(length);
         Span<float> scratch = rented is null ? stackalloc float[StackFloats] : rented;
         try
         {
-            Span<float> e = scratch[..(2 * dk)], d = scratch.Slice(2 * dk, dd);
+            Span<float> e = scratch[..(2 * dk)], d = scratch.Slice(2 * dk, dd), sums = scratch.Slice(2 * dk + dd, 2 * features);
             for (int r = 0; r < rows; r++)
             {
-                Prepare(parameters.Slice(r * width, width), features, bins, e, d, Span<float>.Empty);
+                Prepare(parameters.Slice(r * width, width), features, bins, e, sums, d, Span<float>.Empty);
                 for (int i = 0; i < features; i++)
                 {
                     int at = r * features + i;
-                    x[at] = InverseElement(y[at], e.Slice(i * bins, bins), e.Slice(dk + i * bins, bins), d.Slice(i * (bins - 1), bins - 1), tailBound);
+                    x[at] = InverseElement(y[at], e.Slice(i * bins, bins), sums[i], e.Slice(dk + i * bins, bins), sums[features + i], d.Slice(i * (bins - 1), bins - 1), tailBound);
                 }
             }
         }
@@ -108,15 +109,16 @@ public static class RationalQuadraticSplineKernel
         if (dParameters.Length < rows * width)
             throw new ArgumentException($"dParameters holds {dParameters.Length} floats, {rows * width} are needed.", nameof(dParameters));
         int dk = features * bins, dd = features * (bins - 1);
-        int length = 2 * dk + 2 * dd;
+        int length = 2 * dk + 2 * dd + 2 * features;
         float[]? rented = length <= StackFloats ? null : ArrayPool<float>.Shared.Rent(length);
         Span<float> scratch = rented is null ? stackalloc float[StackFloats] : rented;
         try
         {
             Span<float> e = scratch[..(2 * dk)], d = scratch.Slice(2 * dk, dd), sigmoid = scratch.Slice(2 * dk + dd, dd);
+            Span<float> sums = scratch.Slice(2 * dk + 2 * dd, 2 * features);
             for (int r = 0; r < rows; r++)
             {
-                Prepare(parameters.Slice(r * width, width), features, bins, e, d, sigmoid);
+                Prepare(parameters.Slice(r * width, width), features, bins, e, sums, d, sigmoid);
                 var gradient = dParameters.Slice(r * width, width);
                 var dDerivatives = gradient.Slice(2 * dk, dd);
                 dDerivatives.Clear();
@@ -124,7 +126,7 @@ public static class RationalQuadraticSplineKernel
                 for (int i = 0; i < features; i++)
                 {
                     int at = r * features + i;
-                    dx[at] = BackwardElement(x[at], e.Slice(i * bins, bins), e.Slice(dk + i * bins, bins), d.Slice(i * (bins - 1), bins - 1),
+                    dx[at] = BackwardElement(x[at], e.Slice(i * bins, bins), sums[i], e.Slice(dk + i * bins, bins), sums[features + i], d.Slice(i * (bins - 1), bins - 1),
                         sigmoid.Slice(i * (bins - 1), bins - 1), tailBound, dy[at], g,
                         gradient.Slice(i * bins, bins), gradient.Slice(dk + i * bins, bins), dDerivatives.Slice(i * (bins - 1), bins - 1));
                 }
@@ -138,12 +140,12 @@ public static class RationalQuadraticSplineKernel
     }
 
     /// <summary>
-    /// One row's transcendentals: the softmax p = e / Σe, e = exp(u - max of its bin group), of the D·K
-    /// widths then D·K heights (summed and divided as the reference does, so the knots round alike:
-    /// the last bins' sizes are differences of knots near ±B), d = m + softplus(u + c) for the D·(K-1) derivatives, and, when
+    /// One row's transcendentals: e = exp(u - max of its bin group) for the D·K widths then D·K heights
+    /// (unnormalised softmax) and each group's Σe (summed as the reference sums, so the knots round
+    /// alike: the last bins' sizes are differences of knots near ±B), d = m + softplus(u + c) for the D·(K-1) derivatives, and, when
     /// <paramref name="sigmoid"/> is not empty, σ(u + c) = d'(u).
     /// </summary>
-    private static void Prepare(ReadOnlySpan<float> row, int features, int bins, Span<float> e, Span<float> d, Span<float> sigmoid)
+    private static void Prepare(ReadOnlySpan<float> row, int features, int bins, Span<float> e, Span<float> sums, Span<float> d, Span<float> sigmoid)
     {
         int groups = 2 * features;
         for (int g = 0; g < groups; g++)
@@ -158,24 +160,20 @@ public static class RationalQuadraticSplineKernel
         }
         TensorPrimitives.Exp(e, e);
         for (int g = 0; g < groups; g++)
-        {
-            // p = e / Σe here, once per bin (the same IEEE division the reference does), not per knot walk.
-            var group = e.Slice(g * bins, bins);
-            TensorPrimitives.Divide(group, TensorPrimitives.Sum(group), group);
-        }
+            sums[g] = TensorPrimitives.Sum(e.Slice(g * bins, bins));
         SoftplusKernel.Apply(row.Slice(groups * bins, d.Length), Shift, MinDerivative, d, sigmoid);
     }
 
     /// <summary>Reference's Forward for one element; <paramref name="ratio"/> = dy/dx (1 in the tails), whose log the caller takes for the whole row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float ForwardElement(float x, ReadOnlySpan<float> pw, ReadOnlySpan<float> ph, ReadOnlySpan<float> d, float bound, out float ratio)
+    private static float ForwardElement(float x, ReadOnlySpan<float> ew, float sumX, ReadOnlySpan<float> eh, float sumY, ReadOnlySpan<float> d, float bound, out float ratio)
     {
         if (!(MathF.Abs(x) <= bound))
         {
             ratio = 1f;
             return x;
         }
-        var bin = SplineBin.ByX(x, pw, ph, d, bound);
+        var bin = SplineBin.ByX(x, ew, sumX, eh, sumY, d, bound);
         float theta = (x - bin.X) / bin.Width;
         float t = theta * (1f - theta);
         float s = bin.Slope;
@@ -188,11 +186,11 @@ public static class RationalQuadraticSplineKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float InverseElement(float y, ReadOnlySpan<float> pw, ReadOnlySpan<float> ph, ReadOnlySpan<float> d, float bound)
+    private static float InverseElement(float y, ReadOnlySpan<float> ew, float sumX, ReadOnlySpan<float> eh, float sumY, ReadOnlySpan<float> d, float bound)
     {
         if (!(MathF.Abs(y) <= bound))
             return y;
-        var bin = SplineBin.ByY(y, pw, ph, d, bound);
+        var bin = SplineBin.ByY(y, ew, sumX, eh, sumY, d, bound);
         float s = bin.Slope;
         float offset = y - bin.Y;
         float curvature = bin.D0 + bin.D1 - s - s;
@@ -204,17 +202,17 @@ public static class RationalQuadraticSplineKernel
         return theta * bin.Width + bin.X;
     }
 
-    private static float BackwardElement(float x, ReadOnlySpan<float> pw, ReadOnlySpan<float> ph, ReadOnlySpan<float> d, ReadOnlySpan<float> sigmoid,
+    private static float BackwardElement(float x, ReadOnlySpan<float> ew, float sumX, ReadOnlySpan<float> eh, float sumY, ReadOnlySpan<float> d, ReadOnlySpan<float> sigmoid,
         float bound, float dy, float dLogAbsDet, Span<float> dWidths, Span<float> dHeights, Span<float> dDerivatives)
     {
-        int bins = pw.Length;
+        int bins = ew.Length;
         if (!(MathF.Abs(x) <= bound))
         {
             dWidths.Clear();
             dHeights.Clear();
             return dy;
         }
-        var bin = SplineBin.ByX(x, pw, ph, d, bound);
+        var bin = SplineBin.ByX(x, ew, sumX, eh, sumY, d, bound);
         int k = bin.Index;
         float w = bin.Width, h = bin.Height, s = bin.Slope, d0 = bin.D0, d1 = bin.D1;
         float theta = (x - bin.X) / w;
@@ -244,8 +242,8 @@ public static class RationalQuadraticSplineKernel
         float gWidth = -(gTheta * theta + gS * s) / w;
         float gHeight = dy * yH + gS / w;
 
-        BinGradient(pw, k, gKnotX, gWidth, bound, MinWidth, dWidths);
-        BinGradient(ph, k, dy, gHeight, bound, MinHeight, dHeights);
+        BinGradient(ew, sumX, k, gKnotX, gWidth, bound, MinWidth, dWidths);
+        BinGradient(eh, sumY, k, dy, gHeight, bound, MinHeight, dHeights);
         if (k > 0)
             dDerivatives[k - 1] = (dy * yD0 + dLogAbsDet * lD0) * sigmoid[k - 1];
         if (k < bins - 1)
@@ -253,21 +251,22 @@ public static class RationalQuadraticSplineKernel
         return gX;
     }
 
-    /// <summary>The reference's BinGradient: dL/du_j = (1 - mK) 2B p_j (g_j - Σ_i p_i g_i).</summary>
+    /// <summary>The reference's BinGradient with p_j = e_j / Σe: dL/du_j = (1 - mK) 2B p_j (g_j - Σ_i p_i g_i).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BinGradient(ReadOnlySpan<float> p, int k, float gKnot, float gSize, float bound, float minimum, Span<float> gradient)
+    private static void BinGradient(ReadOnlySpan<float> e, float sum, int k, float gKnot, float gSize, float bound, float minimum, Span<float> gradient)
     {
-        int bins = p.Length;
+        int bins = e.Length;
         float factor = (bound + bound) * (1f - minimum * bins);
         float below = 0f;
         for (int i = 0; i < k; i++)
-            below += p[i];
-        float mean = gKnot * below + gSize * p[k];
+            below += e[i] / sum;
+        float pk = e[k] / sum;
+        float mean = gKnot * below + gSize * pk;
         for (int j = 0; j < k; j++)
-            gradient[j] = factor * p[j] * (gKnot - mean);
-        gradient[k] = factor * p[k] * (gSize - mean);
+            gradient[j] = factor * (e[j] / sum) * (gKnot - mean);
+        gradient[k] = factor * pk * (gSize - mean);
         for (int j = k + 1; j < bins; j++)
-            gradient[j] = factor * p[j] * -mean;
+            gradient[j] = factor * (e[j] / sum) * -mean;
     }
 
     private static int Check(ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, int rows, int features, int bins, int outputLength, string output)
