@@ -1,5 +1,7 @@
 namespace FlowService.Model.Compute.Cpu;
 
+// The fast row kernels (RationalQuadraticSplineKernel); RationalQuadraticSpline stays the reference they are tested against.
+
 public sealed partial class CpuBackend
 {
     public void SplineForward(Tensor x, Tensor parameters, int bins, float tailBound, Tensor y, Tensor logDet)
@@ -7,44 +9,14 @@ public sealed partial class CpuBackend
         CheckSpline(x, parameters, bins, tailBound);
         RequireSameShape(x, y);
         CheckSplinePerRow(logDet, x.Rows);
-        int features = x.Cols;
-        var xs = x.Span();
-        var ys = y.Span();
-        var ps = parameters.Span();
-        var ld = logDet.Span();
-        for (int r = 0; r < x.Rows; r++)
-        {
-            var row = ps.Slice(r * parameters.Cols, parameters.Cols);
-            float sum = 0f;
-            for (int i = 0; i < features; i++)
-            {
-                var element = new SplineElement(features, bins, i);
-                ys[r * features + i] = RationalQuadraticSpline.Forward(xs[r * features + i],
-                    element.Widths(row), element.Heights(row), element.Derivatives(row), tailBound, out float logAbsDet);
-                sum += logAbsDet;
-            }
-            ld[r] += sum;
-        }
+        RationalQuadraticSplineKernel.Forward(x.Span(), parameters.Span(), x.Rows, x.Cols, bins, tailBound, y.Span(), logDet.Span());
     }
 
     public void SplineInverse(Tensor y, Tensor parameters, int bins, float tailBound, Tensor x)
     {
         CheckSpline(y, parameters, bins, tailBound);
         RequireSameShape(x, y);
-        int features = y.Cols;
-        var xs = x.Span();
-        var ys = y.Span();
-        var ps = parameters.Span();
-        for (int r = 0; r < y.Rows; r++)
-        {
-            var row = ps.Slice(r * parameters.Cols, parameters.Cols);
-            for (int i = 0; i < features; i++)
-            {
-                var element = new SplineElement(features, bins, i);
-                xs[r * features + i] = RationalQuadraticSpline.Inverse(ys[r * features + i],
-                    element.Widths(row), element.Heights(row), element.Derivatives(row), tailBound);
-            }
-        }
+        RationalQuadraticSplineKernel.Inverse(y.Span(), parameters.Span(), y.Rows, y.Cols, bins, tailBound, x.Span());
     }
 
     public void SplineBackward(Tensor x, Tensor parameters, Tensor dy, Tensor dLogDet, int bins, float tailBound, Tensor dx, Tensor dParameters)
@@ -54,35 +26,7 @@ public sealed partial class CpuBackend
         RequireSameShape(x, dx);
         RequireSameShape(parameters, dParameters);
         CheckSplinePerRow(dLogDet, x.Rows);
-        int features = x.Cols;
-        var xs = x.Span();
-        var dys = dy.Span();
-        var dxs = dx.Span();
-        var ps = parameters.Span();
-        var dps = dParameters.Span();
-        var dld = dLogDet.Span();
-        for (int r = 0; r < x.Rows; r++)
-        {
-            var row = ps.Slice(r * parameters.Cols, parameters.Cols);
-            var gradientRow = dps.Slice(r * parameters.Cols, parameters.Cols);
-            for (int i = 0; i < features; i++)
-            {
-                var element = new SplineElement(features, bins, i);
-                int e = r * features + i;
-                dxs[e] = RationalQuadraticSpline.Backward(xs[e], element.Widths(row), element.Heights(row), element.Derivatives(row), tailBound,
-                    dys[e], dld[r], element.Widths(gradientRow), element.Heights(gradientRow), element.Derivatives(gradientRow));
-            }
-        }
-    }
-
-    /// <summary>Where one feature's parameters sit in a row: [widths D·K | heights D·K | derivatives D·(K-1)].</summary>
-    private readonly struct SplineElement(int features, int bins, int feature)
-    {
-        public Span<float> Widths(Span<float> row) => row.Slice(feature * bins, bins);
-
-        public Span<float> Heights(Span<float> row) => row.Slice((features + feature) * bins, bins);
-
-        public Span<float> Derivatives(Span<float> row) => row.Slice(2 * features * bins + feature * (bins - 1), bins - 1);
+        RationalQuadraticSplineKernel.Backward(x.Span(), parameters.Span(), dy.Span(), dLogDet.Span(), x.Rows, x.Cols, bins, tailBound, dx.Span(), dParameters.Span());
     }
 
     private static void CheckSpline(Tensor values, Tensor parameters, int bins, float tailBound)
