@@ -41,15 +41,7 @@ public class ConditionalFlowEndToEndTests
             contextColumns = new[] { "c" },
             training = new { epochs = 60, batchSize = 256, learningRate = 0.005, patience = 60 },
         })).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
-        JsonElement done;
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        do
-        {
-            await Task.Delay(100);
-            done = await (await client.GetAsync($"/jobs/{job}")).AssertJson(HttpStatusCode.OK);
-            Assert.True(DateTime.UtcNow < deadline, $"the job did not finish in time: {done}");
-        }
-        while (done.Text("state") is "queued" or "running");
+        var done = await EndToEndTests.WaitAsync(client, job, EndToEndTests.Finished, seconds: 180);
         Assert.Equal("succeeded", done.Text("state"));
         var version = await (await client.GetAsync("/models/cond/versions/1")).AssertJson(HttpStatusCode.OK);
         Assert.Equal(["x", "y"], version.GetProperty("columns").EnumerateArray().Select(v => v.GetString()));

@@ -38,7 +38,7 @@ public class EndToEndTests
         return (await response.AssertJson(HttpStatusCode.Created)).Text("id")!;
     }
 
-    static async Task<JsonElement> WaitAsync(HttpClient client, string job, Func<JsonElement, bool> until, int seconds = 60)
+    internal static async Task<JsonElement> WaitAsync(HttpClient client, string job, Func<JsonElement, bool> until, int seconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (true)
@@ -59,7 +59,7 @@ public class EndToEndTests
         Assert.False(Directory.Exists(folder), $"the finished job's training state is still at {folder}");
     }
 
-    static bool Finished(JsonElement job) => job.Text("state") is "succeeded" or "failed" or "cancelled";
+    internal static bool Finished(JsonElement job) => job.Text("state") is "succeeded" or "failed" or "cancelled";
 
     [Theory]
     [InlineData(StoreBackend.Sqlite)]

@@ -63,15 +63,7 @@ public class TwoMoonsEndToEndTests
         });
         string job = (await created.AssertJson(HttpStatusCode.Accepted)).Text("id")!;
         Assert.EndsWith($"/jobs/{job}", created.Headers.Location?.ToString());
-        JsonElement done;
-        var deadline = DateTime.UtcNow.AddMinutes(4);
-        do
-        {
-            await Task.Delay(100);
-            done = await (await client.GetAsync($"/jobs/{job}")).AssertJson(HttpStatusCode.OK);
-            Assert.True(DateTime.UtcNow < deadline, $"the job did not finish in time: {done}");
-        }
-        while (done.Text("state") is "queued" or "running");
+        var done = await EndToEndTests.WaitAsync(client, job, EndToEndTests.Finished, seconds: 240);
         Assert.Equal("succeeded", done.Text("state"));
 
         // Held-out NLL well below the best Gaussian's (the data's own covariance: 1 + log 2π + ½ log det Σ ≈ 2.05 nats).
