@@ -58,16 +58,8 @@ public static class InferenceApi
             return problem;
         var (model, rows) = (input!.Model, input.Rows);
         var logProb = new float[rows];
-        long started = Stopwatch.GetTimestamp();
-        try
-        {
-            await model.Served.Score.RunAsync(input.X, input.Context, rows, logProb, [], cancellationToken);
-        }
-        catch (ServiceOverloadedException e)
-        {
-            return Overloaded(http, options.Value, e);
-        }
-        Observe(http, metrics, InferenceOperation.Score, model.Version, rows, started);
+        if (await RunBatchedAsync(http, model.Served.Score, InferenceOperation.Score, input, logProb, [], metrics, options.Value, cancellationToken) is { } overloaded)
+            return overloaded;
         double threshold = model.Version.Calibration.Threshold(input.AnomalyQuantile);
         int flagged = 0;
         foreach (float lp in logProb)
@@ -75,6 +67,23 @@ public static class InferenceApi
                 flagged++;
         metrics.RecordAnomalies(model.Version.Model, model.Version.Version, flagged);
         return InferenceResponses.Score(model.Version, logProb, rows, threshold);
+    }
+
+    /// <summary>One engine call through the version's batcher, recorded in the metrics; the 503 answer when the batcher refused it, else null.</summary>
+    static async Task<IResult?> RunBatchedAsync(HttpContext http, DynamicBatcher batcher, InferenceOperation operation, InferenceInput input,
+        float[] output0, float[] output1, InferenceMetrics metrics, ScoringOptions options, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            await batcher.RunAsync(input.X, input.Context, input.Rows, output0, output1, cancellationToken);
+        }
+        catch (ServiceOverloadedException e)
+        {
+            return Overloaded(http, options, e);
+        }
+        Observe(http, metrics, operation, input.Model.Version, input.Rows, started);
+        return null;
     }
 
     static async Task<IResult> Encode(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
@@ -89,16 +98,8 @@ public static class InferenceApi
         int d = model.Version.Columns.Count;
         var z = new float[rows * d];
         var logDet = new float[rows];
-        long started = Stopwatch.GetTimestamp();
-        try
-        {
-            await model.Served.Encode.RunAsync(input.X, input.Context, rows, z, logDet, cancellationToken);
-        }
-        catch (ServiceOverloadedException e)
-        {
-            return Overloaded(http, options.Value, e);
-        }
-        Observe(http, metrics, InferenceOperation.Encode, model.Version, rows, started);
+        if (await RunBatchedAsync(http, model.Served.Encode, InferenceOperation.Encode, input, z, logDet, metrics, options.Value, cancellationToken) is { } overloaded)
+            return overloaded;
         return InferenceResponses.Encode(MediaTypes.Accepted(http.Request, csvOffered: false), model.Version, z, logDet, rows, d);
     }
 
@@ -113,16 +114,8 @@ public static class InferenceApi
         var (model, rows) = (input!.Model, input.Rows);
         int d = model.Version.Columns.Count;
         var x = new float[rows * d];
-        long started = Stopwatch.GetTimestamp();
-        try
-        {
-            await model.Served.Decode.RunAsync(input.X, input.Context, rows, x, [], cancellationToken);
-        }
-        catch (ServiceOverloadedException e)
-        {
-            return Overloaded(http, options.Value, e);
-        }
-        Observe(http, metrics, InferenceOperation.Decode, model.Version, rows, started);
+        if (await RunBatchedAsync(http, model.Served.Decode, InferenceOperation.Decode, input, x, [], metrics, options.Value, cancellationToken) is { } overloaded)
+            return overloaded;
         return InferenceResponses.Decode(MediaTypes.Accepted(http.Request, csvOffered: false), model.Version, x, rows, d);
     }
 
