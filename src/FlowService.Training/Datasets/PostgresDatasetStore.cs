@@ -65,9 +65,7 @@ public sealed class PostgresDatasetStore(PostgresDatabase database, DataFolder f
         var info = await GetAsync(id, cancellationToken);
         if (info is null)
             return null;
-        byte[] bytes = await File.ReadAllBytesAsync(folder.DatasetFile(id), cancellationToken);
-        var unlimited = new DatasetLimits { MaxRows = int.MaxValue, MaxColumns = int.MaxValue, MaxUploadBytes = long.MaxValue };
-        return NpyFormat.Parse(bytes, unlimited, info.Columns);
+        return await folder.ReadDatasetAsync(id, info.Columns, cancellationToken);
     }
 
     static async Task<List<DatasetInfo>> QueryAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)

@@ -79,9 +79,7 @@ public sealed class SqliteDatasetStore(SqliteDatabase database, DataFolder folde
         var info = await GetAsync(id, cancellationToken);
         if (info is null)
             return null;
-        byte[] bytes = await File.ReadAllBytesAsync(folder.DatasetFile(id), cancellationToken);
-        var unlimited = new DatasetLimits { MaxRows = int.MaxValue, MaxColumns = int.MaxValue, MaxUploadBytes = long.MaxValue };
-        return NpyFormat.Parse(bytes, unlimited, info.Columns);
+        return await folder.ReadDatasetAsync(id, info.Columns, cancellationToken);
     }
 
     static DatasetInfo Read(SqliteDataReader reader) => new(

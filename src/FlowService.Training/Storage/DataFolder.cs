@@ -20,6 +20,17 @@ public sealed class DataFolder
 
     public string DatasetFile(string datasetId) => Path.Combine(Root, "datasets", $"{datasetId}.npy");
 
+    /// <summary>
+    /// A stored dataset's rows. The file was validated when it was uploaded, so the upload limits do not apply again
+    /// (they may have been lowered since).
+    /// </summary>
+    public async Task<Datasets.NumericTable> ReadDatasetAsync(string datasetId, IReadOnlyList<string> columns, CancellationToken cancellationToken)
+    {
+        byte[] bytes = await File.ReadAllBytesAsync(DatasetFile(datasetId), cancellationToken);
+        var unlimited = new Datasets.DatasetLimits { MaxRows = int.MaxValue, MaxColumns = int.MaxValue, MaxUploadBytes = long.MaxValue };
+        return Datasets.NpyFormat.Parse(bytes, unlimited, columns);
+    }
+
     /// <summary>The folder a running job writes its per-epoch training state into; removed when the job ends.</summary>
     public string JobStateFolder(string jobId) => Path.Combine(Root, "jobs", jobId);
 
