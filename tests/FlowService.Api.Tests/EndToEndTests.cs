@@ -13,7 +13,7 @@ namespace FlowService.Api.Tests;
 public class EndToEndTests
 {
     /// <summary>CSV of N(μ, Σ): μ = (3, -1), Σ = [[4, 2.4], [2.4, 1.69]] (x = 3 + 2a, y = -1 + 1.2a + 0.5b).</summary>
-    static string GaussianCsv(int rows, int seed)
+    internal static string GaussianCsv(int rows, int seed)
     {
         var random = new Random(seed);
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());

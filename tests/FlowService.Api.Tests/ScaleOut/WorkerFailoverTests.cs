@@ -18,19 +18,6 @@ public class WorkerFailoverTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     const int Epochs = 150;
 
-    static string Csv(int rows, int seed)
-    {
-        var random = new Random(seed);
-        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
-        var csv = new StringBuilder("x,y\n");
-        for (int r = 0; r < rows; r++)
-        {
-            double a = Normal(), b = Normal();
-            csv.Append(CultureInfo.InvariantCulture, $"{3 + 2 * a:R},{-1 + 1.2 * a + 0.5 * b:R}\n");
-        }
-        return csv.ToString();
-    }
-
     static object Job(string dataset, string model, int seed) => new
     {
         datasetId = dataset,
@@ -71,7 +58,7 @@ public class WorkerFailoverTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal("not run by this process", apiReady.GetProperty("checks").Text("worker"));
 
             var client = api.Client;
-            string dataset = (await (await client.PostAsync("/datasets?name=failover", new StringContent(Csv(1200, 5), Encoding.UTF8, "text/csv")))
+            string dataset = (await (await client.PostAsync("/datasets?name=failover", new StringContent(EndToEndTests.GaussianCsv(1200, 5), Encoding.UTF8, "text/csv")))
                 .AssertJson(HttpStatusCode.Created)).Text("id")!;
             var jobs = new List<string>();
             for (int seed = 1; seed <= 4; seed++)
