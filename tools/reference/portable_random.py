@@ -1,5 +1,5 @@
 """SplitMix64 with Box-Muller normals in double: the Python twin of
-tests/FlowService.Training.Tests/Fitting/PortableRandom.cs, line for line, so that the fitting
+tests/Shared/PortableRandom.cs, line for line, so that the fitting
 tests and tools/reference/fit_reference.py generate bit-identical rows."""
 import math
 

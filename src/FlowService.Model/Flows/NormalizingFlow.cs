@@ -230,15 +230,17 @@ public sealed class NormalizingFlow
     }
 
     /// <summary>
-    /// Glow's data-dependent initialisation: runs <paramref name="x"/> (the first batch) through the
-    /// chain and sets every <see cref="ActNorm"/> so that its output has zero mean and unit variance.
-    /// A no-op for flows without ActNorm.
+    /// The data-dependent initialisation (Glow's ActNorm, <see cref="WhiteningLinear"/>): runs
+    /// <paramref name="x"/> (the first training rows) through the chain, nested chains included, and
+    /// lets every <see cref="IDataInitialized"/> transform set its parameters from the rows that reach
+    /// it, in chain order, so each sees the output of the already-initialised ones before it.
+    /// A no-op for flows without such transforms.
     /// </summary>
     public void InitializeFromData(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
         CheckBatch(x, rows, context);
-        var transforms = Transform is Chain chain ? chain.Transforms : new[] { Transform };
-        if (!transforms.OfType<ActNorm>().Any())
+        var transforms = Flatten(Transform).ToArray();
+        if (!transforms.OfType<IDataInitialized>().Any())
             return;
         var host = GetParameters();
         var flowContext = new FlowContext(Backend, Parameters);
@@ -259,10 +261,10 @@ public sealed class NormalizingFlow
         var hostRows = new float[rows * Features];
         foreach (var transform in transforms)
         {
-            if (transform is ActNorm actNorm)
+            if (transform is IDataInitialized initialized)
             {
                 Backend.Download(h, hostRows);
-                actNorm.InitializeFromData(hostRows, host);
+                initialized.InitializeFromData(hostRows, host);
                 SetParameters(host);
             }
             var next = Backend.Allocate(rows, Features);
@@ -270,6 +272,9 @@ public sealed class NormalizingFlow
             h = next;
         }
     }
+
+    private static IEnumerable<ITransform> Flatten(ITransform transform) =>
+        transform is Chain chain ? chain.Transforms.SelectMany(Flatten) : [transform];
 
     private void RunSharded(int rows, float[] input, float[] context, Span<float> output, Span<float> logDet, bool inverse)
     {

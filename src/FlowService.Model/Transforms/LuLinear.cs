@@ -34,11 +34,11 @@ public sealed class LuLinear : ITransform
     /// <summary>P[i, Permutation[i]] = 1.</summary>
     public IReadOnlyList<int> Permutation => _permutation;
 
-    private ParameterSlot Lower => _lower ?? throw new InvalidOperationException("Parameters are not declared yet.");
+    public ParameterSlot Lower => _lower ?? throw new InvalidOperationException("Parameters are not declared yet.");
 
-    private ParameterSlot Upper => _upper ?? throw new InvalidOperationException("Parameters are not declared yet.");
+    public ParameterSlot Upper => _upper ?? throw new InvalidOperationException("Parameters are not declared yet.");
 
-    private ParameterSlot LogScale => _logScale ?? throw new InvalidOperationException("Parameters are not declared yet.");
+    public ParameterSlot LogScale => _logScale ?? throw new InvalidOperationException("Parameters are not declared yet.");
 
     public void DeclareParameters(ParameterScope scope)
     {

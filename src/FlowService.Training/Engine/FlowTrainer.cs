@@ -63,6 +63,11 @@ public sealed class FlowTrainer
             int rows = Math.Min(InitializationRows, train.Rows);
             _flow.InitializeFromData(train.Features.AsSpan(0, rows * d), rows, train.Context.AsSpan(0, rows * c));
             best = _flow.GetParameters();
+            // The starting point competes too: a flow that begins as the data's Gaussian fit ("whiten") keeps it
+            // when no epoch beats it on validation, instead of the first epoch's weights whatever they score.
+            double initial = MeanNll(validation);
+            if (double.IsFinite(initial))
+                bestValidation = initial;
         }
 
         var x = new float[batchSize * d];

@@ -22,6 +22,8 @@ public static class TransformCases
         ["actnorm"] = (_, _) => new ActNorm(Features),
         ["diagonal.scaling"] = (_, _) => new DiagonalScaling(Features),
         ["lu.linear"] = (_, _) => new LuLinear(Features, new Random(4)),
+        ["elementwise.spline"] = (_, _) => new ElementwiseSpline(Features, 5, 2.5f, initialNoise: 1f),
+        ["whitening.linear"] = (_, _) => new WhiteningLinear(Features),
         ["coupling.additive"] = (c, z) => new Coupling(new[] { 4, 1 }, new[] { 0, 2, 3 }, c, new[] { 8 }, new AdditiveLeaf(), zeroInitialize: z),
         ["coupling.affine"] = (c, z) => new Coupling(new[] { 0, 2 }, new[] { 1, 3, 4 }, c, new[] { 8 }, new AffineLeaf(), zeroInitialize: z),
         ["coupling.spline"] = (c, z) => new Coupling(new[] { 3, 1 }, new[] { 0, 2, 4 }, c, new[] { 8 }, new RationalQuadraticSplineLeaf(4, 2.5f), zeroInitialize: z),
@@ -35,6 +37,9 @@ public static class TransformCases
         ["flow.nice"] = Flow("""{"type":"nice","layers":3,"hidden":[8,8]}"""),
         ["flow.realnvp.tanh"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"activation":"tanh","scaleClamp":2}"""),
         ["flow.glow"] = Flow("""{"type":"glow","layers":2,"hidden":[8]}"""),
+        ["flow.maf.whiten"] = Flow("""{"type":"maf","layers":2,"hidden":[8],"whiten":true}"""),
+        ["flow.gaussian"] = (_, _) => FlowRecipes.Build(FlowSpec.Parse("""{"type":"gaussian"}"""), Features, 0, seed: 11),
+        ["flow.gaussianization"] = (_, _) => FlowRecipes.Build(FlowSpec.Parse("""{"type":"gaussianization","layers":1,"bins":4,"tailBound":2.5}"""), Features, 0, seed: 11),
     };
 
     public static IEnumerable<object[]> Names(bool withContext) =>

@@ -12,11 +12,17 @@ public static class FlowRecipes
         new NiceRecipe(),
         new RealNvpRecipe(),
         new GlowRecipe(),
+        new GaussianRecipe(),
+        new GaussianizationRecipe(),
     }.ToDictionary(r => r.Type, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Types => Recipes.Keys;
 
-    /// <summary>Builds and validates: unknown type, out-of-range or unknown fields throw <see cref="FlowSpecException"/> naming the field.</summary>
+    /// <summary>
+    /// Builds and validates: unknown type, out-of-range or unknown fields throw <see cref="FlowSpecException"/> naming the field.
+    /// Every type takes <c>"whiten": true</c>, which puts the data's full-covariance Gaussian fit (ActNorm →
+    /// <see cref="WhiteningLinear"/>) in front of the recipe's chain: with "zeroInit" the untrained flow is that Gaussian.
+    /// </summary>
     public static ITransform Build(FlowSpec spec, int features, int contextFeatures, int seed)
     {
         if (features < 1)
@@ -24,6 +30,8 @@ public static class FlowRecipes
         if (!Recipes.TryGetValue(spec.Type, out var recipe))
             throw new FlowSpecException("type", $"Unknown flow type \"{spec.Type}\"; known: {string.Join(", ", Recipes.Keys.Order())}.");
         var transform = recipe.Build(spec, features, contextFeatures, new Random(seed));
+        if (spec.Type is not ("gaussian" or "gaussianization") && spec.GetBool("whiten", false))
+            transform = new Chain([.. GaussianRecipe.Whitening(features), transform]);
         spec.RejectUnreadFields();
         return transform;
     }

@@ -1,4 +1,4 @@
-namespace FlowService.Training.Tests.Fitting;
+namespace FlowService.Tests.Shared;
 
 /// <summary>
 /// SplitMix64 (Steele, Lea and Flood 2014) with uniforms on [0, 1) from the top 53 bits and
