@@ -7,7 +7,16 @@ using FlowService.Training.Jobs;
 
 // Scratch: trains one spec on suite sets through the engine (not HTTP) and prints held-out mean log p.
 // Usage: dotnet run -c Release --project bench/FlowService.Quality -- SPEC_JSON set1,set2 [epochs]
-string specJson = args.Length > 0 ? args[0] : """{"type":"realnvp"}""";
+if (args.Length > 0 && args[0] == "sha")
+{
+    foreach (var n in RealDatasets.Names)
+    {
+        var s = RealDatasets.Load(n);
+        Console.WriteLine($"{n} {s.TrainRows}x{s.Columns} {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(s.Train.AsSpan())))[..12]} {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(s.Test.AsSpan())))[..12]}");
+    }
+    return;
+}
+string specJson = args.Length > 0 ? args[0] : """{"type":"auto"}""";
 var names = args.Length > 1 ? args[1].Split(',') : RealDatasets.Names.Where(n => !n.StartsWith("fashion")).ToArray();
 var p = new TrainingParameters { Epochs = args.Length > 2 ? int.Parse(args[2]) : 50 };
 if (args.Length > 3) p = p with { BatchSize = int.Parse(args[3]) };
@@ -24,7 +33,9 @@ foreach (var name in names)
     var outcome = engine.Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(Path.GetTempPath(), "q-" + Guid.NewGuid())), new Quiet(), CancellationToken.None);
     var lp = new float[set.TestRows];
     outcome.Flow.LogProb(set.Test, set.TestRows, [], lp);
-    Console.WriteLine($"{name,-16} mean {lp.Average(v => (double)v),10:F3} min {lp.Min(),10:F2} epochs {outcome.EpochsRun} best {outcome.BestEpoch} {sw.Elapsed.TotalSeconds:F1}s");
+    Console.WriteLine($"{name,-16} mean {lp.Average(v => (double)v),10:F3} min {lp.Min(),10:F2} epochs {outcome.EpochsRun} best {outcome.BestEpoch} {sw.Elapsed.TotalSeconds:F1}s eps {(outcome.Flow as TrainedFlow)?.Defensive?.Weight}");
+    foreach (var c in outcome.Selection?.Candidates ?? [])
+        Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
 }
 
 sealed class Quiet : ITrainingObserver

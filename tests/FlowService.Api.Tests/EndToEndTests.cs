@@ -118,7 +118,9 @@ public class EndToEndTests
         for (int i = 0; i < rows.Length; i++)
         {
             double z0 = z[i][0].GetDouble(), z1 = z[i][1].GetDouble();
-            Assert.Equal(logProb[i], -0.5 * (z0 * z0 + z1 * z1) - Math.Log(2 * Math.PI) + encoded.GetProperty("logDet")[i].GetDouble(), 3);
+            // The served log p mixes the defensive Gaussian in (weight ε, at most 0.3): on this Gaussian data the fitted
+            // Gaussian and the flow agree, so log((1 - ε) p_flow + ε N) stays within 0.01 of the flow's log N(z) + log|det|.
+            Assert.Equal(logProb[i], -0.5 * (z0 * z0 + z1 * z1) - Math.Log(2 * Math.PI) + encoded.GetProperty("logDet")[i].GetDouble(), 0.01);
         }
         var decoded = await (await client.PostAsJsonAsync("/decode", new { model = "gauss", z })).AssertJson(HttpStatusCode.OK);
         for (int i = 0; i < rows.Length; i++)

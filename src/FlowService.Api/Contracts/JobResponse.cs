@@ -25,8 +25,16 @@ public sealed record JobResponse(
     DateTimeOffset? FinishedAt,
     JsonElement Flow,
     TrainingParameters Training,
-    IReadOnlyList<string> ContextColumns)
+    IReadOnlyList<string> ContextColumns,
+    IReadOnlyList<string>? Warnings = null)
 {
+    /// <param name="warnings">The registered version's warnings (GET /jobs/{id} of a succeeded job), e.g. a flow that does not beat the Gaussian.</param>
+    public static JobResponse From(JobRecord job, IReadOnlyList<string>? warnings)
+    {
+        var response = From(job);
+        return warnings is { Count: > 0 } ? response with { Warnings = warnings } : response;
+    }
+
     public static JobResponse From(JobRecord job)
     {
         double elapsed = job.StartedAt is { } started ? ((job.FinishedAt ?? DateTimeOffset.UtcNow) - started).TotalSeconds : 0;

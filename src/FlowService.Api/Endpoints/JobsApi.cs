@@ -7,6 +7,7 @@ using FlowService.Api.Hosting;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
+using FlowService.Training.Registry;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -90,10 +91,13 @@ public static partial class JobsApi
         return TypedResults.Ok(list.Select(JobResponse.From).ToArray());
     }
 
-    static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> Get(string id, IJobStore jobs, CancellationToken cancellationToken) =>
-        await jobs.GetAsync(id, cancellationToken) is { } job
-            ? TypedResults.Ok(JobResponse.From(job))
-            : Problems.NotFound($"No job has id '{id}'.");
+    static async Task<Results<Ok<JobResponse>, ProblemHttpResult>> Get(string id, IJobStore jobs, IModelRegistry registry, CancellationToken cancellationToken)
+    {
+        if (await jobs.GetAsync(id, cancellationToken) is not { } job)
+            return Problems.NotFound($"No job has id '{id}'.");
+        var version = job.ModelVersion is not null ? await registry.FindByJobAsync(job.Id, cancellationToken) : null;
+        return TypedResults.Ok(JobResponse.From(job, version?.Metrics.Warnings));
+    }
 
     static async Task<Results<Ok<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Cancel(string id, IJobStore jobs, CancellationToken cancellationToken)
     {

@@ -42,6 +42,10 @@ public sealed class CheckpointInfo
     [JsonPropertyName("normalizationStd")]
     public float[]? NormalizationStd { get; set; }
 
+    /// <summary>The Gaussian mixed into the served density, or null for the flow alone.</summary>
+    [JsonPropertyName("defensiveMixture")]
+    public DefensiveMixtureInfo? DefensiveMixture { get; set; }
+
     /// <summary>sha256 (lower-case hex) of <c>model.safetensors</c>; set by <see cref="Checkpoint.Save"/>.</summary>
     [JsonPropertyName("weightsSha256")]
     public string? WeightsSha256 { get; set; }

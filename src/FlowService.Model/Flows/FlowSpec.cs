@@ -111,6 +111,22 @@ public sealed class FlowSpec
         return items.ToArray();
     }
 
+    /// <summary>An array of <paramref name="minItems"/> to <paramref name="maxItems"/> JSON objects (nested flow specs), or null when absent.</summary>
+    public JsonElement[]? GetSpecArray(string field, int minItems, int maxItems)
+    {
+        if (!TryGet(field, out var value))
+            return null;
+        if (value.ValueKind != JsonValueKind.Array)
+            throw new FlowSpecException(field, $"'{field}' must be an array of flow specs.");
+        var items = value.EnumerateArray().Select(e => e.Clone()).ToArray();
+        if (items.Length < minItems || items.Length > maxItems)
+            throw new FlowSpecException(field, $"'{field}' must have {minItems} to {maxItems} entries, not {items.Length}.");
+        for (int i = 0; i < items.Length; i++)
+            if (items[i].ValueKind != JsonValueKind.Object)
+                throw new FlowSpecException($"{field}[{i}]", $"Every entry of '{field}' must be a flow spec object such as {{\"type\": \"maf\"}}.");
+        return items;
+    }
+
     /// <summary>Throws for the first field that no getter asked for (unknown to the recipe).</summary>
     public void RejectUnreadFields()
     {

@@ -7,8 +7,8 @@ public sealed class FlowEngineCatalog(IEnumerable<IFlowEngine> engines)
 {
     readonly IFlowEngine[] _engines = engines.ToArray();
 
-    /// <summary>The spec a job trains when its request names none: RealNVP with the recipe's defaults (8 affine couplings, hidden [64, 64]).</summary>
-    public static readonly JsonElement DefaultSpec = JsonDocument.Parse("""{"type":"realnvp"}""").RootElement.Clone();
+    /// <summary>The spec a job trains when its request names none: "auto", the search over candidates sized to the data (<see cref="AutoFlowSearch"/>).</summary>
+    public static readonly JsonElement DefaultSpec = JsonDocument.Parse("""{"type":"auto"}""").RootElement.Clone();
 
     public IFlowEngine? Find(JsonElement spec) => _engines.FirstOrDefault(e => e.Handles(spec));
 

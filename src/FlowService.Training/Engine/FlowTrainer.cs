@@ -34,10 +34,11 @@ public sealed class FlowTrainer
     /// better validation NLL. <paramref name="stateFolder"/> (null: no resumable state) holds the state
     /// of this run; <paramref name="fingerprint"/> identifies the run so that only its own state is resumed.
     /// Throws <see cref="TrainingDivergedException"/> on a NaN or infinite loss or gradient, and
-    /// OperationCanceledException between batches when cancelled.
+    /// OperationCanceledException between batches when cancelled. With <paramref name="deadlineTimestamp"/>
+    /// (a <see cref="Stopwatch"/> timestamp) no epoch starts after it: the "auto" search's time budget.
     /// </summary>
     public Result Train(DatasetSplit.Part train, DatasetSplit.Part validation, ITrainingObserver observer,
-        string? stateFolder, string fingerprint, CancellationToken cancellationToken)
+        string? stateFolder, string fingerprint, CancellationToken cancellationToken, long? deadlineTimestamp = null)
     {
         var p = _parameters;
         int d = _flow.Features, c = _flow.ContextFeatures, count = _flow.Layout.Length;
@@ -72,7 +73,7 @@ public sealed class FlowTrainer
 
         var x = new float[batchSize * d];
         var context = new float[batchSize * c];
-        while (epoch < p.Epochs && badEpochs < p.Patience)
+        while (epoch < p.Epochs && badEpochs < p.Patience && !(deadlineTimestamp is { } deadline && Stopwatch.GetTimestamp() > deadline))
         {
             epoch++;
             long started = Stopwatch.GetTimestamp();

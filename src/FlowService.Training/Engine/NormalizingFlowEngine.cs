@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FlowService.Model.Checkpoints;
+using FlowService.Model.Distributions;
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Transforms;
@@ -10,21 +11,28 @@ using FlowService.Model.Transforms;
 namespace FlowService.Training.Engine;
 
 /// <summary>
-/// The engine for every flow type of FlowService.Model's recipes (nice, realnvp, glow, maf, nsf and
-/// their conditional variants): validates specs against the data shape, trains with
-/// <see cref="FlowTrainer"/> on the training rows standardized per column (the standardization is the
-/// flow's first transform, so log p is a density in the client's units), and stores checkpoints in
-/// the safetensors + JSON format of <see cref="Checkpoint"/>.
+/// The engine for every flow type of FlowService.Model's recipes (nice, realnvp, glow, maf, nsf,
+/// gaussian, gaussianization and their conditional variants) and for "auto" (<see cref="AutoFlowSearch"/>):
+/// validates specs against the data shape, trains with <see cref="FlowTrainer"/> on the training rows
+/// standardized per column (the standardization is the flow's first transform, so log p is a density in
+/// the client's units), mixes in the <see cref="DefensiveMixture"/> chosen on the validation rows (unconditional flows), and
+/// stores checkpoints in the safetensors + JSON format of <see cref="Checkpoint"/>.
 /// </summary>
 public sealed class NormalizingFlowEngine : IFlowEngine
 {
-    public IReadOnlyCollection<string> Types => FlowRecipes.Types;
+    /// <summary>The spec type that searches over candidates instead of training one flow.</summary>
+    public const string AutoType = "auto";
+
+    public IReadOnlyCollection<string> Types => [.. FlowRecipes.Types, AutoType];
 
     public (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures)
     {
         try
         {
-            FlowRecipes.Build(FlowSpec.From(spec), features, contextFeatures, seed: 0);
+            var parsed = FlowSpec.From(spec);
+            if (parsed.Type == AutoType)
+                return ValidateAuto(parsed, features, contextFeatures);
+            FlowRecipes.Build(parsed, features, contextFeatures, seed: 0);
             return null;
         }
         catch (FlowSpecException e)
@@ -39,12 +47,27 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         var data = run.Data;
         int features = data.FeatureColumns.Count, contextFeatures = data.ContextColumns.Count;
         var normalization = Standardization.Fit(data.Train.Features, features);
+        var gaussian = FullCovarianceGaussian.Fit(data.Train.Features, features);
+        NormalizingFlow Build(FlowSpec spec) => NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization);
+        // The defensive Gaussian is of the modelled columns alone; mixed into a conditional density p(x | c) it would
+        // floor every context's density at the same unconditional level and blunt what the context says, so
+        // conditional flows are served as they are.
+        DefensiveMixture? Defend(NormalizingFlow flow, Jobs.DatasetSplit.Part validation) =>
+            contextFeatures == 0 ? ChooseDefensive(flow, gaussian, validation) : null;
+
         var spec = FlowSpec.From(run.Spec);
-        var flow = NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization);
+        if (spec.Type == AutoType)
+        {
+            var search = new AutoFlowSearch(Build, Defend).Run(spec, data, run.Parameters, observer, run.StateFolder,
+                candidate => Fingerprint(candidate, data, run), cancellationToken);
+            return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive),
+                search.EpochsRun, search.BestEpoch, search.Selection);
+        }
+        var flow = Build(spec);
         var result = new FlowTrainer(flow, run.Parameters).Train(data.Train, data.Validation, observer, run.StateFolder,
             Fingerprint(spec, data, run), cancellationToken);
         flow.SetParameters(result.BestParameters);
-        return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns), result.EpochsRun, result.BestEpoch);
+        return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns, Defend(flow, data.Validation)), result.EpochsRun, result.BestEpoch);
     }
 
     public string Save(IDensityFlow flow, JsonElement spec, string folder)
@@ -53,7 +76,8 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         var model = trained.Flow;
         var info = new CheckpointInfo
         {
-            Spec = JsonNode.Parse(spec.GetRawText()),
+            // The flow's own spec: for an "auto" job, the chosen candidate's, which is what rebuilds the model.
+            Spec = JsonNode.Parse(model.Spec.Json),
             Seed = model.Seed,
             Features = model.Features,
             ContextFeatures = model.ContextFeatures,
@@ -61,6 +85,9 @@ public sealed class NormalizingFlowEngine : IFlowEngine
             ContextColumnNames = trained.ContextColumns.ToArray(),
             NormalizationMean = model.Normalization?.Mean.ToArray(),
             NormalizationStd = model.Normalization?.Std.ToArray(),
+            DefensiveMixture = trained.Defensive is { } d
+                ? new DefensiveMixtureInfo { Weight = d.Weight, Mean = d.Gaussian.Mean.ToArray(), Cholesky = d.Gaussian.Cholesky.ToArray() }
+                : null,
         };
         Checkpoint.Save(folder, model.Layout, model.GetParameters(), info);
         // The manifest lists the sha256 of the weights and of model.json: its own hash covers the whole checkpoint.
@@ -76,7 +103,54 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
         var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization);
         flow.SetParameters(checkpoint.Parameters(flow.Layout));
-        return new TrainedFlow(flow, info.ColumnNames, info.ContextColumnNames);
+        DefensiveMixture? defensive = null;
+        if (info.DefensiveMixture is { } d)
+        {
+            if (!(d.Weight > 0 && d.Weight < 1) || d.Mean.Length != info.Features)
+                throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture has weight {d.Weight} and {d.Mean.Length} means for {info.Features} features.");
+            try
+            {
+                defensive = new DefensiveMixture(d.Weight, new FullCovarianceGaussian(d.Mean, d.Cholesky));
+            }
+            catch (ArgumentException e)
+            {
+                throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture is invalid: {e.Message}");
+            }
+        }
+        return new TrainedFlow(flow, info.ColumnNames, info.ContextColumnNames, defensive);
+    }
+
+    /// <summary>The mixture weight that serves the validation rows best (see <see cref="DefensiveMixture.Choose"/>).</summary>
+    private static DefensiveMixture ChooseDefensive(NormalizingFlow flow, FullCovarianceGaussian gaussian, Jobs.DatasetSplit.Part validation)
+    {
+        var flowLogProb = new float[validation.Rows];
+        flow.LogProb(validation.Features, validation.Rows, validation.Context, flowLogProb);
+        var gaussianLogProb = new double[validation.Rows];
+        gaussian.LogDensity(validation.Features, validation.Rows, gaussianLogProb);
+        return DefensiveMixture.Choose(gaussian, flowLogProb, gaussianLogProb);
+    }
+
+    /// <summary>An "auto" spec's own fields and every candidate it names, each against the data shape.</summary>
+    private static (string Field, string Message)? ValidateAuto(FlowSpec auto, int features, int contextFeatures)
+    {
+        auto.GetInt("budgetSeconds", AutoFlowSearch.DefaultBudgetSeconds, 1, 7 * 24 * 3600);
+        var candidates = auto.GetSpecArray("candidates", 1, 16);
+        auto.RejectUnreadFields();
+        for (int i = 0; i < (candidates?.Length ?? 0); i++)
+        {
+            try
+            {
+                var candidate = FlowSpec.From(candidates![i]);
+                if (candidate.Type == AutoType)
+                    return ($"flow.candidates[{i}].type", "A candidate cannot itself be \"auto\".");
+                FlowRecipes.Build(candidate, features, contextFeatures, seed: 0);
+            }
+            catch (FlowSpecException e)
+            {
+                return (e.Field == "features" ? "datasetId" : $"flow.candidates[{i}].{e.Field}", e.Message);
+            }
+        }
+        return null;
     }
 
     /// <summary>What a resumable state must match: the spec, the data's shape and columns, the seed and the training settings.</summary>

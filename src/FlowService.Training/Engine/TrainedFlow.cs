@@ -4,10 +4,16 @@ namespace FlowService.Training.Engine;
 
 /// <summary>
 /// A <see cref="NormalizingFlow"/> as the service holds it: the density calls of
-/// <see cref="IDensityFlow"/> plus the column names it was trained on, which its checkpoint records.
-/// The flow's own calls are thread-safe and spread large batches over the cores.
+/// <see cref="IDensityFlow"/> plus the column names it was trained on, which its checkpoint records,
+/// and the <see cref="DefensiveMixture"/> (if any) that the served density mixes in.
 /// </summary>
-public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> columns, IReadOnlyList<string> contextColumns) : IDensityFlow
+/// <remarks>
+/// With a defensive mixture, <see cref="LogProb"/> is the mixture's exact log density and
+/// <see cref="Sample"/> draws from the mixture; <see cref="Encode"/> and <see cref="Decode"/> stay the
+/// flow component's bijection (z = f(x), x = f⁻¹(z)), which is what a latent code means. The flow's
+/// own calls are thread-safe and spread large batches over the cores.
+/// </remarks>
+public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> columns, IReadOnlyList<string> contextColumns, DefensiveMixture? defensive = null) : IDensityFlow
 {
     public NormalizingFlow Flow { get; } = flow;
 
@@ -15,12 +21,25 @@ public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> colu
 
     public IReadOnlyList<string> ContextColumns { get; } = contextColumns;
 
+    public DefensiveMixture? Defensive { get; } = defensive;
+
     public int Features => Flow.Features;
 
     public int ContextFeatures => Flow.ContextFeatures;
 
-    public void LogProb(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> logProb) =>
+    /// <summary>The same flow with <paramref name="mixture"/> as its defensive component.</summary>
+    public TrainedFlow WithDefensive(DefensiveMixture? mixture) => new(Flow, Columns, ContextColumns, mixture);
+
+    public void LogProb(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> logProb)
+    {
         Flow.LogProb(x, rows, context, logProb);
+        if (Defensive is not { } mixture)
+            return;
+        var gaussian = new double[rows];
+        mixture.Gaussian.LogDensity(x, rows, gaussian);
+        for (int r = 0; r < rows; r++)
+            logProb[r] = (float)mixture.Combine(logProb[r], gaussian[r]);
+    }
 
     public void Encode(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> z, Span<float> logDet) =>
         Flow.Encode(x, rows, context, z, logDet);
@@ -28,6 +47,20 @@ public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> colu
     public void Decode(ReadOnlySpan<float> z, int rows, ReadOnlySpan<float> context, Span<float> x) =>
         Flow.Decode(z, rows, context, x);
 
-    public void Sample(int n, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x) =>
+    /// <summary>
+    /// n draws of the served density: the flow's n samples for <paramref name="seed"/>, of which each row is
+    /// replaced, with probability ε (a second generator from the same seed), by a draw of the Gaussian at the
+    /// same temperature. Same seed, same samples.
+    /// </summary>
+    public void Sample(int n, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x)
+    {
         Flow.Sample(n, seed, temperature, context, x);
+        if (Defensive is not { } mixture)
+            return;
+        var random = new Random(unchecked(seed * 31 + 0x5EED));
+        int d = Features;
+        for (int r = 0; r < n; r++)
+            if (random.NextDouble() < mixture.Weight)
+                mixture.Gaussian.SampleRow(random, temperature, x.Slice(r * d, d));
+    }
 }

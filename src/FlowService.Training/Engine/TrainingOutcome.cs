@@ -1,4 +1,7 @@
 namespace FlowService.Training.Engine;
 
-/// <summary>The flow with the best validation NLL seen, and where training stopped.</summary>
-public sealed record TrainingOutcome(IDensityFlow Flow, int EpochsRun, int BestEpoch);
+/// <summary>
+/// The flow with the best validation NLL seen, where training stopped, and, for an "auto" spec,
+/// how every candidate did (<see cref="Selection"/>).
+/// </summary>
+public sealed record TrainingOutcome(IDensityFlow Flow, int EpochsRun, int BestEpoch, AutoSelection? Selection = null);

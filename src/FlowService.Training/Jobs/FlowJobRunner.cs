@@ -1,3 +1,4 @@
+using FlowService.Model.Distributions;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Observability;
@@ -98,10 +99,25 @@ public sealed class FlowJobRunner(
     {
         var request = job.Request;
         var validationLogProb = LogProb(outcome.Flow, split.Validation);
+        double validationNll = MeanNll(validationLogProb);
+        double? testNll = split.Test.Rows > 0 ? MeanNll(LogProb(outcome.Flow, split.Test)) : null;
+        // The baseline every flow must beat: the full-covariance Gaussian of the same training rows.
+        var gaussian = FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
+        double gaussianValidation = GaussianNll(gaussian, split.Validation);
+        double? gaussianTest = split.Test.Rows > 0 ? GaussianNll(gaussian, split.Test) : null;
+        var warnings = new List<string>();
+        var (flowHeldOut, gaussianHeldOut, part) = testNll is { } t && gaussianTest is { } g ? (t, g, "test") : (validationNll, gaussianValidation, "validation");
+        if (!(flowHeldOut < gaussianHeldOut))
+        {
+            warnings.Add($"The flow does not beat the full-covariance Gaussian on the {part} rows ({flowHeldOut:F4} vs {gaussianHeldOut:F4} nats per row): " +
+                "more rows, more epochs or the \"auto\" flow may help; the Gaussian itself is {\"type\": \"gaussian\"}.");
+            telemetry.FlowLosesToGaussian(job.Id, request.Model, part, flowHeldOut, gaussianHeldOut);
+        }
         var metrics = new ModelMetrics(
-            MeanNll(LogProb(outcome.Flow, split.Train)), MeanNll(validationLogProb),
-            split.Test.Rows > 0 ? MeanNll(LogProb(outcome.Flow, split.Test)) : null,
-            outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows);
+            MeanNll(LogProb(outcome.Flow, split.Train)), validationNll, testNll,
+            outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows,
+            gaussianValidation, gaussianTest, (outcome.Flow as TrainedFlow)?.Defensive?.Weight, outcome.Selection,
+            warnings.Count > 0 ? warnings : null);
         await lease.EnsureHeldAsync();
         string relative = DataFolder.CheckpointFolder(request.Model, job.Id, job.Attempts);
         // The checkpoint is durable before the registry row exists, so no version points at a partial file.
@@ -125,6 +141,13 @@ public sealed class FlowJobRunner(
     }
 
     static double MeanNll(float[] logProb) => logProb.Length == 0 ? double.NaN : -logProb.Average(v => (double)v);
+
+    static double GaussianNll(FullCovarianceGaussian gaussian, DatasetSplit.Part part)
+    {
+        var logProb = new double[part.Rows];
+        gaussian.LogDensity(part.Features, part.Rows, logProb);
+        return part.Rows == 0 ? double.NaN : -logProb.Average();
+    }
 
     async Task ReleaseQuietly(JobLease lease)
     {

@@ -42,6 +42,10 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
         LogJobFailed(logger, error, jobId, modelName, reason);
     }
 
+    /// <summary>The trained flow's held-out NLL is no better than the full-covariance Gaussian's: the job succeeds, with a warning.</summary>
+    public void FlowLosesToGaussian(string jobId, string modelName, string part, double flowNll, double gaussianNll) =>
+        LogFlowLosesToGaussian(logger, jobId, modelName, part, flowNll, gaussianNll);
+
     public void JobCancelled(string jobId, string modelName, int epoch)
     {
         metrics.JobCancelled(jobId);
@@ -67,6 +71,10 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Training job {JobId} ({ModelName}) failed: {Reason}")]
     private static partial void LogJobFailed(ILogger logger, Exception? error, string jobId, string modelName, string reason);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning,
+        Message = "Training job {JobId} ({ModelName}): the flow does not beat the full-covariance Gaussian on the {Part} rows ({FlowNll:F4} vs {GaussianNll:F4} nats per row)")]
+    private static partial void LogFlowLosesToGaussian(ILogger logger, string jobId, string modelName, string part, double flowNll, double gaussianNll);
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Training job {JobId} ({ModelName}) cancelled at epoch {Epoch}")]
     private static partial void LogJobCancelled(ILogger logger, string jobId, string modelName, int epoch);

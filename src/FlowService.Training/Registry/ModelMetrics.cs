@@ -1,4 +1,15 @@
+using FlowService.Training.Engine;
+
 namespace FlowService.Training.Registry;
 
-/// <summary>Mean NLL (nats per row) of the best weights on each split, and where training stopped.</summary>
-public sealed record ModelMetrics(double TrainNll, double ValidationNll, double? TestNll, int EpochsRun, int BestEpoch, int TrainRows, int ValidationRows, int TestRows);
+/// <summary>
+/// Mean NLL (nats per row) of the best weights on each split and where training stopped; beside them the
+/// NLL of the full-covariance Gaussian fitted to the same training rows (has the flow earned its place?),
+/// the weight of the defensive Gaussian mixed into the served density, the "auto" search's candidates,
+/// and warnings (for example a flow that does not beat the Gaussian). The optional fields are null for
+/// versions registered before they existed.
+/// </summary>
+public sealed record ModelMetrics(
+    double TrainNll, double ValidationNll, double? TestNll, int EpochsRun, int BestEpoch, int TrainRows, int ValidationRows, int TestRows,
+    double? GaussianValidationNll = null, double? GaussianTestNll = null, double? DefensiveWeight = null,
+    AutoSelection? Selection = null, IReadOnlyList<string>? Warnings = null);

@@ -39,7 +39,7 @@ public sealed class NormalizingFlowEngineTests : IDisposable
         return -0.5 * (1.69 * dx * dx - 2 * 2.4 * dx * dy + 4 * dy * dy) - Math.Log(2 * Math.PI);
     }
 
-    sealed class Recorder : ITrainingObserver
+    internal sealed class Recorder : ITrainingObserver
     {
         public int? ResumedAt { get; private set; }
 
@@ -47,7 +47,14 @@ public sealed class NormalizingFlowEngineTests : IDisposable
 
         public Action<EpochRecord>? OnEpoch { get; init; }
 
-        public void Resumed(int completedEpochs) => ResumedAt = completedEpochs;
+        /// <summary>Every Resumed call in order (an "auto" search reports one per candidate).</summary>
+        public List<int> ResumedCalls { get; } = [];
+
+        public void Resumed(int completedEpochs)
+        {
+            ResumedAt = completedEpochs;
+            ResumedCalls.Add(completedEpochs);
+        }
 
         public void EpochFinished(EpochRecord epoch)
         {
@@ -74,9 +81,10 @@ public sealed class NormalizingFlowEngineTests : IDisposable
         for (int i = 0; i < 3; i++)
             Assert.True(Math.Abs(logProb[i] - TrueLogDensity(points[2 * i], points[2 * i + 1])) < 0.1,
                 $"point {i}: flow {logProb[i]}, true {TrueLogDensity(points[2 * i], points[2 * i + 1])}");
-        // The validation NLL the trainer reports is the best epoch's, and the flow it returns has the best weights.
+        // The validation NLL the trainer reports is the best epoch's, and the flow it returns has the best weights
+        // (the flow component's: the served density also mixes in the defensive Gaussian).
         var validation = new float[split.Validation.Rows];
-        outcome.Flow.LogProb(split.Validation.Features, split.Validation.Rows, [], validation);
+        ((TrainedFlow)outcome.Flow).Flow.LogProb(split.Validation.Features, split.Validation.Rows, [], validation);
         Assert.Equal(recorder.Epochs[outcome.BestEpoch - 1].ValidationNll, -validation.Average(v => (double)v), 5);
         Assert.Equal(recorder.Epochs.Min(e => e.ValidationNll), recorder.Epochs[outcome.BestEpoch - 1].ValidationNll);
     }

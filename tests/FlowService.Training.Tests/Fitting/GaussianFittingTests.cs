@@ -75,6 +75,47 @@ public sealed class GaussianFittingTests(ITestOutputHelper output) : IDisposable
             $"{type}: held-out NLL {nll:F4} is {nll - Truth.Entropy:F4} from the entropy {Truth.Entropy:F4} (tolerance {entropyTolerance:F4})");
     }
 
+    /// <summary>
+    /// Issue 11's goal for the defaults: a job that names no flow ("auto", default training settings) on 20,000 rows
+    /// (the service's own 80/10/10 split) is within 0.05 nats of the entropy, and its log p ranks rows as the true
+    /// density does (correlation at least 0.995 over the held-out rows).
+    /// </summary>
+    [Fact]
+    public void The_default_flow_reaches_the_entropy_and_follows_the_true_density_row_by_row()
+    {
+        const int rows = 20_000;
+        var table = new FlowService.Training.Datasets.NumericTable(Enumerable.Range(0, Dimension).Select(j => $"x{j}").ToArray(), rows,
+            Rows.AsSpan(0, rows * Dimension).ToArray().Select(v => (double)v).ToArray());
+        var parameters = new TrainingParameters();
+        var split = DatasetSplit.Create(table, [], parameters.ValidationFraction, parameters.TestFraction, parameters.Seed);
+        var result = FittingRun.Train("""{"type":"auto"}""", split, parameters, Path.Combine(_root, "auto"));
+
+        int test = split.Test.Rows;
+        var truth = Enumerable.Range(0, test).Select(r => Truth.LogDensity(split.Test.Features.AsSpan(r * Dimension, Dimension))).ToArray();
+        var model = result.TestLogProb.Select(v => (double)v).ToArray();
+        double correlation = Correlation(model, truth);
+        var excess = model.Zip(truth, (m, t) => t - m).ToArray();
+        var (modelError, modelErrorSe) = MeanAndStandardError(excess);
+        var (trueNll, trueNllSe) = MeanAndStandardError(truth.Select(t => -t).ToArray());
+        output.WriteLine($"auto: test NLL {result.TestNll:F4} (true density {trueNll:F4} ± {trueNllSe:F4}, entropy {Truth.Entropy:F4}), " +
+            $"model error {modelError:F4} ± {modelErrorSe:F4}, corr(log p, true log p) {correlation:F5}, {result.Seconds:F1} s");
+        Assert.True(Math.Abs(modelError) <= Tolerance, $"auto: held-out NLL exceeds the true density's by {modelError:F4} nats");
+        Assert.True(Math.Abs(result.TestNll - Truth.Entropy) <= Tolerance + 3 * trueNllSe, $"auto: held-out NLL {result.TestNll:F4} vs entropy {Truth.Entropy:F4}");
+        Assert.True(correlation >= 0.995, $"auto: corr(log p, true log p) = {correlation:F5}");
+    }
+
+    static double Correlation(double[] a, double[] b)
+    {
+        double ma = a.Average(), mb = b.Average(), sab = 0, saa = 0, sbb = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sab += (a[i] - ma) * (b[i] - mb);
+            saa += (a[i] - ma) * (a[i] - ma);
+            sbb += (b[i] - mb) * (b[i] - mb);
+        }
+        return sab / Math.Sqrt(saa * sbb);
+    }
+
     static (double Mean, double StandardError) TrueNll(int firstRow, int rows)
     {
         var nll = new double[rows];

@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Text.Json;
+using FlowService.Model.Flows;
+using FlowService.Training.Jobs;
+using FlowService.Training.Storage;
+
+namespace FlowService.Training.Engine;
+
+/// <summary>
+/// The "auto" flow: trains a short list of candidates sized to the data (<see cref="Candidates"/>, simplest
+/// first), each with early stopping on the validation rows, within a total time budget, and keeps the
+/// simplest one whose served density (flow plus <see cref="DefensiveMixture"/>) has a validation NLL
+/// within one standard error of the best (the paired per-row difference's): on a few dozen validation
+/// rows the raw minimum picks noise, and the one-standard-error rule picks the model that generalises.
+/// Every candidate's result is kept for the version's metadata.
+/// </summary>
+/// <remarks>
+/// Resumable like a single run: each candidate trains with its own <see cref="FlowTrainer"/> state in
+/// <c>candidate-{i}/</c>, finished candidates are listed in <c>auto-search.json</c> with their best weights
+/// and per-row validation NLLs in <c>auto-candidate-{i}.json</c>, so a resumed job skips what is done. Epoch records are numbered
+/// across candidates (candidate i's epoch k is job epoch offset_i + k). The time budget
+/// (<c>budgetSeconds</c>) is the one thing that depends on the machine: a candidate that would start
+/// after it is skipped, and no epoch starts after it.
+/// </remarks>
+public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<NormalizingFlow, DatasetSplit.Part, DefensiveMixture?> defend)
+{
+    /// <summary>Default total budget for all candidates, seconds.</summary>
+    public const int DefaultBudgetSeconds = 900;
+
+    /// <summary>Optimizer steps each candidate gets at least on small sets (epochs are raised to reach them).</summary>
+    public const int MinimumSteps = 3000;
+
+    /// <summary>Rows each candidate passes at most (epochs are lowered on large sets): 20 epochs of 1,000,000 rows.</summary>
+    public const long MaximumRowPasses = 20_000_000;
+
+    /// <summary>Training rows from which the candidates with conditioner networks (MAF, NSF) are tried on unconditional data.</summary>
+    public const int NetworkMinimumRows = 1000;
+
+    private const string SearchFile = "auto-search.json";
+    private const string CandidateFile = "auto-candidate-{0}.json";
+
+    public sealed record Result(NormalizingFlow Flow, DefensiveMixture? Defensive, AutoSelection Selection, int EpochsRun, int BestEpoch);
+
+    /// <summary>
+    /// The candidates for <paramref name="trainRows"/> x <paramref name="features"/> data (plus context):
+    /// the full-covariance Gaussian, Gaussianization flows at two depths, and masked autoregressive flows
+    /// (spline and affine) in front of the Gaussian fit from <see cref="NetworkMinimumRows"/> rows; conditional data
+    /// gets only the conditional ones.
+    /// Batch size shrinks on small sets and epochs follow <see cref="MinimumSteps"/> / <see cref="MaximumRowPasses"/>.
+    /// </summary>
+    public static IReadOnlyList<AutoCandidate> Candidates(int trainRows, int features, int contextFeatures, TrainingParameters p)
+    {
+        int hidden = Math.Min(512, Math.Max(2 * (features + contextFeatures), trainRows < 2_000 ? 32 : trainRows < 50_000 ? 64 : 128));
+        var specs = new List<(string Name, string Json, bool Network)>();
+        if (contextFeatures == 0)
+        {
+            specs.Add(("gaussian", """{"type":"gaussian"}""", false));
+            specs.Add(("gaussianization-1", """{"type":"gaussianization","layers":1,"bins":8}""", false));
+            specs.Add(("gaussianization-2", """{"type":"gaussianization","layers":2,"bins":8}""", false));
+        }
+        // Conditioner networks overfit a few hundred rows (measured on the real-data suite: they lose to the
+        // Gaussianization flows on every set under 1,000 rows), so they join from 1,000 rows, or whenever there is context.
+        if ((features >= 2 && trainRows >= NetworkMinimumRows) || contextFeatures > 0)
+        {
+            specs.Add(("nsf-ar", $$"""{"type":"nsf","variant":"autoregressive","layers":3,"hidden":[{{hidden}},{{hidden}}],"bins":8,"whiten":true,"zeroInit":true}""", true));
+            specs.Add(("maf", $$"""{"type":"maf","layers":5,"hidden":[{{hidden}},{{hidden}}],"whiten":true,"zeroInit":true}""", true));
+        }
+        int batch = Math.Min(p.BatchSize, Math.Max(16, (int)BitFloor(trainRows / 8)));
+        int stepsPerEpoch = (trainRows + batch - 1) / batch;
+        int epochs = Math.Max(p.Epochs, (MinimumSteps + stepsPerEpoch - 1) / stepsPerEpoch);
+        epochs = (int)Math.Min(epochs, Math.Max(3, MaximumRowPasses / Math.Max(1, trainRows)));
+        epochs = Math.Min(epochs, 100_000);
+        return specs.Select(s => new AutoCandidate(s.Name, JsonDocument.Parse(s.Json).RootElement.Clone(), p with
+        {
+            BatchSize = batch,
+            Epochs = s.Name == "gaussian" ? Math.Min(epochs, 20) : epochs,
+            // A little decoupled weight decay keeps the conditioner networks near the Gaussian start on small sets.
+            WeightDecay = s.Network ? Math.Max(p.WeightDecay, 1e-4) : p.WeightDecay,
+        })).ToArray();
+
+        static long BitFloor(long v) => v < 1 ? 1 : 1L << (63 - (int)long.LeadingZeroCount(v));
+    }
+
+    /// <summary>The candidates an "auto" spec names ("candidates": [specs]) or the defaults for this data.</summary>
+    public static IReadOnlyList<AutoCandidate> CandidatesFor(FlowSpec auto, int trainRows, int features, int contextFeatures, TrainingParameters p)
+    {
+        var defaults = Candidates(trainRows, features, contextFeatures, p);
+        var given = auto.GetSpecArray("candidates", 1, 16);
+        if (given is null)
+            return defaults;
+        // Named candidates share the defaults' data-adapted training settings (those of the conditioner networks).
+        var settings = defaults[^1].Parameters;
+        return given.Select((spec, i) => new AutoCandidate($"candidate-{i}", spec, settings)).ToArray();
+    }
+
+    public Result Run(FlowSpec auto, DatasetSplit data, TrainingParameters p, ITrainingObserver observer, string stateFolder,
+        Func<FlowSpec, string> fingerprint, CancellationToken cancellationToken)
+    {
+        int budget = auto.GetInt("budgetSeconds", DefaultBudgetSeconds, 1, 7 * 24 * 3600);
+        var candidates = CandidatesFor(auto, data.Train.Rows, data.FeatureColumns.Count, data.ContextColumns.Count, p);
+        auto.RejectUnreadFields();
+        long deadline = Stopwatch.GetTimestamp() + (long)(budget * (double)Stopwatch.Frequency);
+        Directory.CreateDirectory(stateFolder);
+        var done = LoadDone(stateFolder);
+        int offset = done.Sum(r => r.EpochsRun);
+
+        for (int i = done.Count; i < candidates.Count; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var candidate = candidates[i];
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                done.Add(new CandidateResult(candidate.Name, candidate.Spec, null, 0, 0, 0, $"the budget of {budget} s was spent"));
+                SaveDone(stateFolder, done);
+                continue;
+            }
+            long started = Stopwatch.GetTimestamp();
+            var spec = FlowSpec.From(candidate.Spec);
+            var flow = build(spec);
+            var numbered = new OffsetObserver(observer, offset);
+            numbered.Resumed(0);
+            var result = new FlowTrainer(flow, candidate.Parameters).Train(data.Train, data.Validation, numbered,
+                Path.Combine(stateFolder, $"candidate-{i}"), fingerprint(spec), cancellationToken, deadline);
+            flow.SetParameters(result.BestParameters);
+            var rowNll = ServedValidationNll(flow, data.Validation);
+            double nll = rowNll.Length == 0 ? double.NaN : rowNll.Average();
+            SaveCandidate(stateFolder, i, new CandidateState(result.BestParameters, rowNll));
+            done.Add(new CandidateResult(candidate.Name, candidate.Spec, double.IsFinite(nll) ? nll : null, result.EpochsRun, result.BestEpoch,
+                Stopwatch.GetElapsedTime(started).TotalSeconds));
+            offset += result.EpochsRun;
+            SaveDone(stateFolder, done);
+        }
+        var states = Enumerable.Range(0, done.Count).Select(i => done[i].ValidationNll is null ? null : LoadCandidate(stateFolder, i)).ToArray();
+        int winner = Choose(states.Select(st => st?.RowNll).ToArray());
+        if (winner < 0)
+            throw new TrainingDivergedException("No candidate of the \"auto\" flow reached a finite validation NLL; check the data for extreme values or pick a flow type.");
+        var chosen = candidates[winner];
+        var model = build(FlowSpec.From(chosen.Spec));
+        model.SetParameters(states[winner]!.Parameters);
+        return new Result(model, defend(model, data.Validation), new AutoSelection(chosen.Name, chosen.Spec, done), offset, done[winner].BestEpoch);
+    }
+
+    /// <summary>
+    /// The one-standard-error rule over per-row validation NLLs (null: skipped or diverged): the first
+    /// (simplest) candidate whose mean exceeds the best mean by at most the standard error of their paired
+    /// per-row differences. -1 when none has a finite mean.
+    /// </summary>
+    public static int Choose(IReadOnlyList<double[]?> rowNll)
+    {
+        int best = -1;
+        for (int i = 0; i < rowNll.Count; i++)
+            if (rowNll[i] is { Length: > 0 } rows && double.IsFinite(rows.Average()) && (best < 0 || rows.Average() < rowNll[best]!.Average()))
+                best = i;
+        if (best < 0)
+            return -1;
+        var reference = rowNll[best]!;
+        for (int i = 0; i < best; i++)
+        {
+            if (rowNll[i] is not { Length: > 0 } rows || !double.IsFinite(rows.Average()))
+                continue;
+            var difference = rows.Zip(reference, (a, b) => a - b).ToArray();
+            double mean = difference.Average();
+            double variance = difference.Sum(v => (v - mean) * (v - mean)) / Math.Max(1, difference.Length - 1);
+            if (mean <= Math.Sqrt(variance / difference.Length))
+                return i;
+        }
+        return best;
+    }
+
+    /// <summary>-log p of each validation row under the flow with its chosen defensive mixture, as it would be served.</summary>
+    private double[] ServedValidationNll(NormalizingFlow flow, DatasetSplit.Part validation)
+    {
+        var served = new TrainedFlow(flow, [], [], defend(flow, validation));
+        var logProb = new float[validation.Rows];
+        served.LogProb(validation.Features, validation.Rows, validation.Context, logProb);
+        return logProb.Select(v => -(double)v).ToArray();
+    }
+
+    private sealed record CandidateState(float[] Parameters, double[] RowNll);
+
+    private static List<CandidateResult> LoadDone(string folder)
+    {
+        string path = Path.Combine(folder, SearchFile);
+        return File.Exists(path) ? JsonSerializer.Deserialize<List<CandidateResult>>(File.ReadAllBytes(path), StoreJson.Options) ?? [] : [];
+    }
+
+    private static void SaveDone(string folder, List<CandidateResult> done) =>
+        AtomicFile.Write(Path.Combine(folder, SearchFile), stream => JsonSerializer.Serialize(stream, done, StoreJson.Options));
+
+    private static CandidateState LoadCandidate(string folder, int index) =>
+        JsonSerializer.Deserialize<CandidateState>(File.ReadAllBytes(Path.Combine(folder, string.Format(System.Globalization.CultureInfo.InvariantCulture, CandidateFile, index))), StoreJson.Options)
+        ?? throw new InvalidDataException($"The auto search's state of candidate {index} is empty.");
+
+    // Written before the candidate joins the search file, so a listed candidate always has its weights.
+    private static void SaveCandidate(string folder, int index, CandidateState state) =>
+        AtomicFile.Write(Path.Combine(folder, string.Format(System.Globalization.CultureInfo.InvariantCulture, CandidateFile, index)),
+            stream => JsonSerializer.Serialize(stream, state, StoreJson.Options));
+
+    /// <summary>Numbers a candidate's epochs after those of the candidates before it, so the job's history is one sequence.</summary>
+    private sealed class OffsetObserver(ITrainingObserver inner, int offset) : ITrainingObserver
+    {
+        public void Resumed(int completedEpochs) => inner.Resumed(offset + completedEpochs);
+
+        public void EpochFinished(EpochRecord epoch) => inner.EpochFinished(epoch with { Epoch = offset + epoch.Epoch });
+    }
+}

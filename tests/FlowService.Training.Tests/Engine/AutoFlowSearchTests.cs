@@ -1,0 +1,125 @@
+using System.Text.Json;
+using FlowService.Training.Datasets;
+using FlowService.Training.Engine;
+using FlowService.Training.Jobs;
+
+namespace FlowService.Training.Tests.Engine;
+
+/// <summary>
+/// The "auto" flow: candidates sized to the data, the one-standard-error choice, every candidate's result in
+/// the outcome, a checkpoint that rebuilds the chosen flow, and a resumed search that ends as an uninterrupted one.
+/// </summary>
+public sealed class AutoFlowSearchTests : IDisposable
+{
+    readonly string _root = Path.Combine(Path.GetTempPath(), "flowservice-tests", Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+            Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public void Candidates_scale_with_the_data()
+    {
+        var p = new TrainingParameters();
+        var small = AutoFlowSearch.Candidates(100, 4, 0, p);
+        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2"], small.Select(c => c.Name));
+        Assert.All(small, c => Assert.Equal(16, c.Parameters.BatchSize));
+        // 100 rows in batches of 16 are 7 steps an epoch: epochs rise until every candidate but the Gaussian gets 3,000 steps.
+        Assert.Equal(429, small[1].Parameters.Epochs);
+
+        var large = AutoFlowSearch.Candidates(1_000_000, 20, 0, p);
+        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "nsf-ar", "maf"], large.Select(c => c.Name));
+        Assert.All(large, c => Assert.Equal(256, c.Parameters.BatchSize));
+        Assert.Equal(20, large[3].Parameters.Epochs);
+        Assert.Contains("\"hidden\":[128,128]", large[3].Spec.GetRawText());
+        Assert.Equal(1e-4, large[4].Parameters.WeightDecay);
+
+        var conditional = AutoFlowSearch.Candidates(50, 3, 2, p);
+        Assert.Equal(["nsf-ar", "maf"], conditional.Select(c => c.Name));
+    }
+
+    [Fact]
+    public void Choose_keeps_the_simplest_candidate_within_one_standard_error_of_the_best()
+    {
+        double[] simple = [1.0, 2.0, 1.5, 1.2, 0.9, 1.1];
+        double[] better = simple.Select((v, i) => v - (i % 2 == 0 ? 0.40 : -0.30)).ToArray();   // mean gain 0.05, standard error 0.16
+        double[] clearlyBetter = simple.Select(v => v - 0.5).ToArray();                         // gain 0.5 on every row
+        Assert.Equal(0, AutoFlowSearch.Choose([simple, better]));
+        Assert.Equal(1, AutoFlowSearch.Choose([simple, clearlyBetter]));
+        Assert.Equal(1, AutoFlowSearch.Choose([null, simple, [double.NaN]]));
+        Assert.Equal(-1, AutoFlowSearch.Choose([null, [double.PositiveInfinity]]));
+    }
+
+    [Fact]
+    public void An_auto_job_records_every_candidate_and_its_checkpoint_rebuilds_the_chosen_flow()
+    {
+        var split = Split(600);
+        var engine = new NormalizingFlowEngine();
+        var spec = JsonDocument.Parse("""{"type":"auto","candidates":[{"type":"gaussian"},{"type":"gaussianization","layers":1,"bins":4}]}""").RootElement;
+        var outcome = engine.Train(new TrainingRun(spec, split, new TrainingParameters { Epochs = 5 }, Path.Combine(_root, "state")),
+            new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+
+        var selection = Assert.IsType<AutoSelection>(outcome.Selection);
+        Assert.Equal(2, selection.Candidates.Count);
+        Assert.All(selection.Candidates, c => Assert.True(c.ValidationNll is { } v && double.IsFinite(v) && c.EpochsRun > 0 && c.Skipped is null));
+        var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
+        Assert.Equal(selection.ChosenSpec.GetProperty("type").GetString(), trained.Flow.Spec.Type);
+        Assert.NotNull(trained.Defensive);
+
+        string folder = Path.Combine(_root, "checkpoint");
+        engine.Save(outcome.Flow, spec, folder);
+        var loaded = engine.Load(folder);
+        var expected = new float[split.Test.Rows];
+        var actual = new float[split.Test.Rows];
+        outcome.Flow.LogProb(split.Test.Features, split.Test.Rows, [], expected);
+        loaded.LogProb(split.Test.Features, split.Test.Rows, [], actual);
+        Assert.Equal(expected, actual);
+        Assert.Equal(trained.Defensive!.Weight, Assert.IsType<TrainedFlow>(loaded).Defensive!.Weight);
+    }
+
+    [Fact]
+    public void An_interrupted_auto_search_resumes_and_ends_bit_identical_to_an_uninterrupted_one()
+    {
+        var split = Split(400);
+        var spec = JsonDocument.Parse("""{"type":"auto","candidates":[{"type":"gaussianization","layers":1,"bins":4},{"type":"maf","layers":2,"hidden":[8],"whiten":true,"zeroInit":true}]}""").RootElement;
+        var parameters = new TrainingParameters { Epochs = 6, Patience = 100 };
+        var engine = new NormalizingFlowEngine();
+        var reference = engine.Train(new TrainingRun(spec, split, parameters, Path.Combine(_root, "reference")), new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+
+        // Stop in the first candidate's ninth epoch, then run again on the same state folder.
+        using var cancel = new CancellationTokenSource();
+        var interrupted = new NormalizingFlowEngineTests.Recorder { OnEpoch = e => { if (e.Epoch == 9) cancel.Cancel(); } };
+        string state = Path.Combine(_root, "resumed");
+        Assert.ThrowsAny<OperationCanceledException>(() => engine.Train(new TrainingRun(spec, split, parameters, state), interrupted, cancel.Token));
+        var resumed = new NormalizingFlowEngineTests.Recorder();
+        var outcome = engine.Train(new TrainingRun(spec, split, parameters, state), resumed, CancellationToken.None);
+
+        // The search numbers epochs across candidates: the first resumes after its ninth, the second starts after the first's last.
+        int firstEpochs = reference.Selection!.Candidates[0].EpochsRun;
+        Assert.Equal([0, 9, firstEpochs], resumed.ResumedCalls);
+        Assert.Equal(Enumerable.Range(10, resumed.Epochs.Count), resumed.Epochs.Select(e => e.Epoch));
+        Assert.Equal(reference.Selection!.Chosen, outcome.Selection!.Chosen);
+        Assert.Equal(reference.Selection.Candidates.Select(c => c.ValidationNll), outcome.Selection.Candidates.Select(c => c.ValidationNll));
+        var a = new float[split.Test.Rows];
+        var b = new float[split.Test.Rows];
+        reference.Flow.LogProb(split.Test.Features, split.Test.Rows, [], a);
+        outcome.Flow.LogProb(split.Test.Features, split.Test.Rows, [], b);
+        Assert.Equal(a, b);
+    }
+
+    /// <summary>A skewed, correlated 3-D set: x0 ~ N(0,1), x1 = exp(x0/2) + noise, x2 = x0 - x1 + noise.</summary>
+    static DatasetSplit Split(int rows)
+    {
+        var random = new Random(8);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+        var values = new double[rows * 3];
+        for (int r = 0; r < rows; r++)
+        {
+            double a = Normal(), b = Math.Exp(a / 2) + 0.2 * Normal();
+            (values[3 * r], values[3 * r + 1], values[3 * r + 2]) = (a, b, a - b + 0.3 * Normal());
+        }
+        return DatasetSplit.Create(new NumericTable(["a", "b", "c"], rows, values), [], 0.1, 0.1, seed: 2);
+    }
+}
