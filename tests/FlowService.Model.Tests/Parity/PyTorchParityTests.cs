@@ -12,8 +12,8 @@ namespace FlowService.Model.Tests.Parity;
 /// <see cref="ParityReport"/>) must stay below <see cref="Tolerance"/>. The fixtures are float64
 /// answers for the stored float32 weights and inputs, so the whole difference is the engine's
 /// float32 rounding (unit roundoff 6e-8) carried through 3 to 9 transforms with 16-wide MLPs and
-/// back. Measured (AVX-512 GEMM), the worst tensor of the 12 fixtures is at 3.8e-6 (nsf_ar, a first
-/// conditioner layer's weight gradient) and most are below 1e-6; 3e-5 leaves 8x for another SIMD
+/// back. Measured (AVX-512 GEMM), the worst tensor of the 12 fixtures is at 3.8e-6 (nsf_ar, a hidden
+/// conditioner layer's bias gradient) and most are below 1e-6; 3e-5 leaves 8x for another SIMD
 /// width or summation order. A real defect (a missing log|det| term, a leaking mask, a wrong
 /// spline derivative) moves some tensor by 1e-3 or more, and
 /// <see cref="A_perturbed_fixture_value_fails_the_comparison"/> shows that one value moved by
