@@ -23,7 +23,9 @@ conditioner layer is NOT zero, so no transform is the identity), and writes one 
 Everything is computed in float64 from the float32-rounded weights and inputs, then stored as
 float32, so the fixture is the exact answer for the stored numbers, not PyTorch's rounding.
 Metadata (strings): the flow spec JSON the C# side builds the flow from, the shapes, the
-optimizer settings, and a readable description of the chain.
+optimizer settings, and a readable description of the chain. "seed" seeds the weights and the
+batch, and is the engine seed the C# flow is built with: Glow's fixed LU permutations are drawn
+as the engine's recipe draws them from it (dotnet_random.py), and listed in "luPermutations".
 """
 import argparse
 import copy
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dotnet_random  # noqa: E402
 import flows  # noqa: E402
 import safetensors_io  # noqa: E402
 
@@ -87,17 +90,19 @@ def autoregressive_chain(leaf, context):
     return chain
 
 
-def glow_chain(context, generator):
+def glow_chain(context, engine_random):
+    """The LU layers' fixed permutations are drawn as the engine's Glow recipe draws them from the
+    fixture's seed, so the C# flow built from the spec with that seed holds the same ones."""
     chain = []
     for _ in range(LAYERS):
-        perm = torch.randperm(FEATURES, generator=generator).tolist()
+        perm = dotnet_random.permutation(FEATURES, engine_random)
         chain += [flows.ActNorm(FEATURES), flows.LuLinear(FEATURES, perm),
                   flows.Coupling(*halves(0, FEATURES), flows.AffineLeaf(SCALE_CLAMP), HIDDEN, context, ACTIVATION)]
     return chain
 
 
 def recipes():
-    """name -> (spec without contextFeatures, chain builder(context, generator))."""
+    """name -> (spec without contextFeatures, chain builder(context, engine_random))."""
     base = {"layers": LAYERS, "hidden": HIDDEN, "activation": ACTIVATION}
     return {
         "nice": ({"type": "nice", **base}, lambda c, g: nice_chain(c)),
@@ -108,7 +113,7 @@ def recipes():
                 lambda c, g: autoregressive_chain(flows.AffineLeaf(SCALE_CLAMP), c)),
         "nsf": ({"type": "nsf", **base, "bins": BINS, "tailBound": TAIL_BOUND},
                 lambda c, g: coupling_chain(flows.SplineLeaf(BINS, TAIL_BOUND), c)),
-        "nsf_ar": ({"type": "nsf", **base, "bins": BINS, "tailBound": TAIL_BOUND, "autoregressive": True},
+        "nsf_ar": ({"type": "nsf", **base, "bins": BINS, "tailBound": TAIL_BOUND, "variant": "autoregressive"},
                    lambda c, g: autoregressive_chain(flows.SplineLeaf(BINS, TAIL_BOUND), c)),
     }
 
@@ -216,7 +221,7 @@ def make_fixture(name, spec, build, conditional, seed):
 def make_fixture_with_seed(spec, build, conditional, seed):
     generator = torch.Generator().manual_seed(seed)
     context_features = CONTEXT if conditional else 0
-    flow = flows.Flow(build(context_features if conditional else 0, generator)).double()
+    flow = flows.Flow(build(context_features if conditional else 0, dotnet_random.DotNetRandom(seed))).double()
     init_weights(flow, generator)
     x, context = make_batch(generator, conditional)
     verify(flow, x, context)
@@ -257,6 +262,9 @@ def make_fixture_with_seed(spec, build, conditional, seed):
                                  "steps": ADAM_STEPS, "adamwWeightDecay": WEIGHT_DECAY}),
         "generator": "tools/reference/make_fixtures.py (PyTorch %s, float64 compute, float32 storage)" % torch.__version__,
     }
+    permutations = [t.perm for t in flow.transforms if isinstance(t, flows.LuLinear)]
+    if permutations:
+        metadata["luPermutations"] = json.dumps(permutations)
     return tensors, metadata
 
 

@@ -159,40 +159,34 @@ public sealed class NormalizingFlow
     /// </summary>
     public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight)
     {
-        if (x.Cols != Features)
-            throw new ArgumentException($"x must have {Features} columns, not {x.Cols}.", nameof(x));
-        int rows = x.Rows;
-        var backend = context.Backend;
-        var workspace = context.Workspace;
-        context.Condition = condition;
-        context.RecordForBackward = true;
-        var h = x;
-        var logDet = workspace.Get(this, "logDet", rows, 1);
-        backend.Fill(logDet, 0f);
-        if (Normalization is not null)
-        {
-            h = workspace.Get(this, "standardized", rows, Features);
-            Normalization.Forward(context, x, h, logDet);
-        }
-        var z = workspace.Get(this, "z", rows, Features);
-        Transform.Forward(context, h, z, logDet);
-        var logProb = workspace.Get(this, "logProb", rows, 1);
-        StandardNormal.LogDensity(backend, z, logProb);
-        backend.AddScaled(logDet, 1f, logProb);
-
-        var dz = workspace.Get(this, "dz", rows, Features);
-        StandardNormal.LogDensityGradient(backend, z, -weight, dz);
-        var dLogDet = workspace.Get(this, "dLogDet", rows, 1);
-        backend.Fill(dLogDet, -weight);
-        Transform.Backward(context, dz, dLogDet, workspace.Get(this, "dh", rows, Features));
-        context.RecordForBackward = false;
-
-        var host = new float[rows];
-        backend.Download(logProb, host);
+        var logProb = ForwardAndBackward(context, x, condition, weight, inputGradient: null);
+        var host = new float[x.Rows];
+        context.Backend.Download(logProb, host);
         double nll = 0;
         foreach (float value in host)
             nll -= value;
         return nll;
+    }
+
+    /// <summary>
+    /// log p(x) per row and the score ∂ log p(x_r) / ∂x_r per row (rows x Features, row-major), both
+    /// in the client's units (the normalization's Jacobian included). No transform mixes rows, so
+    /// one backward pass of Σ_r log p(x_r) yields every row's own gradient. One shard on the calling
+    /// thread; the parameters are only read (their gradients go to a scratch arena).
+    /// </summary>
+    public void LogProbAndInputGradient(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> logProb, Span<float> inputGradient)
+    {
+        CheckBatch(x, rows, context);
+        RequireLength(logProb.Length, rows, nameof(logProb));
+        RequireLength(inputGradient.Length, rows * Features, nameof(inputGradient));
+        if (rows == 0)
+            return;
+        var (tx, condition) = UploadBatch(x, rows, context);
+        var dx = Backend.Allocate(rows, Features);
+        // weight -1: the backward pass differentiates L = +Σ log p, so dL/dx is the score itself.
+        var result = ForwardAndBackward(CreateTrainingContext(AllocateGradients()), tx, condition, -1f, dx);
+        Backend.Download(result, logProb);
+        Backend.Download(dx, inputGradient);
     }
 
     /// <summary>
@@ -204,14 +198,7 @@ public sealed class NormalizingFlow
     {
         CheckBatch(x, rows, context);
         RequireLength(gradient.Length, Layout.Length, nameof(gradient));
-        var tx = Backend.Allocate(rows, Features);
-        Backend.Upload(x, tx);
-        Tensor? condition = null;
-        if (ContextFeatures > 0)
-        {
-            condition = Backend.Allocate(rows, ContextFeatures);
-            Backend.Upload(context, condition);
-        }
+        var (tx, condition) = UploadBatch(x, rows, context);
         var gradients = AllocateGradients();
         double nll = AccumulateGradients(CreateTrainingContext(gradients), tx, condition, 1f / rows);
         var all = new float[gradients.Length];
@@ -271,6 +258,59 @@ public sealed class NormalizingFlow
             transform.Forward(flowContext, h, next, logDet);
             h = next;
         }
+    }
+
+    /// <summary>
+    /// Forward with recording, log p per row, and backward of L = -weight · Σ_rows log p: parameter
+    /// gradients accumulate into <c>context.Gradients</c>; dL/dx goes to <paramref name="inputGradient"/>
+    /// when one is given (the normalization's backward only runs then). Returns the log p tensor (rows x 1).
+    /// </summary>
+    private Tensor ForwardAndBackward(FlowContext context, Tensor x, Tensor? condition, float weight, Tensor? inputGradient)
+    {
+        if (x.Cols != Features)
+            throw new ArgumentException($"x must have {Features} columns, not {x.Cols}.", nameof(x));
+        int rows = x.Rows;
+        var backend = context.Backend;
+        var workspace = context.Workspace;
+        context.Condition = condition;
+        context.RecordForBackward = true;
+        var h = x;
+        var logDet = workspace.Get(this, "logDet", rows, 1);
+        backend.Fill(logDet, 0f);
+        if (Normalization is not null)
+        {
+            h = workspace.Get(this, "standardized", rows, Features);
+            Normalization.Forward(context, x, h, logDet);
+        }
+        var z = workspace.Get(this, "z", rows, Features);
+        Transform.Forward(context, h, z, logDet);
+        var logProb = workspace.Get(this, "logProb", rows, 1);
+        StandardNormal.LogDensity(backend, z, logProb);
+        backend.AddScaled(logDet, 1f, logProb);
+
+        var dz = workspace.Get(this, "dz", rows, Features);
+        StandardNormal.LogDensityGradient(backend, z, -weight, dz);
+        var dLogDet = workspace.Get(this, "dLogDet", rows, 1);
+        backend.Fill(dLogDet, -weight);
+        var dh = Normalization is null && inputGradient is not null ? inputGradient : workspace.Get(this, "dh", rows, Features);
+        Transform.Backward(context, dz, dLogDet, dh);
+        if (Normalization is not null && inputGradient is not null)
+            Normalization.Backward(context, dh, dLogDet, inputGradient);
+        context.RecordForBackward = false;
+        return logProb;
+    }
+
+    private (Tensor X, Tensor? Condition) UploadBatch(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
+    {
+        var tx = Backend.Allocate(rows, Features);
+        Backend.Upload(x, tx);
+        Tensor? condition = null;
+        if (ContextFeatures > 0)
+        {
+            condition = Backend.Allocate(rows, ContextFeatures);
+            Backend.Upload(context, condition);
+        }
+        return (tx, condition);
     }
 
     private static IEnumerable<ITransform> Flatten(ITransform transform) =>

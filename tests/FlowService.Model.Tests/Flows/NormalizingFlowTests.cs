@@ -1,4 +1,5 @@
 using FlowService.Model.Flows;
+using FlowService.Model.Transforms;
 
 namespace FlowService.Model.Tests.Flows;
 
@@ -95,6 +96,55 @@ public sealed class NormalizingFlowTests
         flow.LogProb(x, Rows, context, a);
         flow.LogProb(x, Rows, shifted, b);
         Assert.NotEqual(a, b);
+    }
+
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void LogProbAndInputGradient_is_log_p_and_its_finite_difference_gradient_in_the_clients_units(string json)
+    {
+        // A standardization with unequal scales and a context: the score must include both.
+        var normalization = new Standardization([0.5f, -1f, 2f], [2f, 0.5f, 3f]);
+        var flow = NormalizingFlow.Create(FlowSpec.Parse(json.Replace("{", "{\"contextFeatures\":2,", StringComparison.Ordinal)), Features, 2, seed: 10, normalization);
+        float[] x = Data(seed: 11).Select((v, i) => v * normalization.Std[i % Features] + normalization.Mean[i % Features]).ToArray();
+        float[] context = Data(seed: 12).Take(Rows * 2).ToArray();
+        var logProb = new float[Rows];
+        var score = new float[x.Length];
+        flow.LogProbAndInputGradient(x, Rows, context, logProb, score);
+
+        var inference = new float[Rows];
+        flow.LogProb(x, Rows, context, inference);
+        for (int r = 0; r < Rows; r++)
+            Assert.Equal(inference[r], logProb[r], 4);
+        Assert.Contains(score, g => Math.Abs(g) > 0.1f);
+
+        var plus = new float[Rows];
+        var minus = new float[Rows];
+        for (int i = 0; i < x.Length; i++)
+        {
+            int row = i / Features;
+            var tried = new List<string>();
+            // Steps of 1e-2 of the column's scale first: float32 log p (~1e-6 rounding) over 2h keeps the quotient's
+            // noise near 1e-4. A spline's log-derivative has a kink at each knot (d²y/dx² jumps there), and a knot
+            // between x - h and x + h averages the two sides, so smaller steps are tried before the row fails.
+            foreach (float step in new[] { 1e-2f, 1e-3f, 3e-4f })
+            {
+                float h = step * normalization.Std[i % Features], original = x[i];
+                x[i] = original + h;
+                flow.LogProb(x, Rows, context, plus);
+                x[i] = original - h;
+                flow.LogProb(x, Rows, context, minus);
+                x[i] = original;
+                // Only its own row moves: rows are scored independently.
+                for (int r = 0; r < Rows; r++)
+                    if (r != row)
+                        Assert.Equal(plus[r], minus[r]);
+                double numeric = ((double)plus[row] - minus[row]) / (2.0 * h);
+                tried.Add($"{numeric:g6} (h {h:g2})");
+                if (Math.Abs(numeric - score[i]) <= 2e-3 + 2e-2 * Math.Abs(numeric))
+                    break;
+                Assert.True(tried.Count < 3, $"x[{row}, {i % Features}]: analytic {score[i]}, finite differences {string.Join(", ", tried)}");
+            }
+        }
     }
 
     [Theory]

@@ -1,5 +1,8 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using FlowService.Model.Checkpoints;
+using FlowService.Model.Flows;
+using FlowService.Model.Transforms;
 
 namespace FlowService.Model.Tests.Parity;
 
@@ -51,6 +54,32 @@ public sealed class ParityFixture
 
     /// <summary>Optimizer settings of the replay (lr, beta1, beta2, eps, steps, adamwWeightDecay).</summary>
     public JsonElement Optimizer => JsonDocument.Parse(Metadata["optimizer"]).RootElement;
+
+    /// <summary>
+    /// The engine's flow of the fixture's spec and seed (the seed fixes Glow's LU permutations, which the
+    /// generator draws as the engine does) with the fixture's weights. Every slot of the layout must be
+    /// in the fixture with the reference module's shape, and every fixture parameter in the layout, so
+    /// a renamed or reshaped parameter fails here instead of being compared to nothing.
+    /// </summary>
+    public NormalizingFlow CreateFlow()
+    {
+        var flow = NormalizingFlow.Create(SpecJson, Features, ContextFeatures, int.Parse(Metadata["seed"]));
+        var permutations = ((Chain)flow.Transform).Transforms.OfType<LuLinear>().Select(t => t.Permutation.ToArray()).ToArray();
+        var expected = Metadata.TryGetValue("luPermutations", out string? json) ? JsonSerializer.Deserialize<int[][]>(json)! : [];
+        Assert.True(expected.Length == permutations.Length && expected.Zip(permutations).All(p => p.First.SequenceEqual(p.Second)),
+            $"Fixture {Name}: the engine's LU permutations {JsonSerializer.Serialize(permutations)} are not the reference's {JsonSerializer.Serialize(expected)} (tools/reference/dotnet_random.py follows System.Random).");
+        var arena = new float[flow.Layout.Length];
+        foreach (var slot in flow.Layout.Slots)
+        {
+            Assert.True(Has(slot.Name), $"Fixture {Name} has no tensor for the engine's parameter '{slot.Name}'.");
+            Assert.Equal(ParameterTensors.ShapeOf(slot), Shape(slot.Name));
+            this[slot.Name].CopyTo(arena, slot.Offset);
+        }
+        var unknown = ParameterNames.Where(p => !flow.Layout.TryGet(p, out _)).ToArray();
+        Assert.True(unknown.Length == 0, $"Fixture {Name} has parameters the engine does not declare: {string.Join(", ", unknown)}.");
+        flow.SetParameters(arena);
+        return flow;
+    }
 
     public static ParityFixture Load(string name)
     {

@@ -30,6 +30,9 @@ public sealed class ParityReport
 
     public string WorstTensor { get; private set; } = "";
 
+    /// <summary>One line per tensor over the tolerance (or of the wrong length), in comparison order.</summary>
+    public IReadOnlyList<string> Failures => _failures;
+
     public void Compare(string name, ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, double floor = 1e-6)
     {
         if (actual.Length != expected.Length)

@@ -19,6 +19,7 @@ public sealed class OptimizerReplayTests
     [InlineData("realnvp", "adamw.losses", -1.0)]
     [InlineData("nsf", "adamw.losses", -1.0)]
     [InlineData("maf_conditional", "adam.losses", 0.0)]
+    [InlineData("glow_conditional", "adamw.losses", -1.0)]
     public void Losses_follow_PyTorch(string fixture, string losses, double weightDecay)
     {
         var file = SafeTensorsReader.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture + ".safetensors"));
@@ -32,7 +33,8 @@ public sealed class OptimizerReplayTests
         int batch = int.Parse(file.Metadata["batch"]);
         double tolerance = Math.Max(1e-4, 5 * double.Parse(file.Metadata["float32Noise"], System.Globalization.CultureInfo.InvariantCulture));
 
-        var flow = NormalizingFlow.Create(FlowSpec.Parse(file.Metadata["spec"]), features, contextFeatures, seed: 1);
+        // The fixture's seed: it fixes Glow's LU permutations, which the generator draws as the engine does.
+        var flow = NormalizingFlow.Create(FlowSpec.Parse(file.Metadata["spec"]), features, contextFeatures, seed: int.Parse(file.Metadata["seed"]));
         // The fixture's weights are the tensors named like parameters ("transforms.*"); the rest is the batch and the expected results.
         var weights = new SafeTensorsFile(file.Tensors.Values.Where(t => t.Name.StartsWith("transforms.", StringComparison.Ordinal)));
         flow.SetParameters(ParameterTensors.ToArena(flow.Layout, weights));
