@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every FlowService test. On a fresh Debian machine, as root, it first installs the Debian
 # packages the tests use (OpenBLAS for the GEMM cross-check, Prometheus for the scrape test,
-# PostgreSQL for the scale-out suite, docker-compose for validating the compose file).
+# PostgreSQL for the scale-out suite, docker-compose for validating the compose file, python3-sklearn
+# whose bundled CSVs are the real-data quality suite).
 # Usage: ./test.sh [extra dotnet test arguments, e.g. --filter FullyQualifiedName~Coupling]
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(libopenblas0 prometheus postgresql docker-compose)
+packages=(libopenblas0 prometheus postgresql docker-compose python3-sklearn)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -74,6 +74,27 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
             $"{name}: anomaly AUROC {auroc:F4} < best classical {baselines.BestAuroc:F4} ({string.Join(", ", baselines.AnomalyAuroc!.Select(kv => $"{kv.Key} {kv.Value:F4}"))})");
     }
 
+    /// <summary>
+    /// The suite's large set (Fashion-MNIST as 70,000 rows of 7x7 block sums, 56,000 to train): the same
+    /// comparison through the same path. It trains for minutes, so it runs when FLOWSERVICE_QUALITY_LARGE=1
+    /// (bench/RESULTS.md has its figures) and is skipped otherwise.
+    /// </summary>
+    [LargeRealDataFact]
+    public async Task The_default_job_is_at_least_the_best_classical_estimator_on_the_large_set()
+    {
+        const string name = "fashion_mnist_7x7";
+        var set = RealDatasets.Load(name);
+        var baselines = ClassicalBaselines.Load(name);
+        Assert.Equal(baselines.TrainSha256, Sha256(set.Train));
+        await using var factory = new FlowServiceFactory();
+        var run = await DefaultJobRun.TrainAndScoreAsync(factory.CreateClient(), "fashion", set.Train, set.Columns, set.Test, timeoutSeconds: 3600);
+        double mean = run.LogProb.Average(v => (double)v), minimum = run.LogProb.Min();
+        var selection = run.Version.GetProperty("metrics").GetProperty("selection");
+        Report(name, "density", new { mean, minimum, chosen = selection.GetProperty("chosen").GetString(), candidates = selection.GetProperty("candidates"),
+            seconds = run.Seconds, baselines.Gmm, baselines.Kde, baselines.Gaussian, baselines.GaussianMinimum });
+        Assert.True(mean >= baselines.Best, $"{name}: held-out mean log p {mean:F3} < best classical {baselines.Best:F3}");
+    }
+
     void Report(string name, string kind, object figures)
     {
         string line = JsonSerializer.Serialize(new { set = name, kind, figures });
