@@ -16,6 +16,28 @@ if (args.Length > 0 && args[0] == "sha")
     }
     return;
 }
+if (args.Length > 0 && args[0] == "timing")
+{
+    // Issue 11's budget goal: the default job on 10,000 rows x 10 columns (a skewed, correlated, two-cluster set).
+    var random = new PortableRandom(10);
+    var values = new double[10_000 * 10];
+    for (int r = 0; r < 10_000; r++)
+    {
+        double cluster = random.NextDouble() < 0.3 ? 3 : 0, a = random.NextNormal();
+        for (int j = 0; j < 10; j++)
+            values[r * 10 + j] = cluster + (j % 2 == 0 ? Math.Exp(0.5 * a) : a * (j + 1) * 0.1) + 0.5 * random.NextNormal();
+    }
+    var timingTable = new NumericTable(Enumerable.Range(0, 10).Select(j => $"c{j}").ToArray(), 10_000, values);
+    var tp = new TrainingParameters();
+    var timingSplit = DatasetSplit.Create(timingTable, [], tp.ValidationFraction, tp.TestFraction, tp.Seed);
+    var clock = Stopwatch.StartNew();
+    using var autoSpec = JsonDocument.Parse("""{"type":"auto"}""");
+    var timed = new NormalizingFlowEngine().Train(new TrainingRun(autoSpec.RootElement, timingSplit, tp, Path.Combine(Path.GetTempPath(), "q-" + Guid.NewGuid())), new Quiet(), CancellationToken.None);
+    Console.WriteLine($"10,000 x 10 default job: {clock.Elapsed.TotalSeconds:F1} s, chosen {timed.Selection?.Chosen}");
+    foreach (var c in timed.Selection?.Candidates ?? [])
+        Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
+    return;
+}
 string specJson = args.Length > 0 ? args[0] : """{"type":"auto"}""";
 var names = args.Length > 1 ? args[1].Split(',') : RealDatasets.Names.Where(n => !n.StartsWith("fashion")).ToArray();
 var p = new TrainingParameters { Epochs = args.Length > 2 ? int.Parse(args[2]) : 50 };
