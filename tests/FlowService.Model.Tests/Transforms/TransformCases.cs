@@ -48,7 +48,8 @@ public static class TransformCases
 
     private static Func<int, bool, ITransform> Flow(string json) => (context, zeroInit) =>
     {
-        var spec = zeroInit ? json.Replace("{", "{\"zeroInit\":true,", StringComparison.Ordinal) : json;
+        // Only the outer object: a nested "base" section has no zeroInit.
+        var spec = zeroInit ? "{\"zeroInit\":true," + json[1..] : json;
         return FlowRecipes.Build(FlowSpec.Parse(spec), Features, context, seed: 11);
     };
 }
