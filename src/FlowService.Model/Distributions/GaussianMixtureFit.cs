@@ -14,12 +14,12 @@ internal sealed class GaussianMixtureFit
     public const double Regularization = 1e-4;
 
     /// <summary>Seeded k-means++ starts; the fit with the highest log-likelihood wins (scikit-learn's n_init), since EM's optimum depends on the start.</summary>
-    public const int Restarts = 8;
+    public const int Restarts = 4;
 
     private const int LloydIterations = 20, EmIterations = 100;
 
     // Stop EM when the mean log-likelihood per row improves by less than this (scikit-learn's tol is 1e-3).
-    private const double Tolerance = 1e-6;
+    private const double Tolerance = 1e-4;
 
     private GaussianMixtureFit(double[] weights, double[][] means, double[][] choleskyFactors, double meanLogLikelihood)
     {
