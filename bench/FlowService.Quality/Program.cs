@@ -18,6 +18,14 @@ foreach (var name in names)
     var columns = Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray();
     var table = new NumericTable(columns, set.TrainRows, set.Train.Select(v => (double)v).ToArray());
     var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
+    // QUALITY_DUMP=folder: write the job's training rows (the flow's 80%) and the held-out rows as CSV, train nothing;
+    // tools/reference/job_split_baselines.py fits the classical estimators on exactly the rows the flow sees.
+    if (Environment.GetEnvironmentVariable("QUALITY_DUMP") is { Length: > 0 } dump)
+    {
+        WriteCsv(Path.Combine(dump, $"{name}_jobtrain.csv"), split.Train.Features, set.Columns);
+        WriteCsv(Path.Combine(dump, $"{name}_test.csv"), set.Test, set.Columns);
+        continue;
+    }
     var engine = new NormalizingFlowEngine();
     var sw = Stopwatch.StartNew();
     using var doc = JsonDocument.Parse(specJson);
@@ -26,6 +34,10 @@ foreach (var name in names)
     outcome.Flow.LogProb(set.Test, set.TestRows, [], lp);
     Console.WriteLine($"{name,-16} mean {lp.Average(v => (double)v),10:F3} min {lp.Min(),10:F2} epochs {outcome.EpochsRun} best {outcome.BestEpoch} {sw.Elapsed.TotalSeconds:F1}s");
 }
+
+static void WriteCsv(string path, float[] values, int columns) =>
+    File.WriteAllLines(path, Enumerable.Range(0, values.Length / columns).Select(r =>
+        string.Join(",", values.AsSpan(r * columns, columns).ToArray().Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))));
 
 sealed class Quiet : ITrainingObserver
 {
