@@ -192,6 +192,7 @@ public sealed class GaussianMixtureBaseTests
     [InlineData("""{"type":"maf","base":{"components":65}}""", "base.components")]
     [InlineData("""{"type":"nsf","base":{"components":2,"covariance":"spherical"}}""", "base.covariance")]
     [InlineData("""{"type":"realnvp","base":{"components":2,"shrinkage":1}}""", "base.shrinkage")]
+    [InlineData("""{"type":"realnvp","base":{"components":2,"shrinkage":-0.1}}""", "base.shrinkage")]
     [InlineData("""{"type":"realnvp","base":{"components":1,"covariance":"full"}}""", "base.covariance")]
     [InlineData("""{"type":"gaussianization","base":{"components":2,"means":[0]}}""", "base.means")]
     [InlineData("""{"type":"glow","base":{"type":"mixture"}}""", "base.type")]

@@ -20,7 +20,9 @@ public static class BaseDistributionRecipe
             return StandardNormal.Instance;
         int components = section.GetInt("components", 1, 1, MaxComponents);
         string covariance = section.GetChoice("covariance", "", "full", "diagonal");
-        float shrinkage = section.GetFloat("shrinkage", 0f, -1e-30f, 0.99f);
+        float shrinkage = section.GetFloat("shrinkage", 0f, float.NegativeInfinity, 0.99f);
+        if (shrinkage < 0)
+            throw new FlowSpecException("base.shrinkage", $"'base.shrinkage' must be between 0 and 0.99, not {shrinkage}.");
         section.RejectUnreadFields();
         if (components == 1)
         {
