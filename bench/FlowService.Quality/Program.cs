@@ -43,22 +43,49 @@ var names = args.Length > 1 ? args[1].Split(',') : RealDatasets.Names.Where(n =>
 var p = new TrainingParameters { Epochs = args.Length > 2 ? int.Parse(args[2]) : 50 };
 if (args.Length > 3) p = p with { BatchSize = int.Parse(args[3]) };
 if (args.Length > 4) p = p with { LearningRate = double.Parse(args[4]) };
-foreach (var name in names)
+foreach (var entry in names)
 {
+    // "set:anomaly" trains on the set's normal classes and reports the held-out AUROC of -log p.
+    string name = entry.Split(':')[0];
+    bool anomaly = entry.EndsWith(":anomaly", StringComparison.Ordinal);
     var set = RealDatasets.Load(name);
+    if (anomaly)
+    {
+        var keep = Enumerable.Range(0, set.TrainRows).Where(r => set.NormalClasses!.Contains(set.TrainLabels[r])).ToArray();
+        set = set with { Train = keep.SelectMany(r => set.Train.AsSpan(r * set.Columns, set.Columns).ToArray()).ToArray() };
+    }
     var columns = Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray();
     var table = new NumericTable(columns, set.TrainRows, set.Train.Select(v => (double)v).ToArray());
     var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
+    // QUALITY_DUMP=folder: write the job's training rows (the flow's 80%) and the held-out rows as CSV, train nothing;
+    // tools/reference/job_split_baselines.py fits the classical estimators on exactly the rows the flow sees.
+    if (Environment.GetEnvironmentVariable("QUALITY_DUMP") is { Length: > 0 } dump)
+    {
+        WriteCsv(Path.Combine(dump, $"{name}_jobtrain.csv"), split.Train.Features, set.Columns);
+        WriteCsv(Path.Combine(dump, $"{name}_test.csv"), set.Test, set.Columns);
+        continue;
+    }
     var engine = new NormalizingFlowEngine();
     var sw = Stopwatch.StartNew();
     using var doc = JsonDocument.Parse(specJson);
     var outcome = engine.Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(Path.GetTempPath(), "q-" + Guid.NewGuid())), new Quiet(), CancellationToken.None);
     var lp = new float[set.TestRows];
     outcome.Flow.LogProb(set.Test, set.TestRows, [], lp);
+    if (anomaly)
+    {
+        var positive = set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray();
+        double wins = 0; int pos = 0, neg = 0;
+        for (int i = 0; i < lp.Length; i++) { if (!positive[i]) { neg++; continue; } pos++; for (int j = 0; j < lp.Length; j++) if (!positive[j]) wins += -lp[i] > -lp[j] ? 1 : -lp[i] == -lp[j] ? 0.5 : 0; }
+        Console.WriteLine($"{name,-16} AUROC {wins / ((double)pos * neg):F4}");
+    }
     Console.WriteLine($"{name,-16} mean {lp.Average(v => (double)v),10:F3} min {lp.Min(),10:F2} epochs {outcome.EpochsRun} best {outcome.BestEpoch} {sw.Elapsed.TotalSeconds:F1}s eps {(outcome.Flow as TrainedFlow)?.Defensive?.Weight}");
     foreach (var c in outcome.Selection?.Candidates ?? [])
         Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
 }
+
+static void WriteCsv(string path, float[] values, int columns) =>
+    File.WriteAllLines(path, Enumerable.Range(0, values.Length / columns).Select(r =>
+        string.Join(",", values.AsSpan(r * columns, columns).ToArray().Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))));
 
 sealed class Quiet : ITrainingObserver
 {

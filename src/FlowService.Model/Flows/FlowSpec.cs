@@ -11,12 +11,18 @@ namespace FlowService.Model.Flows;
 public sealed class FlowSpec
 {
     private readonly JsonElement _root;
-    private readonly HashSet<string> _read = new(StringComparer.Ordinal) { "type" };
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
 
-    private FlowSpec(JsonElement root, string type)
+    // "" for the spec itself, "base." for its "base" section: errors name fields by their full path.
+    private readonly string _path;
+
+    private FlowSpec(JsonElement root, string type, string path)
     {
         _root = root;
         Type = type;
+        _path = path;
+        if (path.Length == 0)
+            _read.Add("type");
     }
 
     /// <summary>The recipe name ("maf", "nsf", ...), lower case.</summary>
@@ -46,7 +52,7 @@ public sealed class FlowSpec
             throw new FlowSpecException("flow", "A flow spec must be a JSON object.");
         if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(type.GetString()))
             throw new FlowSpecException("type", "A flow spec needs a string field 'type' (e.g. \"maf\", \"nsf\").");
-        return new FlowSpec(root.Clone(), type.GetString()!.Trim().ToLowerInvariant());
+        return new FlowSpec(root.Clone(), type.GetString()!.Trim().ToLowerInvariant(), "");
     }
 
     public int GetInt(string field, int defaultValue, int min, int max)
@@ -54,9 +60,9 @@ public sealed class FlowSpec
         if (!TryGet(field, out var value))
             return defaultValue;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int result))
-            throw new FlowSpecException(field, $"'{field}' must be an integer.");
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must be an integer.");
         if (result < min || result > max)
-            throw new FlowSpecException(field, $"'{field}' must be between {min} and {max}, not {result}.");
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must be between {min} and {max}, not {result}.");
         return result;
     }
 
@@ -65,9 +71,9 @@ public sealed class FlowSpec
         if (!TryGet(field, out var value))
             return defaultValue;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out double result) || !double.IsFinite(result))
-            throw new FlowSpecException(field, $"'{field}' must be a number.");
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must be a number.");
         if (!(result > minExclusive) || result > max)
-            throw new FlowSpecException(field, $"'{field}' must be greater than {minExclusive} and at most {max}, not {result}.");
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must be greater than {minExclusive} and at most {max}, not {result}.");
         return (float)result;
     }
 
@@ -79,7 +85,7 @@ public sealed class FlowSpec
         {
             JsonValueKind.True => true,
             JsonValueKind.False => false,
-            _ => throw new FlowSpecException(field, $"'{field}' must be true or false."),
+            _ => throw new FlowSpecException(_path + field, $"'{_path}{field}' must be true or false."),
         };
     }
 
@@ -90,7 +96,7 @@ public sealed class FlowSpec
             return defaultValue;
         string? text = value.ValueKind == JsonValueKind.String ? value.GetString() : null;
         var match = allowed.FirstOrDefault(a => string.Equals(a, text, StringComparison.OrdinalIgnoreCase));
-        return match ?? throw new FlowSpecException(field, $"'{field}' must be one of {string.Join(", ", allowed.Select(a => $"\"{a}\""))}.");
+        return match ?? throw new FlowSpecException(_path + field, $"'{_path}{field}' must be one of {string.Join(", ", allowed.Select(a => $"\"{a}\""))}.");
     }
 
     public int[] GetIntArray(string field, int[] defaultValue, int minItems, int maxItems, int min, int max)
@@ -98,16 +104,16 @@ public sealed class FlowSpec
         if (!TryGet(field, out var value))
             return defaultValue;
         if (value.ValueKind != JsonValueKind.Array)
-            throw new FlowSpecException(field, $"'{field}' must be an array of integers.");
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must be an array of integers.");
         var items = new List<int>();
         foreach (var item in value.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt32(out int v) || v < min || v > max)
-                throw new FlowSpecException(field, $"Every entry of '{field}' must be an integer between {min} and {max}.");
+                throw new FlowSpecException(_path + field, $"Every entry of '{_path}{field}' must be an integer between {min} and {max}.");
             items.Add(v);
         }
         if (items.Count < minItems || items.Count > maxItems)
-            throw new FlowSpecException(field, $"'{field}' must have {minItems} to {maxItems} entries, not {items.Count}.");
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must have {minItems} to {maxItems} entries, not {items.Count}.");
         return items.ToArray();
     }
 
@@ -127,12 +133,26 @@ public sealed class FlowSpec
         return items;
     }
 
+    /// <summary>
+    /// The nested object <paramref name="field"/> (e.g. "base") as a spec of its own, or null when absent. Its
+    /// getters name fields by their full path ("base.components"); its owner calls its <see cref="RejectUnreadFields"/>.
+    /// </summary>
+    public FlowSpec? GetSection(string field)
+    {
+        if (!TryGet(field, out var value))
+            return null;
+        if (value.ValueKind != JsonValueKind.Object)
+            throw new FlowSpecException(_path + field, $"'{_path}{field}' must be a JSON object.");
+        return new FlowSpec(value, Type, $"{_path}{field}.");
+    }
+
     /// <summary>Throws for the first field that no getter asked for (unknown to the recipe).</summary>
     public void RejectUnreadFields()
     {
         foreach (var property in _root.EnumerateObject())
             if (!_read.Contains(property.Name))
-                throw new FlowSpecException(property.Name, $"'{property.Name}' is not a field of a \"{Type}\" flow.");
+                throw new FlowSpecException(_path + property.Name,
+                    _path.Length == 0 ? $"'{property.Name}' is not a field of a \"{Type}\" flow." : $"'{_path}{property.Name}' is not a field of '{_path.TrimEnd('.')}'.");
     }
 
     private bool TryGet(string field, out JsonElement value)

@@ -10,8 +10,9 @@ using FlowService.Model.Transforms;
 namespace FlowService.Model.Flows;
 
 /// <summary>
-/// A normalizing flow: the fixed standardization, the recipe's transform chain and the
-/// standard-normal base, with one parameter arena. log p(x) = log N(f(s(x))) + log|det| of both.
+/// A normalizing flow: the fixed standardization, the recipe's transform chain and the base
+/// distribution (N(0, I), or the spec's Gaussian mixture), with one parameter arena.
+/// log p(x) = log p_base(f(s(x))) + log|det| of both.
 /// </summary>
 /// <remarks>
 /// Host calls are thread-safe: each call (each shard of a large batch) rents its own
@@ -27,9 +28,10 @@ public sealed class NormalizingFlow
 
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
-    private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, Standardization? normalization,
-        IBackend backend, ParameterLayout layout, Tensor parameters)
+    private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, IBaseDistribution baseDistribution,
+        Standardization? normalization, IBackend backend, ParameterLayout layout, Tensor parameters)
     {
+        Base = baseDistribution;
         Spec = spec;
         Seed = seed;
         Features = features;
@@ -53,6 +55,9 @@ public sealed class NormalizingFlow
     /// <summary>The recipe's transform chain (data → latent), after the normalization.</summary>
     public ITransform Transform { get; }
 
+    /// <summary>The distribution of the latent z = f(x): <see cref="StandardNormal"/> or a <see cref="GaussianMixtureBase"/> (parameters <c>base.…</c>, after the chain's).</summary>
+    public IBaseDistribution Base { get; }
+
     /// <summary>The fixed per-column standardization applied first, or null.</summary>
     public Standardization? Normalization { get; }
 
@@ -72,15 +77,17 @@ public sealed class NormalizingFlow
         if (normalization is not null && normalization.Features != features)
             throw new ArgumentException($"The normalization has {normalization.Features} features, the flow {features}.", nameof(normalization));
         backend ??= CpuBackend.Instance;
-        var transform = FlowRecipes.Build(spec, features, contextFeatures, seed);
+        var (transform, baseDistribution) = FlowRecipes.BuildFlow(spec, features, contextFeatures, seed);
         var layout = new ParameterLayout();
         transform.DeclareParameters(layout.Scope(""));
+        baseDistribution.DeclareParameters(layout.Scope("base"));
         var initializer = new ParameterInitializer(layout, seed);
         transform.InitializeParameters(initializer);
+        baseDistribution.InitializeParameters(initializer);
         var parameters = backend.Allocate(1, Math.Max(layout.Length, 1));
         if (layout.Length > 0)
             backend.Upload(initializer.Values, parameters);
-        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, normalization, backend, layout, parameters);
+        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, baseDistribution, normalization, backend, layout, parameters);
     }
 
     /// <summary><see cref="Create(FlowSpec, int, int, int, Standardization?, IBackend?)"/> from the spec's JSON text.</summary>
@@ -110,13 +117,21 @@ public sealed class NormalizingFlow
         RequireLength(logProb.Length, rows, nameof(logProb));
         var z = new float[x.Length];
         Encode(x, rows, context, z, logProb);
-        for (int r = 0; r < rows; r++)
+        if (Base is StandardNormal)
         {
-            double squares = 0;
-            for (int j = 0; j < Features; j++)
-                squares += (double)z[r * Features + j] * z[r * Features + j];
-            logProb[r] += (float)(-0.5 * squares - 0.5 * Features * Math.Log(2 * Math.PI));
+            Base.AddLogDensity([], z, logProb);
+            return;
         }
+        // A mixture costs K·D² per row: spread large batches over the cores like the transforms.
+        var parameters = GetParameters();
+        var sums = logProb.ToArray();
+        int shards = Math.Max(1, Math.Min(ShardRunner.Shared.Degree, rows / MinRowsPerShard));
+        ShardRunner.Shared.Run(shards, shard =>
+        {
+            var range = ShardRange.Of(rows, shards, shard);
+            Base.AddLogDensity(parameters, z.AsSpan(range.Start * Features, range.Count * Features), sums.AsSpan(range.Start, range.Count));
+        });
+        sums.CopyTo(logProb);
     }
 
     /// <summary>z = f(x) and log|det ∂z/∂x| per row (normalization included).</summary>
@@ -136,12 +151,18 @@ public sealed class NormalizingFlow
         RunSharded(rows, z.ToArray(), context.ToArray(), x, Span<float>.Empty, inverse: true);
     }
 
-    /// <summary>n samples x = f⁻¹(T · ε), ε ~ N(0, I) from <paramref name="seed"/>: the same seed gives the same samples.</summary>
+    /// <summary>
+    /// n samples x = f⁻¹(z), z drawn from the base with its noise scaled by the temperature (N(0, I): z = T · ε),
+    /// from <paramref name="seed"/>: the same seed gives the same samples.
+    /// </summary>
     public void Sample(int n, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         var z = new float[n * Features];
-        StandardNormal.Sample(z, seed, temperature);
+        if (Base is StandardNormal)
+            StandardNormal.Sample(z, seed, temperature);
+        else
+            Base.Sample(GetParameters(), z, seed, temperature);
         Decode(z, n, context, x);
     }
 
@@ -217,17 +238,18 @@ public sealed class NormalizingFlow
     }
 
     /// <summary>
-    /// The data-dependent initialisation (Glow's ActNorm, <see cref="WhiteningLinear"/>): runs
+    /// The data-dependent initialisation (Glow's ActNorm, <see cref="WhiteningLinear"/>, a mixture base): runs
     /// <paramref name="x"/> (the first training rows) through the chain, nested chains included, and
     /// lets every <see cref="IDataInitialized"/> transform set its parameters from the rows that reach
-    /// it, in chain order, so each sees the output of the already-initialised ones before it.
-    /// A no-op for flows without such transforms.
+    /// it, in chain order, so each sees the output of the already-initialised ones before it; last, a
+    /// data-initialised base fits itself to the latent codes of the rows.
+    /// A no-op for flows without such transforms or base.
     /// </summary>
     public void InitializeFromData(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
         CheckBatch(x, rows, context);
         var transforms = Flatten(Transform).ToArray();
-        if (!transforms.OfType<IDataInitialized>().Any())
+        if (!transforms.OfType<IDataInitialized>().Any() && Base is not IDataInitialized)
             return;
         var host = GetParameters();
         var flowContext = new FlowContext(Backend, Parameters);
@@ -258,6 +280,12 @@ public sealed class NormalizingFlow
             transform.Forward(flowContext, h, next, logDet);
             h = next;
         }
+        if (Base is IDataInitialized latentInitialized)
+        {
+            Backend.Download(h, hostRows);
+            latentInitialized.InitializeFromData(hostRows, host);
+            SetParameters(host);
+        }
     }
 
     /// <summary>
@@ -285,11 +313,11 @@ public sealed class NormalizingFlow
         var z = workspace.Get(this, "z", rows, Features);
         Transform.Forward(context, h, z, logDet);
         var logProb = workspace.Get(this, "logProb", rows, 1);
-        StandardNormal.LogDensity(backend, z, logProb);
+        Base.LogDensity(context, z, logProb);
         backend.AddScaled(logDet, 1f, logProb);
 
         var dz = workspace.Get(this, "dz", rows, Features);
-        StandardNormal.LogDensityGradient(backend, z, -weight, dz);
+        Base.LogDensityBackward(context, z, -weight, dz);
         var dLogDet = workspace.Get(this, "dLogDet", rows, 1);
         backend.Fill(dLogDet, -weight);
         var dh = Normalization is null && inputGradient is not null ? inputGradient : workspace.Get(this, "dh", rows, Features);

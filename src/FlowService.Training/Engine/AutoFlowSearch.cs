@@ -43,7 +43,8 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<N
 
     /// <summary>
     /// The candidates for <paramref name="trainRows"/> x <paramref name="features"/> data (plus context):
-    /// the full-covariance Gaussian, Gaussianization flows at two depths, and masked autoregressive flows
+    /// the full-covariance Gaussian, Gaussianization flows at two depths over a standard-normal and over a
+    /// two-component mixture base, and masked autoregressive flows
     /// (spline and affine) in front of the Gaussian fit from <see cref="NetworkMinimumRows"/> rows; conditional data
     /// gets only the conditional ones.
     /// Batch size shrinks on small sets and epochs follow <see cref="MinimumSteps"/> / <see cref="MaximumRowPasses"/>.
@@ -57,6 +58,10 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<N
             specs.Add(("gaussian", """{"type":"gaussian"}""", false));
             specs.Add(("gaussianization-1", """{"type":"gaussianization","layers":1,"bins":8}""", false));
             specs.Add(("gaussianization-2", """{"type":"gaussianization","layers":2,"bins":8}""", false));
+            // Clustered data (classes): the same flows over a two-component Gaussian-mixture base, one with its
+            // starting covariances shrunk toward the pooled one (fewer rows per cluster), one without.
+            specs.Add(("gaussianization-1-mixture", """{"type":"gaussianization","layers":1,"bins":8,"base":{"components":2,"shrinkage":0.6}}""", false));
+            specs.Add(("gaussianization-2-mixture", """{"type":"gaussianization","layers":2,"bins":8,"base":{"components":2}}""", false));
         }
         // Conditioner networks overfit a few hundred rows (measured on the real-data suite: they lose to the
         // Gaussianization flows on every set under 1,000 rows), so they join from 1,000 rows, or whenever there is context.

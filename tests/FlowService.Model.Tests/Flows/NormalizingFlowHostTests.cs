@@ -23,6 +23,8 @@ public sealed class NormalizingFlowHostTests
         { """{"type":"glow","layers":2,"hidden":[8]}""", 2 },
         { """{"type":"maf","layers":2,"hidden":[8]}""", 2 },
         { """{"type":"nsf","layers":2,"hidden":[8],"bins":4}""", 0 },
+        { """{"type":"maf","layers":2,"hidden":[8],"base":{"components":3}}""", 2 },
+        { """{"type":"gaussianization","layers":1,"bins":4,"base":{"components":2,"covariance":"diagonal"}}""", 0 },
     };
 
     [Fact]

@@ -38,6 +38,7 @@ public static class TransformCases
         ["flow.realnvp.tanh"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"activation":"tanh","scaleClamp":2}"""),
         ["flow.glow"] = Flow("""{"type":"glow","layers":2,"hidden":[8]}"""),
         ["flow.maf.whiten"] = Flow("""{"type":"maf","layers":2,"hidden":[8],"whiten":true}"""),
+        ["flow.realnvp.mixture.base"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"base":{"components":3,"covariance":"diagonal"}}"""),
         ["flow.gaussian"] = (_, _) => FlowRecipes.Build(FlowSpec.Parse("""{"type":"gaussian"}"""), Features, 0, seed: 11),
         ["flow.gaussianization"] = (_, _) => FlowRecipes.Build(FlowSpec.Parse("""{"type":"gaussianization","layers":1,"bins":4,"tailBound":2.5}"""), Features, 0, seed: 11),
     };
@@ -47,7 +48,8 @@ public static class TransformCases
 
     private static Func<int, bool, ITransform> Flow(string json) => (context, zeroInit) =>
     {
-        var spec = zeroInit ? json.Replace("{", "{\"zeroInit\":true,", StringComparison.Ordinal) : json;
+        // Only the outer object: a nested "base" section has no zeroInit.
+        var spec = zeroInit ? "{\"zeroInit\":true," + json[1..] : json;
         return FlowRecipes.Build(FlowSpec.Parse(spec), Features, context, seed: 11);
     };
 }

@@ -24,17 +24,17 @@ public sealed class AutoFlowSearchTests : IDisposable
     {
         var p = new TrainingParameters();
         var small = AutoFlowSearch.Candidates(100, 4, 0, p);
-        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2"], small.Select(c => c.Name));
+        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "gaussianization-1-mixture", "gaussianization-2-mixture"], small.Select(c => c.Name));
         Assert.All(small, c => Assert.Equal(16, c.Parameters.BatchSize));
         // 100 rows in batches of 16 are 7 steps an epoch: epochs rise until every candidate but the Gaussian gets 3,000 steps.
         Assert.Equal(429, small[1].Parameters.Epochs);
 
         var large = AutoFlowSearch.Candidates(1_000_000, 20, 0, p);
-        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "nsf-ar", "maf"], large.Select(c => c.Name));
+        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "gaussianization-1-mixture", "gaussianization-2-mixture", "nsf-ar", "maf"], large.Select(c => c.Name));
         Assert.All(large, c => Assert.Equal(256, c.Parameters.BatchSize));
-        Assert.Equal(20, large[3].Parameters.Epochs);
-        Assert.Contains("\"hidden\":[128,128]", large[3].Spec.GetRawText());
-        Assert.Equal(1e-4, large[4].Parameters.WeightDecay);
+        Assert.Equal(20, large[5].Parameters.Epochs);
+        Assert.Contains("\"hidden\":[128,128]", large[5].Spec.GetRawText());
+        Assert.Equal(1e-4, large[6].Parameters.WeightDecay);
 
         var conditional = AutoFlowSearch.Candidates(50, 3, 2, p);
         Assert.Equal(["nsf-ar", "maf"], conditional.Select(c => c.Name));

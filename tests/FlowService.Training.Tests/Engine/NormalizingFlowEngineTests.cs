@@ -93,6 +93,7 @@ public sealed class NormalizingFlowEngineTests : IDisposable
     [InlineData("""{"type":"realnvp","layers":4,"hidden":[16,16]}""")]
     [InlineData("""{"type":"maf","layers":3,"hidden":[16,16],"permutation":"random"}""")]
     [InlineData("""{"type":"glow","layers":2,"hidden":[16]}""")]
+    [InlineData("""{"type":"gaussianization","layers":1,"base":{"components":3,"shrinkage":0.2}}""")]
     public void Interrupted_run_resumes_from_its_state_and_ends_bit_identical_to_an_uninterrupted_one(string specJson)
     {
         var spec = Spec(specJson);
@@ -136,6 +137,8 @@ public sealed class NormalizingFlowEngineTests : IDisposable
     [InlineData("""{"type":"maf","layers":2,"hidden":[8],"permutation":"random"}""", 0)]
     [InlineData("""{"type":"nsf","layers":2,"hidden":[8],"bins":4}""", 1)]
     [InlineData("""{"type":"glow","layers":2,"hidden":[8]}""", 0)]
+    [InlineData("""{"type":"gaussianization","layers":1,"bins":4,"base":{"components":3}}""", 0)]
+    [InlineData("""{"type":"maf","layers":2,"hidden":[8],"base":{"components":2,"covariance":"diagonal"}}""", 1)]
     public void A_saved_checkpoint_loads_to_a_flow_that_scores_bit_identically(string specJson, int contextFeatures)
     {
         var random = new Random(4);
@@ -185,6 +188,8 @@ public sealed class NormalizingFlowEngineTests : IDisposable
     [InlineData("""{"type":"nsf","bins":1000}""", 2, 0, "flow.bins")]
     [InlineData("""{"type":"maf","hiden":[8]}""", 2, 0, "flow.hiden")]
     [InlineData("""{"type":"realnvp"}""", 1, 0, "datasetId")]
+    [InlineData("""{"type":"maf","base":{"components":1,"covariance":"full"}}""", 2, 0, "flow.base.covariance")]
+    [InlineData("""{"type":"nsf","base":{"component":2}}""", 2, 0, "flow.base.component")]
     public void Spec_validation_names_the_field(string specJson, int features, int contextFeatures, string field)
     {
         var problem = new NormalizingFlowEngine().Validate(Spec(specJson), features, contextFeatures);

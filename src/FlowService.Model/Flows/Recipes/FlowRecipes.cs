@@ -1,3 +1,4 @@
+using FlowService.Model.Distributions;
 using FlowService.Model.Transforms;
 
 namespace FlowService.Model.Flows.Recipes;
@@ -18,12 +19,17 @@ public static class FlowRecipes
 
     public static IReadOnlyCollection<string> Types => Recipes.Keys;
 
+    /// <summary>The transform chain of <see cref="BuildFlow"/> (the whole spec is validated, its "base" included).</summary>
+    public static ITransform Build(FlowSpec spec, int features, int contextFeatures, int seed) =>
+        BuildFlow(spec, features, contextFeatures, seed).Transform;
+
     /// <summary>
     /// Builds and validates: unknown type, out-of-range or unknown fields throw <see cref="FlowSpecException"/> naming the field.
     /// Every type takes <c>"whiten": true</c>, which puts the data's full-covariance Gaussian fit (ActNorm →
-    /// <see cref="WhiteningLinear"/>) in front of the recipe's chain: with "zeroInit" the untrained flow is that Gaussian.
+    /// <see cref="WhiteningLinear"/>) in front of the recipe's chain: with "zeroInit" the untrained flow is that Gaussian;
+    /// and an optional "base" section (<see cref="BaseDistributionRecipe"/>), N(0, I) when absent.
     /// </summary>
-    public static ITransform Build(FlowSpec spec, int features, int contextFeatures, int seed)
+    public static (ITransform Transform, IBaseDistribution Base) BuildFlow(FlowSpec spec, int features, int contextFeatures, int seed)
     {
         if (features < 1)
             throw new FlowSpecException("features", $"A flow needs at least one feature, not {features}.");
@@ -32,7 +38,8 @@ public static class FlowRecipes
         var transform = recipe.Build(spec, features, contextFeatures, new Random(seed));
         if (spec.Type is not ("gaussian" or "gaussianization") && spec.GetBool("whiten", false))
             transform = new Chain([.. GaussianRecipe.Whitening(features), transform]);
+        var baseDistribution = BaseDistributionRecipe.Build(spec, features, seed);
         spec.RejectUnreadFields();
-        return transform;
+        return (transform, baseDistribution);
     }
 }
