@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using FlowService.Api.Endpoints;
 using FlowService.Api.Observability;
+using FlowService.Training.Observability;
 using FlowService.Training.Engine;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
@@ -117,6 +118,9 @@ public sealed class ScoringService
 
     async Task<ServedModel> LoadAsync(string model, int number)
     {
+        using var span = FlowServiceTracing.Source.StartActivity("model load");
+        span?.SetTag("flowservice.model", model);
+        span?.SetTag("flowservice.model.version", number);
         var found = await _registry.GetVersionAsync(model, number) ?? throw new VersionMissingException(model, number);
         return await Task.Run(() =>
         {

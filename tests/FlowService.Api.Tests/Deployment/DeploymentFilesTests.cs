@@ -31,7 +31,7 @@ public sealed class DeploymentFilesTests
         Assert.True(code == 0, stderr);
         var services = (await ExternalTool.YamlDocumentsAsync(stdout))[0].GetProperty("services");
 
-        foreach (var name in new[] { "api", "worker", "standalone", "postgres", "prometheus", "grafana" })
+        foreach (var name in new[] { "api", "worker", "standalone", "postgres", "prometheus", "grafana", "jaeger" })
         {
             Assert.True(services.TryGetProperty(name, out _), $"service {name} missing");
         }
@@ -39,6 +39,14 @@ public sealed class DeploymentFilesTests
         Assert.Equal("api", Role("api"));
         Assert.Equal("worker", Role("worker"));
         Assert.Equal("all", Role("standalone"));
+        // api and worker export traces over OTLP to the compose file's Jaeger, each under its own service name.
+        foreach (var service in new[] { "api", "worker" })
+        {
+            var env = services.GetProperty(service).GetProperty("environment");
+            Assert.Equal("http://jaeger:4317", env.GetProperty("OTEL_EXPORTER_OTLP_ENDPOINT").GetString());
+            Assert.Equal("flowservice-" + service, env.GetProperty("OTEL_SERVICE_NAME").GetString());
+        }
+        Assert.Equal("true", services.GetProperty("jaeger").GetProperty("environment").GetProperty("COLLECTOR_OTLP_ENABLED").GetString());
         var image = services.GetProperty("api").GetProperty("image").GetString();
         Assert.Equal(image, services.GetProperty("worker").GetProperty("image").GetString());
         Assert.Equal(image, services.GetProperty("standalone").GetProperty("image").GetString());

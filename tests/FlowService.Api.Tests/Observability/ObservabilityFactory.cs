@@ -10,7 +10,8 @@ using Serilog.Core;
 namespace FlowService.Api.Tests.Observability;
 
 /// <summary>The service with its data in a temp folder and every log event captured; optionally on a real loopback port.</summary>
-public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
+public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
+    : WebApplicationFactory<Program>
 {
     private readonly string dataFolder = Directory.CreateTempSubdirectory("flowservice-obs-").FullName;
 
@@ -42,7 +43,11 @@ public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? se
         {
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))));
         }
-        builder.ConfigureTestServices(services => services.AddSingleton<ILogEventSink>(Logs));
+        builder.ConfigureTestServices(collection =>
+        {
+            collection.AddSingleton<ILogEventSink>(Logs);
+            services?.Invoke(collection);
+        });
     }
 
     protected override void Dispose(bool disposing)
