@@ -21,6 +21,23 @@ public class HostingTests
         Assert.Equal("Healthy", ready.GetProperty("entries").GetProperty("worker").Text("status"));
     }
 
+    [Theory]
+    [InlineData("FlowService:Scoring:MaxBatchRows", "0", "MaxBatchRows")]
+    [InlineData("FlowService:Scoring:MaxQueuedRows", "8", "MaxQueuedRows")] // below the default MaxBatchRows of 256
+    [InlineData("FlowService:Scoring:RetryAfterSeconds", "0", "RetryAfterSeconds")]
+    [InlineData("FlowService:Worker:HeartbeatMilliseconds", "20000", "HeartbeatMilliseconds")] // over a third of the 30 s lease
+    [InlineData("FlowService:Worker:Concurrency", "0", "Concurrency")]
+    [InlineData("FlowService:Limits:MaxRows", "-1", "MaxRows")]
+    public async Task Out_of_range_settings_stop_the_start_naming_the_setting(string key, string value, string name)
+    {
+        await using var factory = new FlowServiceFactory(settings: new() { [key] = value });
+
+        var error = Record.Exception(() => factory.CreateClient());
+
+        var validation = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error is AggregateException a ? a.InnerException : error);
+        Assert.Contains(name, validation.Message);
+    }
+
     [Fact]
     public async Task Swagger_document_lists_every_endpoint_with_examples()
     {

@@ -37,10 +37,11 @@ public sealed class DynamicBatcher : IDisposable
         _operation = operation;
         _metrics = metrics;
         _enabled = options.BatchingEnabled && options.MaxBatchRows > 1;
-        _maxBatchRows = Math.Max(1, options.MaxBatchRows);
-        _maxDelayTicks = Math.Max(0, options.MaxQueueDelayMicroseconds) * Stopwatch.Frequency / 1_000_000;
-        _maxWaitTicks = Math.Max(1, options.MaxQueueWaitMilliseconds) * Stopwatch.Frequency / 1000;
-        _maxQueuedRows = Math.Max(_maxBatchRows, options.MaxQueuedRows);
+        // The options were validated at start (ScoringOptions' ranges): no clamping here.
+        _maxBatchRows = options.MaxBatchRows;
+        _maxDelayTicks = (long)options.MaxQueueDelayMicroseconds * Stopwatch.Frequency / 1_000_000;
+        _maxWaitTicks = (long)options.MaxQueueWaitMilliseconds * Stopwatch.Frequency / 1000;
+        _maxQueuedRows = options.MaxQueuedRows;
         if (_enabled)
         {
             new Thread(Loop) { IsBackground = true, Name = $"batcher {name}" }.Start();
