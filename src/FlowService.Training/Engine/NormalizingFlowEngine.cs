@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FlowService.Model.Checkpoints;
+using FlowService.Model.Compute;
+using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Transforms;
@@ -14,10 +16,14 @@ namespace FlowService.Training.Engine;
 /// their conditional variants): validates specs against the data shape, trains with
 /// <see cref="FlowTrainer"/> on the training rows standardized per column (the standardization is the
 /// flow's first transform, so log p is a density in the client's units), and stores checkpoints in
-/// the safetensors + JSON format of <see cref="Checkpoint"/>.
+/// the safetensors + JSON format of <see cref="Checkpoint"/>. Flows are trained and loaded on
+/// <paramref name="backend"/> (the CPU unless the host selected another device); checkpoints go through the host.
 /// </summary>
-public sealed class NormalizingFlowEngine : IFlowEngine
+public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngine
 {
+    /// <summary>The device this engine trains and loads flows on.</summary>
+    public IBackend Backend { get; } = backend ?? CpuBackend.Instance;
+
     public IReadOnlyCollection<string> Types => FlowRecipes.Types;
 
     public (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures)
@@ -40,7 +46,7 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         int features = data.FeatureColumns.Count, contextFeatures = data.ContextColumns.Count;
         var normalization = Standardization.Fit(data.Train.Features, features);
         var spec = FlowSpec.From(run.Spec);
-        var flow = NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization);
+        var flow = NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization, Backend);
         var result = new FlowTrainer(flow, run.Parameters).Train(data.Train, data.Validation, observer, run.StateFolder,
             Fingerprint(spec, data, run), cancellationToken);
         flow.SetParameters(result.BestParameters);
@@ -74,7 +80,7 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         var spec = FlowSpec.Parse(info.Spec?.ToJsonString() ?? throw new CheckpointCorruptException($"Checkpoint {folder}: model.json has no spec."));
         var normalization = info.NormalizationMean is { } mean && info.NormalizationStd is { } std ? new Standardization(mean, std) : null;
         // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
-        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization);
+        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend);
         flow.SetParameters(checkpoint.Parameters(flow.Layout));
         return new TrainedFlow(flow, info.ColumnNames, info.ContextColumnNames);
     }

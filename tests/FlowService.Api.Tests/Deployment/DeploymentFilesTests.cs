@@ -67,9 +67,10 @@ public sealed class DeploymentFilesTests
     {
         var dockerfile = File.ReadAllText(Path.Combine(Root, "Dockerfile"));
         var stages = Regex.Matches(dockerfile, @"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", RegexOptions.Multiline | RegexOptions.IgnoreCase);
-        Assert.Equal(2, stages.Count);
         Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:", stages[0].Groups[1].Value);
-        Assert.StartsWith("mcr.microsoft.com/dotnet/aspnet:", stages[1].Groups[1].Value);
+        // The last stage is what a plain `docker build` produces: the CPU image.
+        Assert.Equal("runtime", stages[^1].Groups[2].Value);
+        Assert.StartsWith("mcr.microsoft.com/dotnet/aspnet:", stages[^1].Groups[1].Value);
         Assert.Contains("libopenblas0", dockerfile);
         Assert.Matches(@"(?m)^COPY --from=build ", dockerfile);
         var user = Regex.Matches(dockerfile, @"(?m)^USER\s+(\S+)").Last().Groups[1].Value;
@@ -89,6 +90,26 @@ public sealed class DeploymentFilesTests
                 Assert.True(File.Exists(path) || Directory.Exists(path), $"Dockerfile copies {source}, which is not in the repository");
             }
         }
+    }
+
+    [Fact]
+    public void Dockerfile_has_a_cuda_worker_target_with_the_libraries_the_backend_loads()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Root, "Dockerfile"));
+        var start = Regex.Match(dockerfile, @"(?m)^FROM\s+(\S+)\s+AS\s+gpu-worker\s*$");
+        Assert.True(start.Success, "no gpu-worker stage");
+        Assert.Matches(@"^nvidia/cuda:13\.[0-9.]+-runtime-", start.Groups[1].Value);
+        var stage = dockerfile[start.Index..];
+        stage = stage[..Regex.Match(stage[1..], @"(?m)^FROM ").Index];
+        // cuBLAS is in the runtime image; NVRTC is installed; libcuda is the node's (never copied in).
+        Assert.Contains("cuda-nvrtc-13-0", stage);
+        Assert.DoesNotContain("libcuda", stage);
+        Assert.Matches(@"(?m)^COPY --from=build /app ", stage);
+        Assert.Matches(@"(?m)^COPY --from=dotnet-runtime /usr/share/dotnet ", stage);
+        Assert.Matches(@"(?m)^USER 1654$", stage); // the UID k8s/base runs as
+        Assert.Contains("FlowService__Role=worker", stage);
+        Assert.Matches(@"FlowService__Compute__Device=(auto|cuda)", stage);
+        Assert.Matches(@"(?m)^ENTRYPOINT \[""dotnet"", ""FlowService.Api.dll""\]", stage);
     }
 
     [Fact]
