@@ -7,7 +7,8 @@
 # Usage: bench/serving/ab.sh BEFORE_DIR [seconds per wrk run, default 8] [rounds, default 3]
 #   BEFORE_DIR: a folder with FlowService.Api.dll of the build to compare against, e.g. from
 #   git worktree add /tmp/before <commit> && dotnet build /tmp/before/src/FlowService.Api -c Release -o /tmp/before-bin
-#   AFTER=dir compares against that build instead of building this tree (e.g. a copy, so the tree may change meanwhile).
+#   AFTER=dir compares against that build instead of building this tree (e.g. a copy, so the tree may change meanwhile);
+#   AFTER_ENV="NAME=value ..." adds environment settings to the after build's runs only (to attribute a difference).
 # Results: $OUT (default bench/serving/out-ab/)results.jsonl, and the summary on stdout. Needs wrk.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,9 +31,10 @@ fi
 dotnet build bench/serving/ServingLoad -c Release -nologo -v q
 load() { dotnet bench/serving/ServingLoad/bin/Release/net10.0/ServingLoad.dll "$@"; }
 
-start() { # build folder
+start() { # build folder [extra environment settings]
   # Request logs at Warning (both the hand-written middleware's category and Serilog.AspNetCore's), as in run.sh.
-  (cd "$1" && exec env FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
+  # shellcheck disable=SC2086
+  (cd "$1" && exec env ${2:-} FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
     Serilog__MinimumLevel__Override__FlowService.Api.Observability.RequestLoggingMiddleware=Warning \
     Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning \
     dotnet FlowService.Api.dll) > "$out/server.log" 2>&1 &
@@ -48,7 +50,7 @@ wrk_post() { # build connections body label
 }
 
 : > "$out/results.jsonl"
-echo "{\"date\":\"$(date -u +%FT%TZ)\",\"machine\":\"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"before\":\"$before\",\"after\":\"$after\"}" | tee -a "$out/results.jsonl"
+echo "{\"date\":\"$(date -u +%FT%TZ)\",\"machine\":\"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"before\":\"$before\",\"after\":\"$after\",\"afterEnv\":\"${AFTER_ENV:-}\"}" | tee -a "$out/results.jsonl"
 start "$after"
 load prepare "$url" "$out/bodies" > /dev/null
 stop
@@ -56,8 +58,8 @@ for round in $(seq "$rounds"); do
   # ABBA: each build goes first in every other round, so a trend in the machine's load favours neither.
   order="before after"; (( round % 2 == 0 )) && order="after before"
   for build in $order; do
-    dir=$before; [[ $build == after ]] && dir=$after
-    start "$dir"
+    dir=$before; extra=""; [[ $build == after ]] && dir=$after && extra=${AFTER_ENV:-}
+    start "$dir" "$extra"
     # The first request loads the model (aliased versions are warmed at start, this one is asked for by name).
     curl -sf -X POST "$url/score" -H 'Content-Type: application/json' --data-binary @"$out/bodies/score1000.json" > /dev/null
     wrk_post "$build" 4 "$out/bodies/score1000.json" "score 1000 rows JSON, 4 connections"

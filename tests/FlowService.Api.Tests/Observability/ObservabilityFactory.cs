@@ -39,10 +39,8 @@ public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? se
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("FlowService:DataPath", dataFolder);
-        if (settings is not null)
-        {
-            builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))));
-        }
+        // Host settings, not a late configuration source: Program reads some settings while it builds (tracing).
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
         builder.ConfigureTestServices(collection =>
         {
             collection.AddSingleton<ILogEventSink>(Logs);

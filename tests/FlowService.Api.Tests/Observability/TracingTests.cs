@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 
 namespace FlowService.Api.Tests.Observability;
@@ -15,7 +16,8 @@ public sealed class TracingTests
     public async Task Training_and_scoring_emit_job_epoch_request_model_load_and_engine_batch_spans()
     {
         var spans = new List<Activity>();
-        await using var factory = new ObservabilityFactory(services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
+        await using var factory = new ObservabilityFactory(new Dictionary<string, string> { [FlowService.Api.Observability.TracingSetup.EnabledKey] = "true" },
+            services: s => s.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(spans)));
         using var client = factory.CreateClient();
 
         var dataset = await ServiceTraffic.UploadDatasetAsync(client);
@@ -57,5 +59,17 @@ public sealed class TracingTests
         Assert.DoesNotContain(snapshot, s => s.Kind == ActivityKind.Server && (s.GetTagItem("url.path") as string)?.StartsWith("/health", StringComparison.Ordinal) == true);
 
         bool IsThisJob(Activity s) => s.DisplayName == "training job" && Equals(s.GetTagItem("flowservice.job.id"), job);
+    }
+
+    [Fact]
+    public async Task Without_an_otlp_endpoint_no_tracer_provider_runs_and_logs_keep_their_trace_ids()
+    {
+        await using var factory = new ObservabilityFactory();
+        using var client = factory.CreateClient();
+
+        Assert.Null(factory.Services.GetService<TracerProvider>());
+        await client.GetAsync("/no/such/path");
+        var e = Assert.Single(factory.Logs.Events, e => CapturingSink.Scalar(e, "SourceContext") == "Serilog.AspNetCore.RequestLoggingMiddleware");
+        Assert.Matches("^[0-9a-f]{32}$", e.TraceId?.ToHexString() ?? "");
     }
 }
