@@ -12,7 +12,8 @@ import re
 import sys
 
 FAMILIES = {
-    "http": r'^flowservice_http_request_duration_seconds_(sum|count)\{[^}]*route="/score"',
+    # prometheus-net's family, or the hand-written exporter's before it (for before/after runs of older builds).
+    "http": r'^(?:http|flowservice_http)_request_duration_seconds_(sum|count)\{[^}]*(?:endpoint|route)="/score"',
     "inference": r'^flowservice_inference_duration_seconds_(sum|count)\{[^}]*operation="score"',
     "queue": r'^flowservice_inference_queue_delay_seconds_(sum|count)\{[^}]*operation="score"',
     "batchRows": r'^flowservice_inference_batch_size_(sum|count)\{[^}]*operation="score"',

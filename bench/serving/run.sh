@@ -23,7 +23,7 @@ load() { dotnet bench/serving/ServingLoad/bin/Release/net10.0/ServingLoad.dll "$
 
 start() {
   (cd "$bin" && exec env "$@" FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
-    Serilog__MinimumLevel__Override__FlowService.Api.Observability.RequestLoggingMiddleware=Warning \
+    Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning \
     dotnet FlowService.Api.dll) > "$out/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 200); do curl -sf "$url/health/ready" > /dev/null && return; sleep 0.2; done

@@ -1,4 +1,5 @@
 using FlowService.Api.Endpoints;
+using FlowService.Api.Health;
 using FlowService.Api.Hosting;
 using FlowService.Api.Observability;
 
@@ -10,15 +11,16 @@ builder.AddHttpConventions();
 builder.AddStorage();
 builder.AddTrainingWorker();
 builder.AddScoring();
+builder.AddHealth();
 builder.AddApiDocumentation();
 
 var app = builder.Build();
-app.UseRequestLogging();
+app.UseObservability();
 
 app.UseProblemResponses();
 app.UseApiDocumentation();
 
-app.MapHealthApi();
+app.MapHealth();
 app.MapMetrics();
 if (app.ServesApi())
 {

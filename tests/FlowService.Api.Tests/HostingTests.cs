@@ -11,9 +11,31 @@ public class HostingTests
     {
         await using var factory = new FlowServiceFactory(backend, worker: false);
         var client = factory.CreateClient();
-        Assert.Equal("live", (await (await client.GetAsync("/health/live")).AssertJson(HttpStatusCode.OK)).Text("status"));
+        // Liveness runs no check: the standard health-check JSON with no entries.
+        var live = await (await client.GetAsync("/health/live")).AssertJson(HttpStatusCode.OK);
+        Assert.Equal("Healthy", live.Text("status"));
+        Assert.Empty(live.GetProperty("entries").EnumerateObject());
         var ready = await (await client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
-        Assert.Equal("ok", ready.GetProperty("checks").Text("storage"));
+        Assert.Equal("Healthy", ready.Text("status"));
+        Assert.Equal("Healthy", ready.GetProperty("entries").GetProperty("storage").Text("status"));
+        Assert.Equal("Healthy", ready.GetProperty("entries").GetProperty("worker").Text("status"));
+    }
+
+    [Theory]
+    [InlineData("FlowService:Scoring:MaxBatchRows", "0", "MaxBatchRows")]
+    [InlineData("FlowService:Scoring:MaxQueuedRows", "8", "MaxQueuedRows")] // below the default MaxBatchRows of 256
+    [InlineData("FlowService:Scoring:RetryAfterSeconds", "0", "RetryAfterSeconds")]
+    [InlineData("FlowService:Worker:HeartbeatMilliseconds", "20000", "HeartbeatMilliseconds")] // over a third of the 30 s lease
+    [InlineData("FlowService:Worker:Concurrency", "0", "Concurrency")]
+    [InlineData("FlowService:Limits:MaxRows", "-1", "MaxRows")]
+    public async Task Out_of_range_settings_stop_the_start_naming_the_setting(string key, string value, string name)
+    {
+        await using var factory = new FlowServiceFactory(settings: new() { [key] = value });
+
+        var error = Record.Exception(() => factory.CreateClient());
+
+        var validation = Assert.IsType<Microsoft.Extensions.Options.OptionsValidationException>(error is AggregateException a ? a.InnerException : error);
+        Assert.Contains(name, validation.Message);
     }
 
     [Fact]
@@ -24,7 +46,7 @@ public class HostingTests
         var doc = await (await client.GetAsync("/swagger/v1/swagger.json")).AssertJson(HttpStatusCode.OK);
         var paths = doc.GetProperty("paths");
         foreach (var path in new[] { "/datasets", "/datasets/{id}", "/jobs", "/jobs/{id}", "/jobs/{id}/cancel", "/jobs/{id}/events", "/models", "/models/{name}",
-                     "/models/{name}/versions/{version}", "/models/{name}/versions/{version}/checkpoint", "/models/{name}/aliases/{alias}", "/health/live", "/health/ready" })
+                     "/models/{name}/versions/{version}", "/models/{name}/versions/{version}/checkpoint", "/models/{name}/aliases/{alias}" })
             Assert.True(paths.TryGetProperty(path, out _), $"missing {path}");
         var upload = paths.GetProperty("/datasets").GetProperty("post");
         Assert.Contains("x,y", upload.GetProperty("requestBody").GetProperty("content").GetProperty("text/csv").GetProperty("example").GetString());
@@ -42,13 +64,13 @@ public class HostingTests
             await (await client.GetAsync("/datasets")).AssertProblem(HttpStatusCode.NotFound);
             await (await client.GetAsync("/models")).AssertProblem(HttpStatusCode.NotFound);
             var ready = await (await client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
-            Assert.Equal("running", ready.GetProperty("checks").Text("worker"));
+            Assert.Equal("Running.", ready.GetProperty("entries").GetProperty("worker").Text("description"));
         }
         await using var api = new FlowServiceFactory(settings: new() { ["FlowService:Role"] = "api" });
         var apiClient = api.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await apiClient.GetAsync("/datasets")).StatusCode);
         var apiReady = await (await apiClient.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
-        Assert.Equal("not run by this process", apiReady.GetProperty("checks").Text("worker"));
+        Assert.Equal("Not run by this process.", apiReady.GetProperty("entries").GetProperty("worker").Text("description"));
     }
 
     [Fact]

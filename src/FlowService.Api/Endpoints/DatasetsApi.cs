@@ -1,3 +1,4 @@
+using FlowService.Api.Payloads;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using FlowService.Api.Hosting;
@@ -32,7 +33,7 @@ public static partial class DatasetsApi
     {
         if (string.IsNullOrWhiteSpace(name) || !NamePattern().IsMatch(name))
             return Problems.BadRequest("Query parameter 'name' is required: 1-100 letters, digits, '.', '_' or '-'.", field: "name");
-        var format = FormatOf(request.ContentType);
+        var format = MediaTypes.OfUpload(request.ContentType);
         if (format is null)
             return Problems.UnsupportedMediaType($"Content-Type '{request.ContentType}' is not accepted; send text/csv, application/json or application/x-npy (a .npy file).");
         string[]? columnNames = columns?.Split(',', StringSplitOptions.TrimEntries);
@@ -68,18 +69,6 @@ public static partial class DatasetsApi
             return Problems.Conflict($"Dataset '{id}' is used by a queued or running job; cancel it first.");
         await store.DeleteAsync(id, cancellationToken);
         return TypedResults.NoContent();
-    }
-
-    static DatasetFormat? FormatOf(string? contentType)
-    {
-        string mediaType = (contentType ?? "").Split(';')[0].Trim().ToLowerInvariant();
-        return mediaType switch
-        {
-            "text/csv" or "application/csv" or "text/plain" => DatasetFormat.Csv,
-            "application/json" => DatasetFormat.Json,
-            "application/x-npy" or "application/octet-stream" => DatasetFormat.Npy,
-            _ => null,
-        };
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]

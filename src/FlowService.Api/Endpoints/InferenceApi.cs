@@ -129,9 +129,9 @@ public static class InferenceApi
             return Problems.BadRequest($"'n' must be between 1 and {limits.Value.MaxSampleCount} (FlowService:Limits:MaxSampleCount).", field: "n");
         if (!(temperature > 0 && temperature <= 10))
             return Problems.BadRequest("'temperature' must be in (0, 10].", field: "temperature");
-        var (resolved, problem) = await scoring.ResolveAsync(model, version, alias, cancellationToken);
-        if (problem is not null)
-            return problem;
+        var (resolved, failure) = await scoring.ResolveAsync(model, version, alias, cancellationToken);
+        if (failure is not null)
+            return Problems.Resolution(failure);
         var v = resolved!.Version;
         float[] contextRow = [];
         if (v.ContextColumns.Count > 0)
@@ -142,7 +142,7 @@ public static class InferenceApi
             contextRow = parts.Select(p => float.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         }
         var format = MediaTypes.Accepted(http.Request, csvOffered: true);
-        var stream = new SampleStream(resolved.Flow, v.Columns, contextRow, n, seed, temperature, Math.Max(1, options.Value.SampleChunkRows));
+        var stream = new SampleStream(resolved.Flow, v.Columns, contextRow, n, seed, temperature, options.Value.SampleChunkRows);
         async Task Write(HttpResponse response)
         {
             long started = Stopwatch.GetTimestamp();
@@ -181,7 +181,7 @@ public static class InferenceApi
 
     static IResult Overloaded(HttpContext http, ScoringOptions options, ServiceOverloadedException e)
     {
-        http.Response.Headers.RetryAfter = Math.Max(1, options.RetryAfterSeconds).ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         return Problems.Create(StatusCodes.Status503ServiceUnavailable, "The service is at capacity; retry later.", e.Message);
     }
 

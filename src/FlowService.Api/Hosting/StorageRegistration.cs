@@ -20,9 +20,10 @@ public static class StorageRegistration
         builder.Services.AddOptions<FlowServiceOptions>().BindConfiguration(FlowServiceOptions.Section)
             .Validate(o => FlowServiceOptions.Roles.Contains(o.Role, StringComparer.OrdinalIgnoreCase), "FlowService:Role must be all, api or worker.")
             .ValidateOnStart();
-        builder.Services.AddOptions<DatasetLimits>().BindConfiguration(DatasetLimits.Section);
-        builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section);
-        builder.Services.AddOptions<Scoring.ScoringOptions>().BindConfiguration(Scoring.ScoringOptions.Section);
+        // Out-of-range settings stop the start with the setting's name instead of being clamped where they are used.
+        builder.Services.AddOptions<DatasetLimits>().BindConfiguration(DatasetLimits.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Scoring.ScoringOptions>().BindConfiguration(Scoring.ScoringOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         return builder;
     }
 

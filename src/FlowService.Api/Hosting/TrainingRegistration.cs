@@ -1,17 +1,24 @@
+using FlowService.Model.Compute;
 using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
+using Microsoft.Extensions.Options;
 
 namespace FlowService.Api.Hosting;
 
 /// <summary>
-/// The flow engines and the training worker. The worker runs in this process when the role is
-/// <c>all</c> or <c>worker</c> and FlowService:Worker:Enabled is true.
+/// The compute backend (<see cref="ComputeOptions"/>), the flow engines that train and load on it, and the training
+/// worker. The worker runs in this process when the role is <c>all</c> or <c>worker</c> and FlowService:Worker:Enabled
+/// is true. One backend serves training and scoring alike, so a model trained here scores on the same device.
 /// </summary>
 public static class TrainingRegistration
 {
     public static WebApplicationBuilder AddTrainingWorker(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<IFlowEngine, NormalizingFlowEngine>();
+        builder.Services.AddOptions<ComputeOptions>().BindConfiguration(ComputeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton(sp => ComputeBackendFactory.Create(
+            sp.GetRequiredService<IOptions<ComputeOptions>>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("FlowService.Compute")));
+        builder.Services.AddHostedService<ComputeBackendAtStart>();
+        builder.Services.AddSingleton<IFlowEngine>(sp => new NormalizingFlowEngine(sp.GetRequiredService<IBackend>()));
         builder.Services.AddSingleton<FlowEngineCatalog>();
         builder.Services.AddSingleton<IJobRunner, FlowJobRunner>();
 

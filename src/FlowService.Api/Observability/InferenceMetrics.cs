@@ -1,82 +1,83 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Globalization;
-using FlowService.Training.Observability;
+using Prometheus;
 
 namespace FlowService.Api.Observability;
 
 /// <summary>
-/// Inference instruments: rows scored / encoded / decoded / sampled (flowservice_inference_rows_total{model,
-/// version,operation}), call duration, the size of the batches the engine ran (after dynamic batching),
-/// anomalies flagged, and the model cache's hits, misses and loaded models.
+/// Inference collectors (prometheus-net): rows scored / encoded / decoded / sampled (flowservice_inference_rows_total
+/// {model,version,operation}), call duration, the size of the batches the engine ran (after dynamic batching), the
+/// requests merged per batch and their queue delay, rejections, anomalies flagged, and the model cache's hits,
+/// misses and loaded models.
 /// </summary>
 public sealed class InferenceMetrics
 {
     private static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     private static readonly double[] QueueDelayBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
     private static readonly double[] BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536];
+    private static readonly string[] CallLabels = ["model", "version", "operation"];
 
     private readonly ModelLabelLimiter models = new();
-    private readonly Counter<long> rows;
-    private readonly Histogram<double> duration;
-    private readonly Histogram<long> batchSize;
-    private readonly Histogram<long> batchRequests;
-    private readonly Histogram<double> queueDelay;
-    private readonly Counter<long> rejected;
-    private readonly Counter<long> anomalies;
-    private readonly Counter<long> cacheHits;
-    private readonly Counter<long> cacheMisses;
+    private readonly Counter rows;
+    private readonly Histogram duration;
+    private readonly Histogram batchSize;
+    private readonly Histogram batchRequests;
+    private readonly Histogram queueDelay;
+    private readonly Counter rejected;
+    private readonly Counter anomalies;
+    private readonly Counter cacheHits;
+    private readonly Counter cacheMisses;
     private volatile Func<int> loadedModels = () => 0;
 
-    public InferenceMetrics(IMeterFactory meterFactory)
+    /// <param name="registry">The host's registry (one per host, so two hosts in one test process never mix).</param>
+    public InferenceMetrics(CollectorRegistry registry)
     {
-        var meter = meterFactory.Create(FlowServiceMeter.Name);
-        rows = meter.CreateCounter<long>("flowservice.inference.rows", "{rows}", "Rows scored, encoded, decoded or sampled, by model, version and operation.");
-        duration = meter.CreateHistogram<double>("flowservice.inference.duration", "s", "Inference call duration, by model, version and operation.",
-            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
-        batchSize = meter.CreateHistogram<long>("flowservice.inference.batch_size", "{rows}", "Rows per batch run through a model (after dynamic batching).",
-            tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets.Select(b => (long)b).ToArray() });
-        batchRequests = meter.CreateHistogram<long>("flowservice.inference.batch_requests", "{requests}", "Requests merged into one engine batch, by operation.",
-            tags: null, advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = BatchBuckets.Select(b => (long)b).ToArray() });
-        queueDelay = meter.CreateHistogram<double>("flowservice.inference.queue_delay", "s", "Time a request waited in its model's batch queue, by operation.",
-            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = QueueDelayBuckets });
-        rejected = meter.CreateCounter<long>("flowservice.inference.rejected", "{requests}", "Inference requests refused for lack of capacity (503), by reason.");
-        anomalies = meter.CreateCounter<long>("flowservice.inference.anomalies", "{rows}", "Scored rows flagged as anomalies, by model and version.");
-        cacheHits = meter.CreateCounter<long>("flowservice.model_cache.hits", "{lookups}", "Model cache lookups answered from memory.");
-        cacheMisses = meter.CreateCounter<long>("flowservice.model_cache.misses", "{lookups}", "Model cache lookups that loaded a checkpoint.");
-        meter.CreateObservableGauge("flowservice.model_cache.loaded_models", () => loadedModels(), "{models}", "Model versions held in the cache.");
-        cacheHits.Add(0);
-        cacheMisses.Add(0);
-        rejected.Add(0, new KeyValuePair<string, object?>("reason", "concurrency"));
+        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+        rows = factory.CreateCounter("flowservice_inference_rows_total", "Rows scored, encoded, decoded or sampled, by model, version and operation.", CallLabels);
+        duration = factory.CreateHistogram("flowservice_inference_duration_seconds", "Inference call duration, by model, version and operation.", CallLabels,
+            new HistogramConfiguration { Buckets = DurationBuckets });
+        batchSize = factory.CreateHistogram("flowservice_inference_batch_size", "Rows per batch run through a model (after dynamic batching), by operation.", ["operation"],
+            new HistogramConfiguration { Buckets = BatchBuckets });
+        batchRequests = factory.CreateHistogram("flowservice_inference_batch_requests", "Requests merged into one engine batch, by operation.", ["operation"],
+            new HistogramConfiguration { Buckets = BatchBuckets });
+        queueDelay = factory.CreateHistogram("flowservice_inference_queue_delay_seconds", "Time a request waited in its model's batch queue, by operation.", ["operation"],
+            new HistogramConfiguration { Buckets = QueueDelayBuckets });
+        rejected = factory.CreateCounter("flowservice_inference_rejected_total", "Inference requests refused for lack of capacity (503), by reason.", "reason");
+        anomalies = factory.CreateCounter("flowservice_inference_anomalies_total", "Scored rows flagged as anomalies, by model and version.", "model", "version");
+        cacheHits = factory.CreateCounter("flowservice_model_cache_hits_total", "Model cache lookups answered from memory.");
+        cacheMisses = factory.CreateCounter("flowservice_model_cache_misses_total", "Model cache lookups that loaded a checkpoint.");
+        var loaded = factory.CreateGauge("flowservice_model_cache_loaded_models", "Model versions held in the cache.");
+        // The cache reports its own size at each scrape, so evictions need no bookkeeping here.
+        registry.AddBeforeCollectCallback(() => loaded.Set(loadedModels()));
+        // Labelled series exist from the first scrape, so rate() has a zero to start from.
+        rejected.WithLabels("concurrency");
     }
 
     /// <summary>One inference call over <paramref name="rowCount"/> rows of <paramref name="model"/> version <paramref name="version"/>.</summary>
     public void RecordCall(InferenceOperation operation, string model, int version, int rowCount, double seconds)
     {
-        var tags = Tags(model, version, operation);
-        rows.Add(rowCount, tags);
-        duration.Record(seconds, tags);
+        var labels = new[] { models.Label(model), version.ToString(CultureInfo.InvariantCulture), OperationLabel(operation) };
+        rows.WithLabels(labels).Inc(rowCount);
+        duration.WithLabels(labels).Observe(seconds);
     }
 
     /// <summary>One batch the engine ran: <paramref name="requestCount"/> requests merged into <paramref name="rowCount"/> rows.</summary>
     public void RecordBatch(InferenceOperation operation, int rowCount, int requestCount)
     {
-        var tag = new KeyValuePair<string, object?>("operation", OperationLabel(operation));
-        batchSize.Record(rowCount, tag);
-        batchRequests.Record(requestCount, tag);
+        var label = OperationLabel(operation);
+        batchSize.WithLabels(label).Observe(rowCount);
+        batchRequests.WithLabels(label).Observe(requestCount);
     }
 
     /// <summary>How long a request waited in a batch queue before its batch ran.</summary>
-    public void RecordQueueDelay(InferenceOperation operation, double seconds) =>
-        queueDelay.Record(seconds, new KeyValuePair<string, object?>("operation", OperationLabel(operation)));
+    public void RecordQueueDelay(InferenceOperation operation, double seconds) => queueDelay.WithLabels(OperationLabel(operation)).Observe(seconds);
 
     public void RecordRejection(Scoring.OverloadReason reason) =>
-        rejected.Add(1, new KeyValuePair<string, object?>("reason", reason switch
+        rejected.WithLabels(reason switch
         {
             Scoring.OverloadReason.Concurrency => "concurrency",
             Scoring.OverloadReason.QueueFull => "queue_full",
             _ => "queue_timeout",
-        }));
+        }).Inc();
 
     private static string OperationLabel(InferenceOperation operation) => operation switch
     {
@@ -86,23 +87,13 @@ public sealed class InferenceMetrics
         _ => "sample",
     };
 
-    public void RecordAnomalies(string model, int version, int count)
-    {
-        var tags = new TagList { { "model", models.Label(model) }, { "version", version.ToString(CultureInfo.InvariantCulture) } };
-        anomalies.Add(count, tags);
-    }
+    public void RecordAnomalies(string model, int version, int count) =>
+        anomalies.WithLabels(models.Label(model), version.ToString(CultureInfo.InvariantCulture)).Inc(count);
 
-    public void CacheHit() => cacheHits.Add(1);
+    public void CacheHit() => cacheHits.Inc();
 
-    public void CacheMiss() => cacheMisses.Add(1);
+    public void CacheMiss() => cacheMisses.Inc();
 
-    /// <summary>The cache reports its own size: read at each scrape, so evictions need no bookkeeping here.</summary>
+    /// <summary>The cache reports its own size: read at each scrape.</summary>
     public void ObserveLoadedModels(Func<int> count) => loadedModels = count;
-
-    private TagList Tags(string model, int version, InferenceOperation operation) => new()
-    {
-        { "model", models.Label(model) },
-        { "version", version.ToString(CultureInfo.InvariantCulture) },
-        { "operation", OperationLabel(operation) },
-    };
 }

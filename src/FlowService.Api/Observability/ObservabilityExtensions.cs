@@ -1,53 +1,75 @@
+using FlowService.Training.Jobs;
 using FlowService.Training.Observability;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Serilog.Core;
-using Serilog.Extensions.Logging;
+using Prometheus;
 
 namespace FlowService.Api.Observability;
 
-/// <summary>Program.cs's one-liners: <c>builder.AddObservability()</c>, <c>app.UseRequestLogging()</c>, <c>app.MapMetrics()</c>.</summary>
+/// <summary>
+/// Program.cs's one-liners: <c>builder.AddObservability()</c> (Serilog, the Prometheus registry and collectors,
+/// OpenTelemetry tracing), <c>app.UseObservability()</c> (request log, HTTP metrics) and <c>app.MapMetrics()</c>.
+/// </summary>
 public static class ObservabilityExtensions
 {
-    /// <summary>Serilog as the only logging provider, and the metric instruments and exporter as singletons.</summary>
     public static WebApplicationBuilder AddObservability(this WebApplicationBuilder builder)
     {
-        var configuration = builder.Configuration;
-        var environment = builder.Environment;
-        builder.Logging.ClearProviders();
-        // Serilog's own minimum levels decide; the Logging:LogLevel rules would otherwise filter first.
-        builder.Logging.AddFilter<SerilogLoggerProvider>(null, LogLevel.Trace);
-        builder.Services.AddSingleton<ILoggerProvider>(sp =>
-            new SerilogLoggerProvider(LoggingSetup.CreateLogger(configuration, environment, sp.GetServices<ILogEventSink>()), dispose: true));
-
-        builder.Services.AddMetrics();
-        builder.Services.AddSingleton<HttpMetrics>();
+        builder.AddSerilogLogging();
+        builder.AddTracing();
+        // One registry per host, not prometheus-net's static default: two hosts in one test process never mix, and
+        // the default registry's adapters (every .NET meter and event counter in the process) never start.
+        builder.Services.AddSingleton(_ =>
+        {
+            var registry = Prometheus.Metrics.NewCustomRegistry();
+            DotNetStats.Register(registry);
+            RuntimeMetrics.Register(registry);
+            return registry;
+        });
         builder.Services.AddSingleton<InferenceMetrics>();
-        builder.Services.AddSingleton<ProcessMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddSingleton<TrainingTelemetry>();
-        builder.Services.AddSingleton<IMetricsScrapeHook, JobStateScrapeHook>();
-        builder.Services.AddSingleton<PrometheusExporter>();
         return builder;
     }
 
-    /// <summary>Put first in the pipeline, so that it sees the status every later middleware settled on.</summary>
-    public static IApplicationBuilder UseRequestLogging(this IApplicationBuilder app) => app.UseMiddleware<RequestLoggingMiddleware>();
+    /// <summary>
+    /// The request log first (it sees the status every later middleware settled on), then prometheus-net's HTTP
+    /// metrics (http_requests_received_total, http_request_duration_seconds, http_requests_in_progress), labelled by
+    /// the endpoint's route template (never the raw path; "" when no endpoint matched). WebApplication runs routing
+    /// before both, so the endpoint is known to them.
+    /// </summary>
+    public static WebApplication UseObservability(this WebApplication app)
+    {
+        app.UseFlowServiceRequestLogging();
+        var registry = app.Services.GetRequiredService<CollectorRegistry>();
+        app.UseHttpMetrics(options => options.SetMetricFactory(Prometheus.Metrics.WithCustomRegistry(registry)));
+        return app;
+    }
 
-    /// <summary>GET /metrics in the Prometheus text format. Creates the instruments now, so every family is exported from the first scrape.</summary>
+    /// <summary>
+    /// GET /metrics from this host's registry. Creates the collectors now, so every family is exported from the first
+    /// scrape, and refreshes the jobs-by-state gauge from the job store before each scrape (every replica's jobs).
+    /// </summary>
     public static IEndpointConventionBuilder MapMetrics(this IEndpointRouteBuilder endpoints, string pattern = "/metrics")
     {
         var services = endpoints.ServiceProvider;
-        services.GetRequiredService<PrometheusExporter>();
-        services.GetRequiredService<HttpMetrics>();
+        var registry = services.GetRequiredService<CollectorRegistry>();
         services.GetRequiredService<InferenceMetrics>();
-        services.GetRequiredService<ProcessMetrics>();
-        services.GetRequiredService<TrainingMetrics>();
-        return endpoints.MapGet(pattern, async (PrometheusExporter exporter, CancellationToken cancellationToken) =>
-                Results.Text(await exporter.CollectAsync(cancellationToken), PrometheusExporter.ContentType))
-            .ExcludeFromDescription();
+        var training = services.GetRequiredService<TrainingMetrics>();
+        var logger = services.GetRequiredService<ILogger<TrainingMetrics>>();
+        registry.AddBeforeCollectCallback(async cancellationToken =>
+        {
+            // A host without a job store (a bare test host) simply has no jobs gauge values.
+            if (services.GetService<IJobStore>() is not { } jobs) return;
+            try
+            {
+                var counts = await jobs.CountByStateAsync(cancellationToken);
+                training.SetJobCounts(Enum.GetValues<JobState>().ToDictionary(
+                    s => s.ToString().ToLowerInvariant(), s => counts.TryGetValue(s, out var n) ? n : 0));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The gauge keeps its previous snapshot; the rest of the scrape still serves.
+                logger.LogWarning(ex, "Could not read the job counts for flowservice_training_jobs");
+            }
+        });
+        return endpoints.MapMetrics(pattern, registry).ExcludeFromDescription();
     }
 }

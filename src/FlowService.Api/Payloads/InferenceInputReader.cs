@@ -42,9 +42,9 @@ public static class InferenceInputReader
         if (target.AnomalyQuantile is { } level && !(level > 0 && level < 1))
             return (null, Problems.BadRequest("'anomalyQuantile' must be in (0, 1), e.g. 0.01.", field: "anomalyQuantile"));
 
-        var (model, resolveProblem) = await scoring.ResolveAsync(target.Model, target.Version, target.Alias, cancellationToken);
-        if (resolveProblem is not null)
-            return (null, resolveProblem);
+        var (model, failure) = await scoring.ResolveAsync(target.Model, target.Version, target.Alias, cancellationToken);
+        if (failure is not null)
+            return (null, Problems.Resolution(failure));
         var version = model!.Version;
         int d = version.Columns.Count;
         IReadOnlyList<string> names = latent ? Enumerable.Range(0, d).Select(i => $"z{i}").ToArray() : version.Columns;

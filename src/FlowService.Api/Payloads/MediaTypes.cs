@@ -1,6 +1,10 @@
 namespace FlowService.Api.Payloads;
 
-/// <summary>Content negotiation for inference: the request's Content-Type and the formats a client Accepts.</summary>
+/// <summary>
+/// The one map from media types to formats, for dataset uploads and inference bodies alike: JSON
+/// (<c>application/json</c>, any <c>+json</c>), CSV (<c>text/csv</c>, <c>application/csv</c>, <c>text/plain</c>) and .npy
+/// (<c>application/x-npy</c>, <c>application/octet-stream</c>); and the formats a client Accepts.
+/// </summary>
 public static class MediaTypes
 {
     public const string Json = "application/json";
@@ -17,12 +21,23 @@ public static class MediaTypes
         mediaType = mediaType.Trim();
         if (mediaType.IsEmpty || mediaType.Equals(Json, StringComparison.OrdinalIgnoreCase) || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase))
             return PayloadFormat.Json;
-        if (mediaType.Equals(Csv, StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/csv", StringComparison.OrdinalIgnoreCase))
+        if (mediaType.Equals(Csv, StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/csv", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("text/plain", StringComparison.OrdinalIgnoreCase))
             return PayloadFormat.Csv;
         if (mediaType.Equals(Npy, StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase))
             return PayloadFormat.Npy;
         return null;
     }
+
+    /// <summary>A dataset upload's format, or null (415): unlike inference, an upload must say what it is.</summary>
+    public static FlowService.Training.Datasets.DatasetFormat? OfUpload(string? contentType) =>
+        string.IsNullOrWhiteSpace(contentType) ? null : OfBody(contentType) switch
+        {
+            PayloadFormat.Csv => FlowService.Training.Datasets.DatasetFormat.Csv,
+            PayloadFormat.Json => FlowService.Training.Datasets.DatasetFormat.Json,
+            PayloadFormat.Npy => FlowService.Training.Datasets.DatasetFormat.Npy,
+            _ => null,
+        };
 
     /// <summary>The response format the Accept header asks for: .npy, CSV (where the endpoint offers it), else JSON.</summary>
     public static PayloadFormat Accepted(HttpRequest request, bool csvOffered)

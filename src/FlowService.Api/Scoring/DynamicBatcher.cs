@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FlowService.Api.Observability;
+using FlowService.Training.Observability;
 
 namespace FlowService.Api.Scoring;
 
@@ -36,10 +37,11 @@ public sealed class DynamicBatcher : IDisposable
         _operation = operation;
         _metrics = metrics;
         _enabled = options.BatchingEnabled && options.MaxBatchRows > 1;
-        _maxBatchRows = Math.Max(1, options.MaxBatchRows);
-        _maxDelayTicks = Math.Max(0, options.MaxQueueDelayMicroseconds) * Stopwatch.Frequency / 1_000_000;
-        _maxWaitTicks = Math.Max(1, options.MaxQueueWaitMilliseconds) * Stopwatch.Frequency / 1000;
-        _maxQueuedRows = Math.Max(_maxBatchRows, options.MaxQueuedRows);
+        // The options were validated at start (ScoringOptions' ranges): no clamping here.
+        _maxBatchRows = options.MaxBatchRows;
+        _maxDelayTicks = (long)options.MaxQueueDelayMicroseconds * Stopwatch.Frequency / 1_000_000;
+        _maxWaitTicks = (long)options.MaxQueueWaitMilliseconds * Stopwatch.Frequency / 1000;
+        _maxQueuedRows = options.MaxQueuedRows;
         if (_enabled)
         {
             new Thread(Loop) { IsBackground = true, Name = $"batcher {name}" }.Start();
@@ -54,15 +56,15 @@ public sealed class DynamicBatcher : IDisposable
     {
         if (!_enabled)
         {
-            RunAlone(input, context, rows, output0, output1);
+            RunAlone(input, context, rows, output0, output1, Activity.Current?.Context ?? default);
             return Task.CompletedTask;
         }
-        var pending = new Pending(input, context, rows, output0, output1, Stopwatch.GetTimestamp(), cancellationToken);
+        var pending = new Pending(input, context, rows, output0, output1, Stopwatch.GetTimestamp(), Activity.Current?.Context ?? default, cancellationToken);
         lock (_gate)
         {
             if (_disposed)
             {
-                RunAlone(input, context, rows, output0, output1);
+                RunAlone(input, context, rows, output0, output1, Activity.Current?.Context ?? default);
                 return Task.CompletedTask;
             }
             // A request larger than the queue's bound is still taken when the queue is empty: MaxScoreRows bounds it.
@@ -81,9 +83,10 @@ public sealed class DynamicBatcher : IDisposable
         return pending.Completion.Task;
     }
 
-    void RunAlone(float[] input, float[] context, int rows, float[] output0, float[] output1)
+    void RunAlone(float[] input, float[] context, int rows, float[] output0, float[] output1, ActivityContext trace)
     {
         var op = _operation;
+        using var span = StartBatchSpan(rows, 1, trace, links: null);
         op.Kernel(input.AsSpan(0, rows * op.InputWidth), context.AsSpan(0, rows * op.ContextWidth), rows,
             output0.AsSpan(0, rows * op.Output0Width), output1.AsSpan(0, rows * op.Output1Width));
         _metrics.RecordBatch(op.Kind, rows, 1);
@@ -159,13 +162,17 @@ public sealed class DynamicBatcher : IDisposable
             if (_batch.Count == 1)
             {
                 var only = _batch[0];
-                RunAlone(only.Input, only.Context, only.Rows, only.Output0, only.Output1);
+                RunAlone(only.Input, only.Context, only.Rows, only.Output0, only.Output1, only.Trace);
             }
             else
             {
                 int rows = 0;
                 foreach (var p in _batch)
                     rows += p.Rows;
+                // A merged batch serves many traces: it is a root span linked to each request's span.
+                using var span = FlowServiceTracing.Source.HasListeners()
+                    ? StartBatchSpan(rows, _batch.Count, default, _batch.Where(p => p.Trace != default).Select(p => new ActivityLink(p.Trace)).ToList())
+                    : null;
                 Ensure(ref _input, rows * op.InputWidth);
                 Ensure(ref _context, rows * op.ContextWidth);
                 Ensure(ref _output0, rows * op.Output0Width);
@@ -199,6 +206,15 @@ public sealed class DynamicBatcher : IDisposable
         _batch.Clear();
     }
 
+    Activity? StartBatchSpan(int rows, int requests, ActivityContext parent, IEnumerable<ActivityLink>? links)
+    {
+        var span = FlowServiceTracing.Source.StartActivity(ActivityKind.Internal, parent, links: links,
+            name: "engine batch " + _operation.Kind.ToString().ToLowerInvariant());
+        span?.SetTag("flowservice.batch.rows", rows);
+        span?.SetTag("flowservice.batch.requests", requests);
+        return span;
+    }
+
     static void Ensure(ref float[] buffer, int length)
     {
         if (buffer.Length < length)
@@ -215,7 +231,7 @@ public sealed class DynamicBatcher : IDisposable
         }
     }
 
-    sealed class Pending(float[] input, float[] context, int rows, float[] output0, float[] output1, long enqueued, CancellationToken cancellation)
+    sealed class Pending(float[] input, float[] context, int rows, float[] output0, float[] output1, long enqueued, ActivityContext trace, CancellationToken cancellation)
     {
         public float[] Input { get; } = input;
         public float[] Context { get; } = context;
@@ -223,6 +239,7 @@ public sealed class DynamicBatcher : IDisposable
         public float[] Output0 { get; } = output0;
         public float[] Output1 { get; } = output1;
         public long Enqueued { get; } = enqueued;
+        public ActivityContext Trace { get; } = trace;
         public CancellationToken Cancellation { get; } = cancellation;
 
         // Continuations (writing the response) run on the thread pool, never on the batcher's thread.

@@ -6,7 +6,7 @@ namespace FlowService.Api.Scoring;
 /// </summary>
 public sealed class InferenceAdmission(Microsoft.Extensions.Options.IOptions<ScoringOptions> options)
 {
-    readonly int _limit = Math.Max(1, options.Value.MaxConcurrentRequests);
+    readonly int _limit = options.Value.MaxConcurrentRequests;
     int _inFlight;
 
     public int InFlight => Volatile.Read(ref _inFlight);

@@ -18,7 +18,7 @@ public sealed class ModelWarmupService(ScoringService scoring, IModelRegistry re
             return;
         var aliased = (await registry.ListAsync(cancellationToken))
             .SelectMany(m => m.Aliases.Values.Distinct().Select(v => (m.Name, Version: v)))
-            .Take(Math.Max(1, options.Value.ModelCacheSize));
+            .Take(options.Value.ModelCacheSize);
         foreach (var (name, version) in aliased)
         {
             try

@@ -1,11 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using FlowService.Api.Endpoints;
 using FlowService.Api.Observability;
+using FlowService.Training.Observability;
 using FlowService.Training.Engine;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace FlowService.Api.Scoring;
@@ -37,7 +36,7 @@ public sealed class ScoringService
         _options = options.Value;
         _metrics = metrics;
         _logger = logger;
-        _nameTtlTicks = Math.Max(0, _options.ResolutionCacheMilliseconds ?? ScoringOptions.EmbeddedResolutionCacheMilliseconds) * Stopwatch.Frequency / 1000;
+        _nameTtlTicks = (_options.ResolutionCacheMilliseconds ?? ScoringOptions.EmbeddedResolutionCacheMilliseconds) * Stopwatch.Frequency / 1000;
         _cache = new LruCache<(string Model, int Version), ServedModel>(_options.ModelCacheSize);
         // Cache hits and misses feed the metrics as they happen; the loaded-models gauge reads the cache's size at each scrape.
         _cache.Lookup += hit =>
@@ -57,13 +56,13 @@ public sealed class ScoringService
         public IDensityFlow Flow => Served.Flow;
     }
 
-    /// <summary>The version and its served model, or a 400/404 problem naming the field that was wrong.</summary>
-    public async Task<(Resolved? Model, ProblemHttpResult? Problem)> ResolveAsync(string? model, int? version, string? alias, CancellationToken cancellationToken)
+    /// <summary>The version and its served model, or why there is none (the field that was wrong, and whether it was invalid or missing).</summary>
+    public async Task<(Resolved? Model, ResolutionFailure? Failure)> ResolveAsync(string? model, int? version, string? alias, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(model))
-            return (null, Problems.BadRequest("'model' is required: the name of a trained model.", field: "model"));
+            return (null, ResolutionFailure.BadRequest("model", "'model' is required: the name of a trained model."));
         if (version is not null && alias is not null)
-            return (null, Problems.BadRequest("Give 'version' or 'alias', not both.", field: "alias"));
+            return (null, ResolutionFailure.BadRequest("alias", "Give 'version' or 'alias', not both."));
         int number;
         if (version is not null)
             number = version.Value;
@@ -73,16 +72,16 @@ public sealed class ScoringService
         {
             var summary = await _registry.GetModelAsync(model, cancellationToken);
             if (summary is null)
-                return (null, Problems.NotFound($"No model is named '{model}'.", field: "model"));
+                return (null, ResolutionFailure.Missing("model", $"No model is named '{model}'."));
             if (alias is not null)
             {
                 if (!summary.Aliases.TryGetValue(alias, out number))
-                    return (null, Problems.NotFound($"Model '{model}' has no alias '{alias}' (aliases: {string.Join(", ", summary.Aliases.Keys)}).", field: "alias"));
+                    return (null, ResolutionFailure.Missing("alias", $"Model '{model}' has no alias '{alias}' (aliases: {string.Join(", ", summary.Aliases.Keys)})."));
             }
             else if (await _registry.ResolveDefaultAsync(model, cancellationToken) is { } defaultVersion)
                 number = defaultVersion;
             else
-                return (null, Problems.NotFound($"Model '{model}' has no versions.", field: "model"));
+                return (null, ResolutionFailure.Missing("model", $"Model '{model}' has no versions."));
             _names[(model, alias ?? "")] = (number, Stopwatch.GetTimestamp() + _nameTtlTicks);
         }
 
@@ -102,8 +101,8 @@ public sealed class ScoringService
         {
             var summary = await _registry.GetModelAsync(model, cancellationToken);
             return summary is null
-                ? (null, Problems.NotFound($"No model is named '{model}'.", field: "model"))
-                : (null, Problems.NotFound($"Model '{model}' has no version {number} (versions: {string.Join(", ", summary.Versions)}).", field: "version"));
+                ? (null, ResolutionFailure.Missing("model", $"No model is named '{model}'."))
+                : (null, ResolutionFailure.Missing("version", $"Model '{model}' has no version {number} (versions: {string.Join(", ", summary.Versions)})."));
         }
     }
 
@@ -117,6 +116,9 @@ public sealed class ScoringService
 
     async Task<ServedModel> LoadAsync(string model, int number)
     {
+        using var span = FlowServiceTracing.Source.StartActivity("model load");
+        span?.SetTag("flowservice.model", model);
+        span?.SetTag("flowservice.model.version", number);
         var found = await _registry.GetVersionAsync(model, number) ?? throw new VersionMissingException(model, number);
         return await Task.Run(() =>
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using FlowService.Model.Flows;
 using FlowService.Training.Jobs;
+using FlowService.Training.Observability;
 using FlowService.Training.Optimization;
 
 namespace FlowService.Training.Engine;
@@ -76,6 +77,8 @@ public sealed class FlowTrainer
         while (epoch < p.Epochs && badEpochs < p.Patience && !(deadlineTimestamp is { } deadline && Stopwatch.GetTimestamp() > deadline))
         {
             epoch++;
+            using var span = FlowServiceTracing.Source.StartActivity("training epoch");
+            span?.SetTag("flowservice.epoch", epoch);
             long started = Stopwatch.GetTimestamp();
             var order = SeededShuffle.ForEpoch(train.Rows, p.Seed, epoch);
             double sumNll = 0;
@@ -108,6 +111,8 @@ public sealed class FlowTrainer
                 badEpochs++;
             // Report first, then persist: a stop between the two repeats this epoch on resume (its record is replaced),
             // where the other order would lose the record of an epoch whose state was already saved.
+            span?.SetTag("flowservice.train_nll", sumNll / train.Rows);
+            span?.SetTag("flowservice.validation_nll", validationNll);
             observer.EpochFinished(new EpochRecord(epoch, sumNll / train.Rows, validationNll, train.Rows / Math.Max(seconds, 1e-9), seconds));
             if (stateFolder is not null)
                 SaveState(stateFolder, fingerprint, epoch, optimizer, bestEpoch, badEpochs, bestValidation, best);

@@ -4,6 +4,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FlowService.Model.Checkpoints;
 using FlowService.Model.Distributions;
+using FlowService.Model.Compute;
+using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Transforms;
@@ -17,11 +19,15 @@ namespace FlowService.Training.Engine;
 /// standardized per column (the standardization is the flow's first transform, so log p is a density in
 /// the client's units), mixes in the <see cref="DefensiveMixture"/> chosen on the validation rows (unconditional flows), and
 /// stores checkpoints in the safetensors + JSON format of <see cref="Checkpoint"/>.
+/// Flows are trained and loaded on <paramref name="backend"/> (the CPU unless the host selected another device); checkpoints go through the host.
 /// </summary>
-public sealed class NormalizingFlowEngine : IFlowEngine
+public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngine
 {
     /// <summary>The spec type that searches over candidates instead of training one flow.</summary>
     public const string AutoType = "auto";
+
+    /// <summary>The device this engine trains and loads flows on.</summary>
+    public IBackend Backend { get; } = backend ?? CpuBackend.Instance;
 
     public IReadOnlyCollection<string> Types => [.. FlowRecipes.Types, AutoType];
 
@@ -48,7 +54,7 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         int features = data.FeatureColumns.Count, contextFeatures = data.ContextColumns.Count;
         var normalization = Standardization.Fit(data.Train.Features, features);
         var gaussian = FullCovarianceGaussian.Fit(data.Train.Features, features);
-        NormalizingFlow Build(FlowSpec spec) => NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization);
+        NormalizingFlow Build(FlowSpec spec) => NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization, Backend);
         // The defensive Gaussian is of the modelled columns alone; mixed into a conditional density p(x | c) it would
         // floor every context's density at the same unconditional level and blunt what the context says, so
         // conditional flows are served as they are.
@@ -101,7 +107,7 @@ public sealed class NormalizingFlowEngine : IFlowEngine
         var spec = FlowSpec.Parse(info.Spec?.ToJsonString() ?? throw new CheckpointCorruptException($"Checkpoint {folder}: model.json has no spec."));
         var normalization = info.NormalizationMean is { } mean && info.NormalizationStd is { } std ? new Standardization(mean, std) : null;
         // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
-        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization);
+        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend);
         flow.SetParameters(checkpoint.Parameters(flow.Layout));
         DefensiveMixture? defensive = null;
         if (info.DefensiveMixture is { } d)

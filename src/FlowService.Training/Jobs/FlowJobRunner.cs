@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using FlowService.Model.Distributions;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
@@ -25,6 +26,11 @@ public sealed class FlowJobRunner(
 {
     public async Task RunAsync(JobRecord job, CancellationToken stoppingToken)
     {
+        // A job is a trace of its own (the worker loop has no request to hang it under); epochs are its children.
+        using var span = FlowServiceTracing.Source.StartActivity("training job", ActivityKind.Internal, parentContext: default);
+        span?.SetTag("flowservice.job.id", job.Id);
+        span?.SetTag("flowservice.model", job.Request.Model);
+        span?.SetTag("flowservice.job.attempt", job.Attempts);
         await using var lease = new JobLease(jobs, job, options.Value, logger, stoppingToken);
         var request = job.Request;
         string stateFolder = folder.JobStateFolder(job.Id);
@@ -54,6 +60,7 @@ public sealed class FlowJobRunner(
             if (!await jobs.FailAsync(job.Id, job.Attempts, e.Message, CancellationToken.None))
                 return;
             telemetry.JobFailed(job.Id, request.Model, e.Message, e);
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
             DeleteQuietly(stateFolder);
         }
     }

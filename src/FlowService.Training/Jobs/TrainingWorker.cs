@@ -23,7 +23,7 @@ public sealed class TrainingWorker(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var idle = TimeSpan.FromMilliseconds(Math.Max(10, options.Value.PollIntervalMilliseconds));
+        var idle = TimeSpan.FromMilliseconds(options.Value.PollIntervalMilliseconds);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -39,7 +39,7 @@ public sealed class TrainingWorker(
                 await DelayQuietly(idle, stoppingToken);
             }
         }
-        int loops = Math.Max(1, options.Value.Concurrency);
+        int loops = options.Value.Concurrency;
         await Task.WhenAll(Enumerable.Range(0, loops).Select(i => Task.Run(() => LoopAsync(i, stoppingToken), CancellationToken.None)));
     }
 
@@ -48,7 +48,7 @@ public sealed class TrainingWorker(
         status.Started();
         try
         {
-            var idle = TimeSpan.FromMilliseconds(Math.Max(10, options.Value.PollIntervalMilliseconds));
+            var idle = TimeSpan.FromMilliseconds(options.Value.PollIntervalMilliseconds);
             while (!stoppingToken.IsCancellationRequested)
             {
                 status.Beat();

@@ -31,7 +31,7 @@ public sealed class DeploymentFilesTests
         Assert.True(code == 0, stderr);
         var services = (await ExternalTool.YamlDocumentsAsync(stdout))[0].GetProperty("services");
 
-        foreach (var name in new[] { "api", "worker", "standalone", "postgres", "prometheus", "grafana" })
+        foreach (var name in new[] { "api", "worker", "standalone", "postgres", "prometheus", "grafana", "jaeger" })
         {
             Assert.True(services.TryGetProperty(name, out _), $"service {name} missing");
         }
@@ -39,6 +39,14 @@ public sealed class DeploymentFilesTests
         Assert.Equal("api", Role("api"));
         Assert.Equal("worker", Role("worker"));
         Assert.Equal("all", Role("standalone"));
+        // api and worker export traces over OTLP to the compose file's Jaeger, each under its own service name.
+        foreach (var service in new[] { "api", "worker" })
+        {
+            var env = services.GetProperty(service).GetProperty("environment");
+            Assert.Equal("http://jaeger:4317", env.GetProperty("OTEL_EXPORTER_OTLP_ENDPOINT").GetString());
+            Assert.Equal("flowservice-" + service, env.GetProperty("OTEL_SERVICE_NAME").GetString());
+        }
+        Assert.Equal("true", services.GetProperty("jaeger").GetProperty("environment").GetProperty("COLLECTOR_OTLP_ENABLED").GetString());
         var image = services.GetProperty("api").GetProperty("image").GetString();
         Assert.Equal(image, services.GetProperty("worker").GetProperty("image").GetString());
         Assert.Equal(image, services.GetProperty("standalone").GetProperty("image").GetString());
@@ -59,9 +67,10 @@ public sealed class DeploymentFilesTests
     {
         var dockerfile = File.ReadAllText(Path.Combine(Root, "Dockerfile"));
         var stages = Regex.Matches(dockerfile, @"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", RegexOptions.Multiline | RegexOptions.IgnoreCase);
-        Assert.Equal(2, stages.Count);
         Assert.StartsWith("mcr.microsoft.com/dotnet/sdk:", stages[0].Groups[1].Value);
-        Assert.StartsWith("mcr.microsoft.com/dotnet/aspnet:", stages[1].Groups[1].Value);
+        // The last stage is what a plain `docker build` produces: the CPU image.
+        Assert.Equal("runtime", stages[^1].Groups[2].Value);
+        Assert.StartsWith("mcr.microsoft.com/dotnet/aspnet:", stages[^1].Groups[1].Value);
         Assert.Contains("libopenblas0", dockerfile);
         Assert.Matches(@"(?m)^COPY --from=build ", dockerfile);
         var user = Regex.Matches(dockerfile, @"(?m)^USER\s+(\S+)").Last().Groups[1].Value;
@@ -81,6 +90,26 @@ public sealed class DeploymentFilesTests
                 Assert.True(File.Exists(path) || Directory.Exists(path), $"Dockerfile copies {source}, which is not in the repository");
             }
         }
+    }
+
+    [Fact]
+    public void Dockerfile_has_a_cuda_worker_target_with_the_libraries_the_backend_loads()
+    {
+        var dockerfile = File.ReadAllText(Path.Combine(Root, "Dockerfile"));
+        var start = Regex.Match(dockerfile, @"(?m)^FROM\s+(\S+)\s+AS\s+gpu-worker\s*$");
+        Assert.True(start.Success, "no gpu-worker stage");
+        Assert.Matches(@"^nvidia/cuda:13\.[0-9.]+-runtime-", start.Groups[1].Value);
+        var stage = dockerfile[start.Index..];
+        stage = stage[..Regex.Match(stage[1..], @"(?m)^FROM ").Index];
+        // cuBLAS is in the runtime image; NVRTC is installed; libcuda is the node's (never copied in).
+        Assert.Contains("cuda-nvrtc-13-0", stage);
+        Assert.DoesNotContain("libcuda", stage);
+        Assert.Matches(@"(?m)^COPY --from=build /app ", stage);
+        Assert.Matches(@"(?m)^COPY --from=dotnet-runtime /usr/share/dotnet ", stage);
+        Assert.Matches(@"(?m)^USER 1654$", stage); // the UID k8s/base runs as
+        Assert.Contains("FlowService__Role=worker", stage);
+        Assert.Matches(@"FlowService__Compute__Device=(auto|cuda)", stage);
+        Assert.Matches(@"(?m)^ENTRYPOINT \[""dotnet"", ""FlowService.Api.dll""\]", stage);
     }
 
     [Fact]

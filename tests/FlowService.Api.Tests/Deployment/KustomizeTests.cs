@@ -115,6 +115,12 @@ public sealed class KustomizeTests
         // The strategic merge keeps the base's probes and mounts on the patched container.
         Assert.Equal("/health/ready", Container("flowservice-worker").GetProperty("readinessProbe").GetProperty("httpGet").GetProperty("path").GetString());
         Assert.False(Container("flowservice-api").GetProperty("resources").GetProperty("limits").TryGetProperty("nvidia.com/gpu", out _));
+        // Workers run the CUDA image and choose the device at start; the API keeps the CPU image.
+        Assert.Equal("flowservice-gpu:latest", Container("flowservice-worker").GetProperty("image").GetString());
+        Assert.Equal("flowservice:latest", Container("flowservice-api").GetProperty("image").GetString());
+        var env = Container("flowservice-worker").GetProperty("env").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("value").GetString());
+        Assert.Equal("auto", env["FlowService__Compute__Device"]);
+        Assert.Equal("worker", env["FlowService__Role"]);
         Assert.Equal(objects.Length, (await RenderAsync("k8s")).Length);
     }
 }

@@ -10,7 +10,8 @@ using Serilog.Core;
 namespace FlowService.Api.Tests.Observability;
 
 /// <summary>The service with its data in a temp folder and every log event captured; optionally on a real loopback port.</summary>
-public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
+public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
+    : WebApplicationFactory<Program>
 {
     private readonly string dataFolder = Directory.CreateTempSubdirectory("flowservice-obs-").FullName;
 
@@ -38,11 +39,13 @@ public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? se
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("FlowService:DataPath", dataFolder);
-        if (settings is not null)
+        // Host settings, not a late configuration source: Program reads some settings while it builds (tracing).
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
+        builder.ConfigureTestServices(collection =>
         {
-            builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))));
-        }
-        builder.ConfigureTestServices(services => services.AddSingleton<ILogEventSink>(Logs));
+            collection.AddSingleton<ILogEventSink>(Logs);
+            services?.Invoke(collection);
+        });
     }
 
     protected override void Dispose(bool disposing)

@@ -43,14 +43,14 @@ public sealed class PrometheusScrapeTests
 
         // Prometheus has scraped the traffic's final counts: the exposition parsed and the numbers are ours.
         await prometheus.WaitUntilAsync(async () =>
-                await prometheus.ScalarAsync($"sum(flowservice_http_requests_total{{route=\"/health/live\",status=\"200\"}})") == traffic.LiveRequests,
+                await prometheus.ScalarAsync($"sum(http_requests_received_total{{endpoint=\"/health/live\",code=\"200\"}})") == traffic.LiveRequests,
             TimeSpan.FromSeconds(30), "the scraped request count to reach the traffic sent");
         Assert.Equal(1, await prometheus.ScalarAsync($"up{{job=\"{PrometheusServer.JobName}\"}}"));
         var target = (await prometheus.ApiAsync("targets")).GetProperty("activeTargets")[0];
         Assert.Equal("up", target.GetProperty("health").GetString());
         Assert.Equal("", target.GetProperty("lastError").GetString());
         Assert.True(await prometheus.ScalarAsync($"scrape_samples_scraped{{job=\"{PrometheusServer.JobName}\"}}") > 50);
-        Assert.Equal(traffic.UnmatchedRequests, await prometheus.ScalarAsync("sum(flowservice_http_requests_total{route=\"unmatched\"})"));
+        Assert.Equal(traffic.UnmatchedRequests, await prometheus.ScalarAsync("sum(http_requests_received_total{endpoint=\"\",code=\"404\"})"));
 
         // promtool lints the live exposition too.
         var exposition = await client.GetStringAsync("/metrics");
@@ -112,6 +112,7 @@ public sealed class PrometheusScrapeTests
 
         // The request log saw the inference calls with their model and version, and none of the scored values.
         var scoreEvents = factory.Logs.Events.Where(e => CapturingSink.Scalar(e, "Route") == "/score").ToList();
+        Assert.All(scoreEvents, e => Assert.NotNull(e.TraceId));
         Assert.Equal(4, scoreEvents.Count);
         Assert.All(scoreEvents, e =>
         {

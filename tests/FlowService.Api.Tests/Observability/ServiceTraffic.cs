@@ -18,7 +18,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests, str
 
     public static readonly string[] ExpectedFamilies =
     [
-        "flowservice_http_requests_total", "flowservice_http_request_duration_seconds_bucket",
+        "http_requests_received_total", "http_request_duration_seconds_bucket", "http_requests_in_progress",
         "flowservice_inference_rows_total", "flowservice_inference_duration_seconds_bucket", "flowservice_inference_batch_size_bucket",
         "flowservice_inference_anomalies_total", "flowservice_model_cache_hits_total", "flowservice_model_cache_misses_total",
         "flowservice_model_cache_loaded_models",
@@ -27,7 +27,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests, str
         "flowservice_training_epoch_duration_seconds_bucket", "flowservice_training_train_nll", "flowservice_training_validation_nll",
         "flowservice_training_samples_per_second",
         "process_cpu_seconds_total", "process_working_set_bytes", "process_private_memory_bytes",
-        "dotnet_gc_collections_total", "dotnet_gc_heap_size_bytes", "dotnet_threadpool_threads", "dotnet_threadpool_queue_length",
+        "dotnet_collection_count_total", "dotnet_gc_heap_size_bytes", "dotnet_gc_allocated_bytes_total", "dotnet_threadpool_threads", "dotnet_threadpool_queue_length",
     ];
 
     public static readonly string[] RecordingRulesWithData =
@@ -73,7 +73,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests, str
         Assert.True(response.StatusCode == expected, $"{response.RequestMessage?.RequestUri}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
-    private static async Task<string> CreateJobAsync(HttpClient client, string dataset, string model, int epochs)
+    internal static async Task<string> CreateJobAsync(HttpClient client, string dataset, string model, int epochs)
     {
         using var response = await client.PostAsync("/jobs", Json(
             $$$"""{"datasetId":"{{{dataset}}}","model":"{{{model}}}","training":{"epochs":{{{epochs}}},"batchSize":64,"patience":{{{epochs}}}}}"""));
@@ -81,7 +81,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests, str
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
     }
 
-    private static async Task WaitForJobAsync(HttpClient client, string id, Func<JsonElement, bool> done, string what)
+    internal static async Task WaitForJobAsync(HttpClient client, string id, Func<JsonElement, bool> done, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         JsonElement job;
@@ -96,7 +96,7 @@ public sealed record ServiceTraffic(int LiveRequests, int UnmatchedRequests, str
     }
 
     /// <summary>Two noisy interleaved half-moons, 400 rows.</summary>
-    private static async Task<string> UploadDatasetAsync(HttpClient client)
+    internal static async Task<string> UploadDatasetAsync(HttpClient client)
     {
         var random = new Random(7);
         var csv = new StringBuilder("x,y\n");

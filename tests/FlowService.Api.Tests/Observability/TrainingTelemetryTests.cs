@@ -1,8 +1,4 @@
-using System.Diagnostics.Metrics;
-using FlowService.Api.Observability;
 using FlowService.Training.Observability;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging.Abstractions;
 using Serilog;
 using Serilog.Events;
 using Serilog.Extensions.Logging;
@@ -15,22 +11,20 @@ public sealed class TrainingTelemetryTests
     [Fact]
     public async Task Job_lifecycle_logs_structured_events_and_moves_the_training_metrics()
     {
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var factory = services.GetRequiredService<IMeterFactory>();
-        using var exporter = new PrometheusExporter(factory, services, NullLogger<PrometheusExporter>.Instance);
+        var registry = Prometheus.Metrics.NewCustomRegistry();
         var sink = new CapturingSink();
         using var serilog = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(sink).CreateLogger();
         using Microsoft.Extensions.Logging.ILoggerFactory loggerFactory = new SerilogLoggerFactory(serilog);
-        var telemetry = new TrainingTelemetry(new TrainingMetrics(factory), Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<TrainingTelemetry>(loggerFactory));
+        var telemetry = new TrainingTelemetry(new TrainingMetrics(registry), Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<TrainingTelemetry>(loggerFactory));
 
         telemetry.JobStarted("job-7", "moons", epochs: 2, attempt: 1);
         telemetry.EpochCompleted("job-7", "moons", 1, 2, trainNll: 1.5, validationNll: 1.6, samplesPerSecond: 20000, epochSeconds: 0.02);
-        var during = await exporter.CollectAsync(CancellationToken.None);
+        var during = await RegistryText.ScrapeAsync(registry);
         telemetry.EpochCompleted("job-7", "moons", 2, 2, trainNll: 1.25, validationNll: 1.375, samplesPerSecond: 21000, epochSeconds: 0.03);
         telemetry.CheckpointWritten("job-7", "moons", 2, "checkpoints/moons/job-7");
         telemetry.JobSucceeded("job-7", "moons", modelVersion: 1, trainingSeconds: 0.05);
         telemetry.JobFailed("job-8", "moons", "Training diverged", new InvalidOperationException("nan"));
-        var after = await exporter.CollectAsync(CancellationToken.None);
+        var after = await RegistryText.ScrapeAsync(registry);
 
         Assert.Equal(6, sink.Events.Count);
         Assert.All(sink.Events, e => Assert.Equal("moons", CapturingSink.Scalar(e, "ModelName")));

@@ -46,8 +46,9 @@ public class PostgresRestartTests
             Assert.NotNull(response.Headers.RetryAfter);
         }
         await (await client.GetAsync("/models/r")).AssertProblem(HttpStatusCode.ServiceUnavailable);
-        var ready = await (await client.GetAsync("/health/ready")).AssertProblem(HttpStatusCode.ServiceUnavailable);
-        Assert.Contains("storage: unreachable", ready.Text("detail"));
+        var ready = await (await client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("Unhealthy", ready.Text("status"));
+        Assert.Equal("Unhealthy", ready.GetProperty("entries").GetProperty("storage").Text("status"));
 
         await cluster.StartServerAsync();
         deadline = DateTime.UtcNow.AddSeconds(30);

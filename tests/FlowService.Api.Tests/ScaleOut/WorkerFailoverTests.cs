@@ -55,7 +55,7 @@ public class WorkerFailoverTests(Xunit.Abstractions.ITestOutputHelper output)
             // A worker serves probes and metrics only; the API process runs no worker.
             Assert.Equal(HttpStatusCode.NotFound, (await workers[0].Client.GetAsync("/models")).StatusCode);
             var apiReady = await (await api.Client.GetAsync("/health/ready")).AssertJson(HttpStatusCode.OK);
-            Assert.Equal("not run by this process", apiReady.GetProperty("checks").Text("worker"));
+            Assert.Equal("Not run by this process.", apiReady.GetProperty("entries").GetProperty("worker").Text("description"));
 
             var client = api.Client;
             string dataset = (await (await client.PostAsync("/datasets?name=failover", new StringContent(EndToEndTests.GaussianCsv(1200, 5), Encoding.UTF8, "text/csv")))

@@ -10,7 +10,7 @@ public sealed class DynamicBatcherTests : IDisposable
 {
     readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
 
-    InferenceMetrics Metrics => new(_services.GetRequiredService<IMeterFactory>());
+    InferenceMetrics Metrics => new(Prometheus.Metrics.NewCustomRegistry());
 
     public void Dispose() => _services.Dispose();
 

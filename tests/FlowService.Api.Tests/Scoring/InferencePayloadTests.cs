@@ -155,7 +155,7 @@ public class InferencePayloadTests
         Assert.Equal((2, "y"), (nan.GetProperty("row").GetInt32(), nan.Text("column")));
         Assert.Equal("$", (await Problem(await client.PostAsync("/score?model=m", Npy("not numpy"u8.ToArray())), HttpStatusCode.BadRequest)).Text("field"));
 
-        await Problem(await client.PostAsync("/score", new StringContent("x", Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType);
+        await Problem(await client.PostAsync("/score", new StringContent("<x/>", Encoding.UTF8, "application/xml")), HttpStatusCode.UnsupportedMediaType);
         var big = "{\"model\":\"m\",\"rows\":[" + string.Join(',', Enumerable.Repeat("[1.000001,2.000001]", 300)) + "]}";
         Assert.Contains("MaxRequestBytes", (await Problem(await client.PostAsync("/score", Json(big)), HttpStatusCode.RequestEntityTooLarge)).Text("detail"));
     }

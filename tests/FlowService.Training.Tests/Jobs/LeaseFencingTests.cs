@@ -19,7 +19,7 @@ public class LeaseFencingTests
     static FlowJobRunner Runner(TestStores stores)
     {
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var telemetry = new TrainingTelemetry(new TrainingMetrics(services.GetRequiredService<IMeterFactory>()), NullLogger<TrainingTelemetry>.Instance);
+        var telemetry = new TrainingTelemetry(new TrainingMetrics(Prometheus.Metrics.NewCustomRegistry()), NullLogger<TrainingTelemetry>.Instance);
         var options = Options.Create(new WorkerOptions { LeaseSeconds = 30, HeartbeatMilliseconds = 100 });
         return new FlowJobRunner(stores.Jobs, stores.Datasets, stores.Registry, new FlowEngineCatalog([new NormalizingFlowEngine()]), stores.Folder,
             telemetry, options, NullLogger<FlowJobRunner>.Instance);

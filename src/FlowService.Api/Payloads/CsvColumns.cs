@@ -2,7 +2,7 @@ using FlowService.Api.Endpoints;
 using FlowService.Training.Datasets;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace FlowService.Api.Scoring;
+namespace FlowService.Api.Payloads;
 
 /// <summary>Maps a scoring CSV (header in any order) onto a model's feature and context columns.</summary>
 public static class CsvColumns

@@ -1,9 +1,0 @@
-namespace FlowService.Api.Observability;
-
-/// <summary>The Prometheus TYPE a family is exposed as.</summary>
-internal enum MetricKind
-{
-    Counter,
-    Gauge,
-    Histogram,
-}
