@@ -5,6 +5,7 @@ using FlowService.Model.Compute.Parallel;
 using FlowService.Model.Distributions;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Parameters;
+using FlowService.Model.Targets;
 using FlowService.Model.Transforms;
 
 namespace FlowService.Model.Flows;
@@ -28,8 +29,9 @@ public sealed class NormalizingFlow
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
     private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, Standardization? normalization,
-        IBackend backend, ParameterLayout layout, Tensor parameters)
+        IBackend backend, ParameterLayout layout, Tensor parameters, bool generative)
     {
+        Generative = generative;
         Spec = spec;
         Seed = seed;
         Features = features;
@@ -58,15 +60,27 @@ public sealed class NormalizingFlow
 
     public IBackend Backend { get; }
 
+    /// <summary>
+    /// True when the chain runs the other way: its Forward maps latent → data (the sampling path, trained by
+    /// reverse KL through the chain's own backward, <see cref="AccumulateReverseKlGradients"/>), and scoring runs
+    /// its Inverse, then its Forward once more for log|det| (log q(x) = log N(z) - log|det ∂x/∂z|, z = chain⁻¹(x)).
+    /// A MAF chain is then an IAF: one-pass sampling, D-pass scoring. Maximum-likelihood training needs the
+    /// density direction and refuses a generative flow.
+    /// </summary>
+    public bool Generative { get; }
+
     public ParameterLayout Layout { get; }
 
     /// <summary>The parameter arena (1 x max(Layout.Length, 1)) on <see cref="Backend"/>.</summary>
     public Tensor Parameters { get; }
 
     /// <summary>Builds the flow of <paramref name="spec"/> (validated; errors name the field) with weights drawn from <paramref name="seed"/>.</summary>
-    public static NormalizingFlow Create(FlowSpec spec, int features, int contextFeatures, int seed, Standardization? normalization = null, IBackend? backend = null)
+    public static NormalizingFlow Create(FlowSpec spec, int features, int contextFeatures, int seed, Standardization? normalization = null, IBackend? backend = null,
+        bool generative = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        if (generative && (normalization is not null || contextFeatures > 0))
+            throw new ArgumentException("A generative flow (reverse-KL fitting) has no data standardization and no context.", nameof(generative));
         if (contextFeatures < 0)
             throw new FlowSpecException("contextFeatures", $"Context features cannot be negative ({contextFeatures}).");
         if (normalization is not null && normalization.Features != features)
@@ -80,7 +94,7 @@ public sealed class NormalizingFlow
         var parameters = backend.Allocate(1, Math.Max(layout.Length, 1));
         if (layout.Length > 0)
             backend.Upload(initializer.Values, parameters);
-        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, normalization, backend, layout, parameters);
+        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, normalization, backend, layout, parameters, generative);
     }
 
     /// <summary><see cref="Create(FlowSpec, int, int, int, Standardization?, IBackend?)"/> from the spec's JSON text.</summary>
@@ -136,6 +150,22 @@ public sealed class NormalizingFlow
         RunSharded(rows, z.ToArray(), context.ToArray(), x, Span<float>.Empty, inverse: true);
     }
 
+    /// <summary>
+    /// x = T(z) and log q(x) = log N(z) - log|det ∂T/∂z| in one pass per row, for a <see cref="Generative"/> flow
+    /// (the sampling path of reverse-KL fitting and its importance weights).
+    /// </summary>
+    public void DecodeWithLogDensity(ReadOnlySpan<float> z, int rows, Span<float> x, Span<float> logDensity)
+    {
+        if (!Generative)
+            throw new InvalidOperationException("DecodeWithLogDensity needs a generative flow; score the decoded rows with LogProb instead.");
+        CheckBatch(z, rows, ReadOnlySpan<float>.Empty);
+        RequireLength(x.Length, rows * Features, nameof(x));
+        RequireLength(logDensity.Length, rows, nameof(logDensity));
+        RunSharded(rows, z.ToArray(), [], x, logDensity, inverse: true);
+        for (int r = 0; r < rows; r++)
+            logDensity[r] = (float)(BaseLogDensity(z.Slice(r * Features, Features)) - logDensity[r]);
+    }
+
     /// <summary>n samples x = f⁻¹(T · ε), ε ~ N(0, I) from <paramref name="seed"/>: the same seed gives the same samples.</summary>
     public void Sample(int n, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x)
     {
@@ -161,6 +191,8 @@ public sealed class NormalizingFlow
     {
         if (x.Cols != Features)
             throw new ArgumentException($"x must have {Features} columns, not {x.Cols}.", nameof(x));
+        if (Generative)
+            throw new InvalidOperationException("A generative flow is fitted by reverse KL (AccumulateReverseKlGradients); maximum likelihood needs a flow in the density direction.");
         int rows = x.Rows;
         var backend = context.Backend;
         var workspace = context.Workspace;
@@ -193,6 +225,61 @@ public sealed class NormalizingFlow
         foreach (float value in host)
             nll -= value;
         return nll;
+    }
+
+    /// <summary>
+    /// The reverse-KL step of one shard of a generative flow: x = T(z) with recording, log q(x) = log N(z) -
+    /// log|det ∂T/∂z|, the target's log p̃(x) and ∇ log p̃, and the backward of L = weight · Σ_rows (log q - log p̃)
+    /// through T into <c>context.Gradients</c> (<b>accumulated</b>). z is fixed noise, so this is the exact
+    /// reparameterization gradient of the shard's share of E_q[log q - log p̃]. Writes the importance log-weights
+    /// log p̃(x) - log q(x) per row into <paramref name="logWeights"/> and returns Σ_rows (log q - log p̃) in double.
+    /// </summary>
+    public double AccumulateReverseKlGradients(FlowContext context, Tensor z, TargetDensity target, float weight, Span<double> logWeights)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (!Generative)
+            throw new InvalidOperationException("Reverse-KL fitting trains a generative flow (created with generative: true).");
+        if (z.Cols != Features || target.Dimensions != Features)
+            throw new ArgumentException($"z and the target must have {Features} dimensions (z has {z.Cols}, the target {target.Dimensions}).", nameof(z));
+        int rows = z.Rows;
+        RequireLength(logWeights.Length, rows, nameof(logWeights));
+        var backend = context.Backend;
+        var workspace = context.Workspace;
+        context.Condition = null;
+        context.RecordForBackward = true;
+        var x = workspace.Get(this, "sampleX", rows, Features);
+        var logDet = workspace.Get(this, "sampleLogDet", rows, 1);
+        backend.Fill(logDet, 0f);
+        Transform.Forward(context, z, x, logDet);
+
+        var zHost = new float[rows * Features];
+        var xHost = new float[rows * Features];
+        var logDetHost = new float[rows];
+        backend.Download(z, zHost);
+        backend.Download(x, xHost);
+        backend.Download(logDet, logDetHost);
+        var logTarget = new double[rows];
+        var gradient = new double[rows * Features];
+        target.LogDensity(xHost, rows, logTarget, gradient);
+
+        var dx = new float[rows * Features];
+        for (int i = 0; i < dx.Length; i++)
+            dx[i] = (float)(-weight * gradient[i]);
+        var dxTensor = workspace.Get(this, "sampleDx", rows, Features);
+        backend.Upload(dx, dxTensor);
+        var dLogDet = workspace.Get(this, "sampleDLogDet", rows, 1);
+        backend.Fill(dLogDet, -weight);
+        Transform.Backward(context, dxTensor, dLogDet, workspace.Get(this, "sampleDz", rows, Features));
+        context.RecordForBackward = false;
+
+        double loss = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            double logQ = BaseLogDensity(zHost.AsSpan(r * Features, Features)) - logDetHost[r];
+            logWeights[r] = logTarget[r] - logQ;
+            loss -= logWeights[r];
+        }
+        return loss;
     }
 
     /// <summary>
@@ -294,7 +381,7 @@ public sealed class NormalizingFlow
             }
         });
         outputs.CopyTo(output);
-        if (!inverse)
+        if (!logDet.IsEmpty)
             logDets.CopyTo(logDet);
     }
 
@@ -311,6 +398,11 @@ public sealed class NormalizingFlow
             var condition = workspace.Get(this, "hostCondition", rows, ContextFeatures);
             Backend.Upload(context, condition);
             flowContext.Condition = condition;
+        }
+        if (Generative)
+        {
+            RunGenerativeRows(flowContext, a, b, c, output, logDetHost, rows, inverse);
+            return;
         }
         if (inverse)
         {
@@ -331,6 +423,30 @@ public sealed class NormalizingFlow
         Transform.Forward(flowContext, h, c, logDet);
         Backend.Download(c, output);
         Backend.Download(logDet, logDetHost);
+    }
+
+    /// <summary>
+    /// The host calls of a generative flow: decoding is the chain's Forward; encoding is its Inverse, then its
+    /// Forward at the latent found to get log|det ∂x/∂z|, whose negative is log|det ∂z/∂x|.
+    /// </summary>
+    private void RunGenerativeRows(FlowContext flowContext, Tensor a, Tensor b, Tensor c, Span<float> output, Span<float> logDetHost, int rows, bool inverse)
+    {
+        var logDet = flowContext.Workspace.Get(this, "hostLogDet", rows, 1);
+        Backend.Fill(logDet, 0f);
+        if (inverse)
+        {
+            // Decoding a generative flow computes log|det ∂x/∂z| on the way; DecodeWithLogDensity keeps it.
+            Transform.Forward(flowContext, a, b, logDet);
+            Backend.Download(b, output);
+            Backend.Download(logDet, logDetHost);
+            return;
+        }
+        Transform.Inverse(flowContext, a, b);
+        Transform.Forward(flowContext, b, c, logDet);
+        Backend.Download(b, output);
+        Backend.Download(logDet, logDetHost);
+        for (int r = 0; r < rows; r++)
+            logDetHost[r] = -logDetHost[r];
     }
 
     private FlowContext Rent() => _contexts.TryTake(out var context) ? context : new FlowContext(Backend, Parameters);
