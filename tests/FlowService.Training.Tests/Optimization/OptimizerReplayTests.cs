@@ -19,6 +19,8 @@ public sealed class OptimizerReplayTests
     [InlineData("realnvp", "adamw.losses", -1.0)]
     [InlineData("nsf", "adamw.losses", -1.0)]
     [InlineData("maf_conditional", "adam.losses", 0.0)]
+    [InlineData("flowpp", "adam.losses", 0.0)]
+    [InlineData("flowpp_conditional", "adamw.losses", -1.0)]
     public void Losses_follow_PyTorch(string fixture, string losses, double weightDecay)
     {
         var file = SafeTensorsReader.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture + ".safetensors"));

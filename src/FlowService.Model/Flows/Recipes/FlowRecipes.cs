@@ -12,6 +12,7 @@ public static class FlowRecipes
         new NiceRecipe(),
         new RealNvpRecipe(),
         new GlowRecipe(),
+        new FlowPlusPlusRecipe(),
     }.ToDictionary(r => r.Type, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Types => Recipes.Keys;
