@@ -56,6 +56,23 @@ public sealed class TargetFitApiTests
         Assert.Equal(5, sample.GetProperty("rows").GetArrayLength());
     }
 
+    [Fact]
+    public async Task The_swagger_examples_of_target_fits_are_accepted()
+    {
+        await using var factory = new FlowServiceFactory(worker: false);
+        var client = factory.CreateClient();
+        foreach (string example in new[] { FlowService.Api.Hosting.ApiExamples.CreateTargetJob, FlowService.Api.Hosting.ApiExamples.CreateExpressionJob })
+        {
+            var job = await (await client.PostAsync("/jobs", Body(example))).AssertJson(HttpStatusCode.Accepted);
+            Assert.Equal("queued", job.Text("state"));
+            Assert.Equal(JsonValueKind.Object, job.GetProperty("target").ValueKind);
+        }
+        var doc = await (await client.GetAsync("/swagger/v1/swagger.json")).AssertJson(HttpStatusCode.OK);
+        var examples = doc.GetProperty("paths").GetProperty("/jobs").GetProperty("post").GetProperty("requestBody").GetProperty("content")
+            .GetProperty("application/json").GetProperty("examples");
+        Assert.Equal(3, examples.EnumerateObject().Count());
+    }
+
     [Theory]
     [InlineData("""{"model": "m", "target": {"expression": "-0.5*(x0^2 + * x1^2)", "dimensions": 2}}""", "target.expression", 13)]
     [InlineData("""{"model": "m", "target": {"expression": "-0.5*(x0^2 + x2^2)", "dimensions": 2}}""", "target.expression", 13)]

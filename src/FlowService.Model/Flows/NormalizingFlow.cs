@@ -79,8 +79,8 @@ public sealed class NormalizingFlow
         bool generative = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (generative && (normalization is not null || contextFeatures > 0))
-            throw new ArgumentException("A generative flow (reverse-KL fitting) has no data standardization and no context.", nameof(generative));
+        if (generative && normalization is not null)
+            throw new ArgumentException("A generative flow (reverse-KL fitting, dequantizers) has no data standardization.", nameof(generative));
         if (contextFeatures < 0)
             throw new FlowSpecException("contextFeatures", $"Context features cannot be negative ({contextFeatures}).");
         if (normalization is not null && normalization.Features != features)
@@ -187,7 +187,14 @@ public sealed class NormalizingFlow
     /// = 1/B for a batch of B rows split over shards, the shards' gradient arenas sum to the
     /// gradient of the mean NLL. Returns Σ_rows -log p of this shard (unweighted, in double).
     /// </summary>
-    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight)
+    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight) => AccumulateGradients(context, x, condition, weight, null);
+
+    /// <summary>
+    /// <see cref="AccumulateGradients(FlowContext, Tensor, Tensor?, float)"/> that also <b>overwrites</b>
+    /// <paramref name="inputGradient"/> (rows x Features) with dL/dx, L = -weight · Σ log p(x): the path by which a
+    /// dequantizer's noise u in x = k + u is trained through this flow (variational dequantization).
+    /// </summary>
+    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight, Tensor? inputGradient)
     {
         if (x.Cols != Features)
             throw new ArgumentException($"x must have {Features} columns, not {x.Cols}.", nameof(x));
@@ -216,7 +223,15 @@ public sealed class NormalizingFlow
         StandardNormal.LogDensityGradient(backend, z, -weight, dz);
         var dLogDet = workspace.Get(this, "dLogDet", rows, 1);
         backend.Fill(dLogDet, -weight);
-        Transform.Backward(context, dz, dLogDet, workspace.Get(this, "dh", rows, Features));
+        var dh = workspace.Get(this, "dh", rows, Features);
+        Transform.Backward(context, dz, dLogDet, dh);
+        if (inputGradient is not null)
+        {
+            if (Normalization is not null)
+                Normalization.Backward(context, dh, dLogDet, inputGradient);
+            else
+                backend.Copy(dh, inputGradient);
+        }
         context.RecordForBackward = false;
 
         var host = new float[rows];
@@ -245,12 +260,9 @@ public sealed class NormalizingFlow
         RequireLength(logWeights.Length, rows, nameof(logWeights));
         var backend = context.Backend;
         var workspace = context.Workspace;
-        context.Condition = null;
-        context.RecordForBackward = true;
         var x = workspace.Get(this, "sampleX", rows, Features);
         var logDet = workspace.Get(this, "sampleLogDet", rows, 1);
-        backend.Fill(logDet, 0f);
-        Transform.Forward(context, z, x, logDet);
+        GenerativeForward(context, z, null, x, logDet);
 
         var zHost = new float[rows * Features];
         var xHost = new float[rows * Features];
@@ -269,8 +281,7 @@ public sealed class NormalizingFlow
         backend.Upload(dx, dxTensor);
         var dLogDet = workspace.Get(this, "sampleDLogDet", rows, 1);
         backend.Fill(dLogDet, -weight);
-        Transform.Backward(context, dxTensor, dLogDet, workspace.Get(this, "sampleDz", rows, Features));
-        context.RecordForBackward = false;
+        GenerativeBackward(context, dxTensor, dLogDet, workspace.Get(this, "sampleDz", rows, Features));
 
         double loss = 0;
         for (int r = 0; r < rows; r++)
@@ -280,6 +291,32 @@ public sealed class NormalizingFlow
             loss -= logWeights[r];
         }
         return loss;
+    }
+
+    /// <summary>
+    /// The sampling path of a <see cref="Generative"/> flow with recording: x = T(z; condition), and <b>overwrites</b>
+    /// <paramref name="logDet"/> (rows x 1) with log|det ∂x/∂z|. <see cref="GenerativeBackward"/> then differentiates it.
+    /// </summary>
+    public void GenerativeForward(FlowContext context, Tensor z, Tensor? condition, Tensor x, Tensor logDet)
+    {
+        if (!Generative)
+            throw new InvalidOperationException("GenerativeForward needs a generative flow.");
+        if (ContextFeatures > 0 && (condition is null || condition.Rows != z.Rows || condition.Cols != ContextFeatures))
+            throw new ArgumentException($"The flow is conditional: the condition must be {z.Rows}x{ContextFeatures}.", nameof(condition));
+        context.Condition = condition;
+        context.RecordForBackward = true;
+        context.Backend.Fill(logDet, 0f);
+        Transform.Forward(context, z, x, logDet);
+    }
+
+    /// <summary>
+    /// Given dL/dx and dL/dlogDet of the last <see cref="GenerativeForward"/> on this context, <b>accumulates</b> dL/dθ
+    /// into <c>context.Gradients</c> (and dL/dcondition into <c>context.ConditionGradient</c> when set) and writes dL/dz.
+    /// </summary>
+    public void GenerativeBackward(FlowContext context, Tensor dx, Tensor dLogDet, Tensor dz)
+    {
+        Transform.Backward(context, dx, dLogDet, dz);
+        context.RecordForBackward = false;
     }
 
     /// <summary>
