@@ -17,14 +17,14 @@ dotnet build bench/FlowService.Bench -c Release -nologo -v q >/dev/null
 bench=bench/FlowService.Bench/bin/Release/net10.0/FlowService.Bench.dll
 : >"$out/flowpp_speed.jsonl"
 for round in $(seq "$rounds"); do
-  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py --seconds "$seconds" --only flowpp_d16 | sed 's/}$/, "impl": "torch"}/' | tee -a "$out/flowpp_speed.jsonl"
-  dotnet "$bench" flows --seconds "$seconds" --only flowpp_d16 | tee -a "$out/flowpp_speed.jsonl"
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py --seconds "$seconds" --only flowpp_d16,realnvp_attention_d16 | sed 's/}$/, "impl": "torch"}/' | tee -a "$out/flowpp_speed.jsonl"
+  dotnet "$bench" flows --seconds "$seconds" --only flowpp_d16,realnvp_attention_d16 | tee -a "$out/flowpp_speed.jsonl"
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_reverse_kl_bench.py --seconds "$seconds" | sed 's/}$/, "impl": "torch"}/' | tee -a "$out/flowpp_speed.jsonl"
   dotnet "$bench" reverse-kl-speed --seconds "$seconds" | tee -a "$out/flowpp_speed.jsonl"
   if [ -n "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-}" ]; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_reverse_kl_bench.py --seconds "$seconds" \
       | sed 's/}$/, "impl": "torch-openblas-defaults"}/' | tee -a "$out/flowpp_speed.jsonl"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py --seconds "$seconds" --only flowpp_d16 \
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py --seconds "$seconds" --only flowpp_d16,realnvp_attention_d16 \
       | sed 's/}$/, "impl": "torch-openblas-defaults"}/' | tee -a "$out/flowpp_speed.jsonl"
   fi
   echo "load after round $round: $(uptime | sed 's/.*load average/load average/')"

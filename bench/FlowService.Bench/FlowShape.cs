@@ -20,5 +20,7 @@ internal sealed record FlowShape(string Name, int Features, string SpecJson)
         new("nsf_d16", 16, """{"type":"nsf","layers":8,"hidden":[128,128],"activation":"relu","bins":8,"tailBound":5,"variant":"coupling"}"""),
         // Flow++: 8 logistic-mixture CDF couplings (4 components) over alternating halves (issue 15).
         new("flowpp_d16", 16, """{"type":"flowpp","layers":8,"hidden":[128,128],"activation":"relu","components":4,"scaleClamp":3}"""),
+        // RealNVP with the gated self-attention conditioner (embedding 16, 2 heads) before the [128, 128] head (issue 15).
+        new("realnvp_attention_d16", 16, """{"type":"realnvp","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3,"conditioner":"attention","heads":2,"embedding":16}"""),
     };
 }

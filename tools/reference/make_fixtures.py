@@ -113,6 +113,9 @@ def recipes():
                    lambda c, g: autoregressive_chain(flows.SplineLeaf(BINS, TAIL_BOUND), c)),
         "flowpp": ({"type": "flowpp", **base, "components": COMPONENTS, "scaleClamp": SCALE_CLAMP},
                    lambda c, g: coupling_chain(flows.LogisticMixtureLeaf(COMPONENTS, SCALE_CLAMP), c)),
+        "realnvp_attention": ({"type": "realnvp", **base, "scaleClamp": SCALE_CLAMP, "conditioner": "attention", "heads": 2, "embedding": 4},
+                              lambda c, g: [flows.Coupling(*halves(i, FEATURES), flows.AffineLeaf(SCALE_CLAMP), HIDDEN, c, ACTIVATION, attention=(4, 2))
+                                            for i in range(LAYERS)]),
     }
 
 

@@ -24,6 +24,7 @@ public sealed class ParityFixture
     {
         "nice", "nice_conditional", "realnvp", "realnvp_conditional", "glow", "glow_conditional",
         "maf", "maf_conditional", "nsf", "nsf_conditional", "nsf_ar", "nsf_ar_conditional", "flowpp", "flowpp_conditional",
+        "realnvp_attention", "realnvp_attention_conditional",
     };
 
     public string Name { get; }

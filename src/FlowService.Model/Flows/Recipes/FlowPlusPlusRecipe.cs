@@ -18,13 +18,14 @@ public sealed class FlowPlusPlusRecipe : IFlowRecipe
         float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
         if (!(scaleClamp > 0f))
             throw new FlowSpecException("scaleClamp", "'scaleClamp' must be positive.");
+        var conditioner = ConditionerOptions.Read(spec);
         NiceRecipe.RequireTwoFeatures(features, Type);
         var leaf = new LogisticMixtureCdfLeaf(components, scaleClamp);
         var chain = new List<ITransform>();
         for (int i = 0; i < common.Layers; i++)
         {
             var (identity, transformed) = Coupling.Halves(features, i);
-            chain.Add(new Coupling(identity, transformed, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
+            chain.Add(conditioner.Coupling(identity, transformed, contextFeatures, common, leaf));
         }
         return new Chain(chain);
     }
