@@ -21,7 +21,7 @@ dotnet build bench/FlowService.Bench -c Release -nologo -v q >/dev/null
 : >"$out/torch.jsonl"
 : >"$out/flowservice.jsonl"
 for round in $(seq "$rounds"); do
-  for name in realnvp_d8 realnvp_d16 realnvp_d64 maf_d16 nsf_d16; do
+  for name in realnvp_d8 realnvp_d16 realnvp_d64 maf_d16 nsf_d16 flowpp_d16; do
     # OPENBLAS_NUM_THREADS=1: PyTorch's own threads (1 or 2, best kept) do the parallel work.
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_bench.py --seconds "$seconds" --only "$name" | tee -a "$out/torch.jsonl"
     dotnet bench/FlowService.Bench/bin/Release/net10.0/FlowService.Bench.dll flows --seconds "$seconds" --only "$name" | tee -a "$out/flowservice.jsonl"

@@ -7,6 +7,8 @@ from the reference modules in tools/reference/flows.py (float32 here):
   realnvp_d64  RealNVP d=64 hidden [256, 256] 10 affine couplings
   maf_d16      MAF     d=16 hidden [128, 128] 8 MADE affine layers, reversals between
   nsf_d16      NSF     d=16 hidden [128, 128] 8 spline couplings, 8 bins, tail bound 5
+  flowpp_d16   Flow++  d=16 hidden [128, 128] 8 logistic-mixture CDF couplings, 4 components
+  realnvp_attention_d16  RealNVP d=16, gated self-attention conditioner (E 16, 2 heads) then [128, 128]
 For each: training samples/s (gather a batch of 512 rows from a shuffled training set, forward +
 backward of -mean log p, global-norm clipping at 5 as the service does, Adam step),
 scoring rows/s (log p under no_grad, batch 512) and single-row scoring latency (median us).
@@ -57,6 +59,9 @@ CONFIGS = {
     "realnvp_d64": (64, lambda: coupling_flow(64, [256, 256], 10, flows.AffineLeaf(3.0))),
     "maf_d16": (16, lambda: flows.Flow(maf_flow(16, [128, 128], 8))),
     "nsf_d16": (16, lambda: coupling_flow(16, [128, 128], 8, flows.SplineLeaf(8, 5.0))),
+    "flowpp_d16": (16, lambda: coupling_flow(16, [128, 128], 8, flows.LogisticMixtureLeaf(4, 3.0))),
+    "realnvp_attention_d16": (16, lambda: flows.Flow([flows.Coupling(*halves(i, 16), flows.AffineLeaf(3.0), [128, 128], attention=(16, 2))
+                                                      for i in range(8)])),
 }
 
 

@@ -18,5 +18,9 @@ internal sealed record FlowShape(string Name, int Features, string SpecJson)
         new("maf_d16", 16, """{"type":"maf","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3,"permutation":"reverse"}"""),
         // NSF: 8 spline couplings over alternating halves, 8 bins on [-5, 5].
         new("nsf_d16", 16, """{"type":"nsf","layers":8,"hidden":[128,128],"activation":"relu","bins":8,"tailBound":5,"variant":"coupling"}"""),
+        // Flow++: 8 logistic-mixture CDF couplings (4 components) over alternating halves (issue 15).
+        new("flowpp_d16", 16, """{"type":"flowpp","layers":8,"hidden":[128,128],"activation":"relu","components":4,"scaleClamp":3}"""),
+        // RealNVP with the gated self-attention conditioner (embedding 16, 2 heads) before the [128, 128] head (issue 15).
+        new("realnvp_attention_d16", 16, """{"type":"realnvp","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3,"conditioner":"attention","heads":2,"embedding":16}"""),
     };
 }

@@ -42,6 +42,46 @@ class Mlp(nn.Module):
         return h
 
 
+class GatedSelfAttention(nn.Module):
+    """Multi-head gated self-attention over m scalar inputs as m tokens: e_i = h_i * scale_i + shift_i (E each),
+    Q, K, V = linear(E), per head softmax(Q K^T / sqrt(E / heads)) V, heads concatenated, O = output(A), and the gated
+    residual R = E + sigmoid(gate(E)) * O, flattened token-major. Parameters embed.scale, embed.shift [m, E];
+    query, key, value, output, gate: nn.Linear(E, E)."""
+
+    def __init__(self, tokens, embedding, heads):
+        super().__init__()
+        self.embed = nn.Module()
+        self.embed.scale = nn.Parameter(torch.zeros(tokens, embedding))
+        self.embed.shift = nn.Parameter(torch.zeros(tokens, embedding))
+        self.query, self.key, self.value, self.output, self.gate = (nn.Linear(embedding, embedding) for _ in range(5))
+        self.heads = heads
+
+    def forward(self, h):
+        n, m = h.shape
+        e = h.unsqueeze(2) * self.embed.scale + self.embed.shift
+        heads, dh = self.heads, e.shape[2] // self.heads
+
+        def split(t):
+            return t.reshape(n, m, heads, dh).transpose(1, 2)
+
+        q, k, v = split(self.query(e)), split(self.key(e)), split(self.value(e))
+        weights = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh), dim=3)
+        attended = (weights @ v).transpose(1, 2).reshape(n, m, heads * dh)
+        r = e + torch.sigmoid(self.gate(e)) * self.output(attended)
+        return r.reshape(n, m * heads * dh)
+
+
+class AttentionConditioner(Mlp):
+    """GatedSelfAttention, then the MLP head (named net.0, net.1, ... as Mlp's, so parameter names match the C# ones)."""
+
+    def __init__(self, inputs, embedding, heads, hidden, outputs, activation="relu"):
+        super().__init__([inputs * embedding, *hidden, outputs], activation)
+        self.attention = GatedSelfAttention(inputs, embedding, heads)
+
+    def forward(self, h):
+        return super().forward(self.attention(h))
+
+
 # ---- leaves: element-wise bijections y = g(x; params), params grouped by kind --------------
 
 class AdditiveLeaf:
@@ -145,6 +185,34 @@ class SplineLeaf:
 
 # ---- structural transforms ----------------------------------------------------------------
 
+class LogisticMixtureLeaf:
+    """Flow++'s logistic-mixture CDF coupling (Ho et al. 2019): y = logit(sum_k pi_k sigmoid((x - mu_k) / s_k)) * exp(a) + b
+    with pi = softmax(logits), s_k = exp(max(logScale_k, -7)), a = c * tanh(rawA / c).
+    Parameters (kind-major, then feature, then component): [rawA(d) | b(d) | logits(d*K) | means(d*K) | logScales(d*K)].
+    log|dy/dx| = a + log C'(x) - log C - log(1 - C), with C' = sum_k pi_k sigmoid'(z_k) / s_k."""
+
+    def __init__(self, components=4, scale_clamp=3.0):
+        self.components = components
+        self.scale_clamp = scale_clamp
+        self.params_per_feature = 2 + 3 * components
+
+    def forward(self, x, p):
+        n, d = x.shape
+        k = self.components
+        raw_a, b = p[:, :d], p[:, d:2 * d]
+        logits = p[:, 2 * d:2 * d + d * k].reshape(n, d, k)
+        means = p[:, 2 * d + d * k:2 * d + 2 * d * k].reshape(n, d, k)
+        log_scales = p[:, 2 * d + 2 * d * k:].reshape(n, d, k).clamp(min=-7.0)
+        log_pi = torch.log_softmax(logits, dim=2)
+        z = (x.unsqueeze(2) - means) * torch.exp(-log_scales)
+        log_c = torch.logsumexp(log_pi + torch.nn.functional.logsigmoid(z), dim=2)
+        log_c_bar = torch.logsumexp(log_pi + torch.nn.functional.logsigmoid(-z), dim=2)
+        log_density = torch.logsumexp(log_pi + torch.nn.functional.logsigmoid(z) + torch.nn.functional.logsigmoid(-z) - log_scales, dim=2)
+        a = self.scale_clamp * torch.tanh(raw_a / self.scale_clamp)
+        y = (log_c - log_c_bar) * torch.exp(a) + b
+        return y, (a + log_density - log_c - log_c_bar).sum(dim=1)
+
+
 def _columns(x, index):
     """x[:, index] as a cheap slice when the index is a contiguous run (the benchmarks' case)."""
     if index == list(range(index[0], index[0] + len(index))):
@@ -156,13 +224,16 @@ class Coupling(nn.Module):
     """y[:, identity] = x[:, identity]; y[:, transformed] = leaf(x[:, transformed];
     conditioner([x[:, identity] | context]))."""
 
-    def __init__(self, identity, transformed, leaf, hidden, context=0, activation="relu"):
+    def __init__(self, identity, transformed, leaf, hidden, context=0, activation="relu", attention=None):
         super().__init__()
         self.identity = list(identity)
         self.transformed = list(transformed)
         self.leaf = leaf
         out = leaf.params_per_feature * len(self.transformed)
-        self.conditioner = Mlp([len(self.identity) + context, *hidden, out], activation)
+        if attention is None:
+            self.conditioner = Mlp([len(self.identity) + context, *hidden, out], activation)
+        else:  # attention = (embedding, heads)
+            self.conditioner = AttentionConditioner(len(self.identity) + context, attention[0], attention[1], hidden, out, activation)
 
     def forward(self, x, context):
         x_id, x_t = _columns(x, self.identity), _columns(x, self.transformed)

@@ -3,7 +3,7 @@ tests/FlowService.Training.Tests replay (llm.c style).
 
 Regenerate (Debian's PyTorch 1.13 CPU and python3-numpy; CI never runs this, the fixtures are
 committed):
-    /usr/bin/python3 tools/reference/make_fixtures.py [--out tests/FlowService.Model.Tests/Fixtures]
+    /usr/bin/python3 tools/reference/make_fixtures.py [--out tests/FlowService.Model.Tests/Fixtures] [--only flowpp,...]
 
 For each flow type (and its conditional variant) it builds the architecture of docs/ENGINE.md
 from a small spec (D = 6, hidden [16, 16], 3 layers, batch 7), draws seeded weights (the last
@@ -50,6 +50,7 @@ LAYERS = 3
 BINS = 5
 TAIL_BOUND = 3.0
 SCALE_CLAMP = 3.0
+COMPONENTS = 4
 ADAM_STEPS = 20
 LR = 1e-2
 # At 1e-2 the spline flows overfit the 7 rows so sharply that PyTorch's own float32 replay strays
@@ -115,6 +116,11 @@ def recipes():
                 lambda c, g: coupling_chain(flows.SplineLeaf(BINS, TAIL_BOUND), c)),
         "nsf_ar": ({"type": "nsf", **base, "bins": BINS, "tailBound": TAIL_BOUND, "variant": "autoregressive"},
                    lambda c, g: autoregressive_chain(flows.SplineLeaf(BINS, TAIL_BOUND), c)),
+        "flowpp": ({"type": "flowpp", **base, "components": COMPONENTS, "scaleClamp": SCALE_CLAMP},
+                   lambda c, g: coupling_chain(flows.LogisticMixtureLeaf(COMPONENTS, SCALE_CLAMP), c)),
+        "realnvp_attention": ({"type": "realnvp", **base, "scaleClamp": SCALE_CLAMP, "conditioner": "attention", "heads": 2, "embedding": 4},
+                              lambda c, g: [flows.Coupling(*halves(i, FEATURES), flows.AffineLeaf(SCALE_CLAMP), HIDDEN, c, ACTIVATION, attention=(4, 2))
+                                            for i in range(LAYERS)]),
     }
 
 
@@ -272,10 +278,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     parser.add_argument("--out", default=os.path.join(root, "tests", "FlowService.Model.Tests", "Fixtures"))
+    parser.add_argument("--only", default="", help="comma-separated recipe names (default: all); the others' files are left as they are")
     args = parser.parse_args()
+    only = [name for name in args.only.split(",") if name]
     os.makedirs(args.out, exist_ok=True)
     torch.set_default_dtype(torch.float64)
     for index, (name, (spec, build)) in enumerate(recipes().items()):
+        if only and name not in only:
+            continue
         for conditional in (False, True):
             file = name + ("_conditional" if conditional else "") + ".safetensors"
             tensors, metadata = make_fixture(name, spec, build, conditional, seed=1000 + 10 * index + conditional)

@@ -1,13 +1,19 @@
 using System.Text.Json;
+using FlowService.Model.Targets;
 using FlowService.Training.Jobs;
 
 namespace FlowService.Api.Contracts;
 
-/// <summary>A job as GET /jobs/{id} shows it: state, progress with per-epoch NLL, throughput, timing and outcome.</summary>
+/// <summary>
+/// A job as GET /jobs/{id} shows it: state, progress with per-epoch NLL, throughput, timing and outcome. A reverse-KL
+/// fit has no dataset (<see cref="DatasetId"/> null) but its <see cref="Target"/>; its trainNll and validationNll are the
+/// per-epoch reverse-KL estimates E_q[log q - log p̃] (training batches, fixed evaluation samples), and
+/// <see cref="Importance"/> holds each epoch's effective sample size and log Ẑ with its standard error.
+/// </summary>
 public sealed record JobResponse(
     string Id,
     string Model,
-    string DatasetId,
+    string? DatasetId,
     JobState State,
     int Epoch,
     int Epochs,
@@ -26,6 +32,8 @@ public sealed record JobResponse(
     JsonElement Flow,
     TrainingParameters Training,
     IReadOnlyList<string> ContextColumns,
+    JsonElement? Target,
+    IReadOnlyList<ImportanceStatistics?>? Importance,
     IReadOnlyList<string>? Warnings = null)
 {
     /// <param name="warnings">The registered version's warnings (GET /jobs/{id} of a succeeded job), e.g. a flow that does not beat the Gaussian.</param>
@@ -46,9 +54,10 @@ public sealed record JobResponse(
             _ => null,
         };
         return new JobResponse(
-            job.Id, job.Request.Model, job.Request.DatasetId, job.State, job.Epoch, job.Epochs,
+            job.Id, job.Request.Model, job.Request.IsTargetFit ? null : job.Request.DatasetId, job.State, job.Epoch, job.Epochs,
             job.History.Select(e => e.TrainNll).ToArray(), job.History.Select(e => e.ValidationNll).ToArray(),
             job.SamplesPerSecond, Math.Max(0, elapsed), eta, job.Error, job.ModelVersion, job.CancelRequested, job.Attempts,
-            job.CreatedAt, job.StartedAt, job.FinishedAt, job.Request.Flow, job.Request.Training, job.Request.ContextColumns);
+            job.CreatedAt, job.StartedAt, job.FinishedAt, job.Request.Flow, job.Request.Training, job.Request.ContextColumns,
+            job.Request.IsTargetFit ? job.Request.Target : null, job.Request.IsTargetFit ? job.History.Select(e => e.Importance).ToArray() : null);
     }
 }

@@ -4,14 +4,17 @@ using FlowService.Training.Registry;
 
 namespace FlowService.Api.Contracts;
 
-/// <summary>A registered version as GET /models/{name}/versions/{v} shows it.</summary>
+/// <summary>
+/// A registered version as GET /models/{name}/versions/{v} shows it. A reverse-KL fit has no dataset (null
+/// <see cref="DatasetId"/> and <see cref="DatasetSha256"/>), its <see cref="Target"/>, and log Ẑ in metrics.target.
+/// </summary>
 public sealed record ModelVersionResponse(
     string Model,
     int Version,
     IReadOnlyList<string> Aliases,
     string JobId,
-    string DatasetId,
-    string DatasetSha256,
+    string? DatasetId,
+    string? DatasetSha256,
     IReadOnlyList<string> Columns,
     IReadOnlyList<string> ContextColumns,
     JsonElement Flow,
@@ -21,10 +24,12 @@ public sealed record ModelVersionResponse(
     int CalibrationRows,
     string CheckpointSha256,
     string CheckpointUrl,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    JsonElement? Target)
 {
     public static ModelVersionResponse From(ModelVersion v, IReadOnlyDictionary<string, int> aliases) => new(
-        v.Model, v.Version, aliases.Where(a => a.Value == v.Version).Select(a => a.Key).ToArray(), v.JobId, v.DatasetId, v.DatasetSha256,
+        v.Model, v.Version, aliases.Where(a => a.Value == v.Version).Select(a => a.Key).ToArray(), v.JobId,
+        v.Target is null ? v.DatasetId : null, v.Target is null ? v.DatasetSha256 : null,
         v.Columns, v.ContextColumns, v.Flow, v.Training, v.Metrics, v.Calibration.Quantiles, v.Calibration.Rows, v.CheckpointSha256,
-        $"/models/{v.Model}/versions/{v.Version}/checkpoint", v.CreatedAt);
+        $"/models/{v.Model}/versions/{v.Version}/checkpoint", v.CreatedAt, v.Target);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
+using FlowService.Model.Targets;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
@@ -23,7 +24,9 @@ public static partial class JobsApi
         group.MapPost("/", Create)
             .Accepts<CreateJobRequest>("application/json")
             .WithSummary("Queue a training job; 202 with Location /jobs/{id}.")
-            .WithRequestExample("application/json", ApiExamples.CreateJob)
+            .WithNamedRequestExample("application/json", "fit to a dataset", ApiExamples.CreateJob)
+            .WithNamedRequestExample("application/json", "fit to a built-in target (reverse KL)", ApiExamples.CreateTargetJob)
+            .WithNamedRequestExample("application/json", "fit to an expression (reverse KL)", ApiExamples.CreateExpressionJob)
             .WithResponseExample(StatusCodes.Status202Accepted, ApiExamples.Job);
         group.MapGet("/", List).WithSummary("List jobs, newest first (optionally ?state=running).");
         group.MapGet("/{id}", Get).WithSummary("A job's state and progress: epoch, per-epoch train/validation NLL, samples/s, elapsed, ETA, error, produced version.")
@@ -48,6 +51,8 @@ public static partial class JobsApi
         }
         if (body is null)
             return Problems.BadRequest("The body is empty; send {\"datasetId\": ..., \"model\": ...}.", field: "$");
+        if (body.Target is { ValueKind: not JsonValueKind.Null } target)
+            return await CreateTargetFit(body, target, jobs, engines, cancellationToken);
         if (string.IsNullOrWhiteSpace(body.DatasetId))
             return Problems.BadRequest("'datasetId' is required.", field: "datasetId");
         if (string.IsNullOrWhiteSpace(body.Model) || !ModelNamePattern().IsMatch(body.Model))
@@ -75,6 +80,41 @@ public static partial class JobsApi
         var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context), cancellationToken);
         return TypedResults.Accepted($"/jobs/{job.Id}", JobResponse.From(job));
     }
+
+    /// <summary>A reverse-KL job: a target instead of a dataset; the target is compiled here so that every mistake is a 400 before anything is queued.</summary>
+    static async Task<Results<AcceptedAtRoute<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> CreateTargetFit(
+        CreateJobRequest body, JsonElement target, IJobStore jobs, FlowEngineCatalog engines, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrWhiteSpace(body.DatasetId))
+            return Problems.BadRequest("A job fits either a dataset ('datasetId') or a target density ('target', by reverse KL), not both.", field: "target");
+        if (body.ContextColumns is { Length: > 0 })
+            return Problems.BadRequest("A target fit has no context columns (the flow is unconditional).", field: "contextColumns");
+        if (string.IsNullOrWhiteSpace(body.Model) || !ModelNamePattern().IsMatch(body.Model))
+            return Problems.BadRequest("'model' is required: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.", field: "model");
+        var training = body.Training ?? new TrainingParameters();
+        if (training.FindError() is { } error)
+            return Problems.BadRequest($"'{error.Field}' {error.Message}.", field: error.Field);
+        TargetSpec spec;
+        try
+        {
+            spec = TargetSpec.From(target);
+        }
+        catch (TargetSpecException e)
+        {
+            string field = e.Field.Length == 0 ? "target" : $"target.{e.Field}";
+            return e.Position is { } position ? Problems.BadRequestAt(e.Message, field, position) : Problems.BadRequest(e.Message, field: field);
+        }
+        var flow = body.Flow ?? DefaultTargetFlow;
+        if (engines.Validate(flow, spec.Density.Dimensions, 0) is { } flowError)
+            return Problems.BadRequest(flowError.Message, field: flowError.Field == "datasetId" ? "target.dimensions" : flowError.Field);
+        if (engines.Find(flow) is not IReverseKlEngine)
+            return Problems.BadRequest("This flow type cannot be fitted to a target in this service.", field: "flow.type");
+        var job = await jobs.EnqueueAsync(new JobRequest("", body.Model, flow, training, [], target.Clone()), cancellationToken);
+        return TypedResults.Accepted($"/jobs/{job.Id}", JobResponse.From(job));
+    }
+
+    /// <summary>The flow a target fit trains when the request names none: RealNVP's defaults, sampled and trained through its cheap direction.</summary>
+    static readonly JsonElement DefaultTargetFlow = JsonDocument.Parse("""{"type":"realnvp"}""").RootElement.Clone();
 
     static async Task<Results<Ok<JobResponse[]>, ProblemHttpResult>> List(string? state, IJobStore jobs, CancellationToken cancellationToken, int limit = 100)
     {

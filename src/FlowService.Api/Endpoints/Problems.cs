@@ -12,6 +12,14 @@ public static class Problems
     public static ProblemHttpResult BadRequest(string detail, string? field = null, long? row = null, string? column = null) =>
         Create(StatusCodes.Status400BadRequest, "The request is invalid.", detail, field: field, row: row, column: column);
 
+    /// <summary>A 400 about text inside a field (an expression): <c>position</c> is the 0-based character offset of the bad token in it.</summary>
+    public static ProblemHttpResult BadRequestAt(string detail, string field, int position)
+    {
+        var result = BadRequest(detail, field);
+        result.ProblemDetails.Extensions["position"] = position;
+        return result;
+    }
+
     public static ProblemHttpResult NotFound(string detail, string? field = null) =>
         Create(StatusCodes.Status404NotFound, "Not found.", detail, field: field);
 

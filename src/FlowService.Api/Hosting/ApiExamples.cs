@@ -17,6 +17,18 @@ public static class ApiExamples
          "training":{"epochs":50,"batchSize":256,"learningRate":0.001,"weightDecay":0,"validationFraction":0.1,"testFraction":0.1,"patience":10,"seed":1,"gradClip":5}}
         """;
 
+    /// <summary>A reverse-KL fit: no dataset, a built-in target with parameters.</summary>
+    public const string CreateTargetJob = """
+        {"model":"funnel10","target":{"name":"funnel","dimensions":10,"parameters":{"scale":3},"stepsPerEpoch":100,"evaluationSamples":4096},
+         "flow":{"type":"nsf","layers":6,"hidden":[64,64]},"training":{"epochs":40,"batchSize":512,"learningRate":0.001,"seed":1}}
+        """;
+
+    /// <summary>A reverse-KL fit to a user's expression (a Rosenbrock-shaped density in 4 dimensions).</summary>
+    public const string CreateExpressionJob = """
+        {"model":"rosenbrock4","target":{"expression":"-sum(i=0..2, 5*(x[i+1] - x[i]^2)^2 + 0.5*(1 - x[i])^2) - 0.5*x3^2","dimensions":4},
+         "training":{"epochs":30,"batchSize":256}}
+        """;
+
     public const string Job = """
         {"id":"0196f0c3b2c37d4e0f9a112233445566","model":"moons","datasetId":"0196f0c2a1b27c3d9e8f001122334455","state":"running",
          "epoch":12,"epochs":50,"trainNll":[2.31,1.92],"validationNll":[2.28,1.95],"samplesPerSecond":185000,

@@ -18,7 +18,13 @@ public sealed class ApiExamplesOperationFilter : IOperationFilter
                 {
                     if (!content.TryGetValue(example.ContentType, out var media) || media is not OpenApiMediaType requestMedia)
                         content[example.ContentType] = requestMedia = new OpenApiMediaType();
-                    requestMedia.Example = node;
+                    if (example.Name is null)
+                        requestMedia.Example = node;
+                    else
+                    {
+                        requestMedia.Examples ??= new Dictionary<string, IOpenApiExample>();
+                        requestMedia.Examples[example.Name] = new OpenApiExample { Summary = example.Name, Value = node };
+                    }
                 }
                 continue;
             }

@@ -50,6 +50,10 @@ public sealed class CheckpointInfo
     [JsonPropertyName("weightsSha256")]
     public string? WeightsSha256 { get; set; }
 
+    /// <summary>True for a flow fitted by reverse KL, whose chain maps latent → data (<c>NormalizingFlow.Generative</c>); absent means false.</summary>
+    [JsonPropertyName("generative")]
+    public bool Generative { get; set; }
+
     [JsonPropertyName("metadata")]
     public JsonObject Metadata { get; set; } = new();
 }

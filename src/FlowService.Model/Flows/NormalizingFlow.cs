@@ -5,6 +5,7 @@ using FlowService.Model.Compute.Parallel;
 using FlowService.Model.Distributions;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Parameters;
+using FlowService.Model.Targets;
 using FlowService.Model.Transforms;
 
 namespace FlowService.Model.Flows;
@@ -29,9 +30,10 @@ public sealed class NormalizingFlow
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
     private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, IBaseDistribution baseDistribution,
-        Standardization? normalization, IBackend backend, ParameterLayout layout, Tensor parameters)
+        Standardization? normalization, IBackend backend, ParameterLayout layout, Tensor parameters, bool generative)
     {
         Base = baseDistribution;
+        Generative = generative;
         Spec = spec;
         Seed = seed;
         Features = features;
@@ -63,15 +65,27 @@ public sealed class NormalizingFlow
 
     public IBackend Backend { get; }
 
+    /// <summary>
+    /// True when the chain runs the other way: its Forward maps latent → data (the sampling path, trained by
+    /// reverse KL through the chain's own backward, <see cref="AccumulateReverseKlGradients"/>), and scoring runs
+    /// its Inverse, then its Forward once more for log|det| (log q(x) = log N(z) - log|det ∂x/∂z|, z = chain⁻¹(x)).
+    /// A MAF chain is then an IAF: one-pass sampling, D-pass scoring. Maximum-likelihood training needs the
+    /// density direction and refuses a generative flow.
+    /// </summary>
+    public bool Generative { get; }
+
     public ParameterLayout Layout { get; }
 
     /// <summary>The parameter arena (1 x max(Layout.Length, 1)) on <see cref="Backend"/>.</summary>
     public Tensor Parameters { get; }
 
     /// <summary>Builds the flow of <paramref name="spec"/> (validated; errors name the field) with weights drawn from <paramref name="seed"/>.</summary>
-    public static NormalizingFlow Create(FlowSpec spec, int features, int contextFeatures, int seed, Standardization? normalization = null, IBackend? backend = null)
+    public static NormalizingFlow Create(FlowSpec spec, int features, int contextFeatures, int seed, Standardization? normalization = null, IBackend? backend = null,
+        bool generative = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        if (generative && normalization is not null)
+            throw new ArgumentException("A generative flow (reverse-KL fitting, dequantizers) has no data standardization.", nameof(generative));
         if (contextFeatures < 0)
             throw new FlowSpecException("contextFeatures", $"Context features cannot be negative ({contextFeatures}).");
         if (normalization is not null && normalization.Features != features)
@@ -87,7 +101,7 @@ public sealed class NormalizingFlow
         var parameters = backend.Allocate(1, Math.Max(layout.Length, 1));
         if (layout.Length > 0)
             backend.Upload(initializer.Values, parameters);
-        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, baseDistribution, normalization, backend, layout, parameters);
+        return new NormalizingFlow(spec, features, contextFeatures, seed, transform, baseDistribution, normalization, backend, layout, parameters, generative);
     }
 
     /// <summary><see cref="Create(FlowSpec, int, int, int, Standardization?, IBackend?)"/> from the spec's JSON text.</summary>
@@ -152,6 +166,23 @@ public sealed class NormalizingFlow
     }
 
     /// <summary>
+    /// x = T(z) and log q(x) = log N(z) - log|det ∂T/∂z| in one pass per row, for a <see cref="Generative"/> flow
+    /// (the sampling path of reverse-KL fitting and its importance weights).
+    /// </summary>
+    public void DecodeWithLogDensity(ReadOnlySpan<float> z, int rows, Span<float> x, Span<float> logDensity)
+    {
+        if (!Generative)
+            throw new InvalidOperationException("DecodeWithLogDensity needs a generative flow; score the decoded rows with LogProb instead.");
+        CheckBatch(z, rows, ReadOnlySpan<float>.Empty);
+        RequireLength(x.Length, rows * Features, nameof(x));
+        RequireLength(logDensity.Length, rows, nameof(logDensity));
+        RunSharded(rows, z.ToArray(), [], x, logDensity, inverse: true);
+        for (int r = 0; r < rows; r++)
+            logDensity[r] = (float)(BaseLogDensity(z.Slice(r * Features, Features)) - logDensity[r]);
+    }
+
+
+    /// <summary>
     /// n samples x = f⁻¹(z), z drawn from the base with its noise scaled by the temperature (N(0, I): z = T · ε),
     /// from <paramref name="seed"/>: the same seed gives the same samples.
     /// </summary>
@@ -178,9 +209,18 @@ public sealed class NormalizingFlow
     /// = 1/B for a batch of B rows split over shards, the shards' gradient arenas sum to the
     /// gradient of the mean NLL. Returns Σ_rows -log p of this shard (unweighted, in double).
     /// </summary>
-    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight)
+    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight) => AccumulateGradients(context, x, condition, weight, null);
+
+    /// <summary>
+    /// <see cref="AccumulateGradients(FlowContext, Tensor, Tensor?, float)"/> that also <b>overwrites</b>
+    /// <paramref name="inputGradient"/> (rows x Features) with dL/dx, L = -weight · Σ log p(x): the path by which a
+    /// dequantizer's noise u in x = k + u is trained through this flow (variational dequantization).
+    /// </summary>
+    public double AccumulateGradients(FlowContext context, Tensor x, Tensor? condition, float weight, Tensor? inputGradient)
     {
-        var logProb = ForwardAndBackward(context, x, condition, weight, inputGradient: null);
+        if (Generative)
+            throw new InvalidOperationException("A generative flow is fitted by reverse KL (AccumulateReverseKlGradients); maximum likelihood needs a flow in the density direction.");
+        var logProb = ForwardAndBackward(context, x, condition, weight, inputGradient);
         var host = new float[x.Rows];
         context.Backend.Download(logProb, host);
         double nll = 0;
@@ -208,6 +248,83 @@ public sealed class NormalizingFlow
         var result = ForwardAndBackward(CreateTrainingContext(AllocateGradients()), tx, condition, -1f, dx);
         Backend.Download(result, logProb);
         Backend.Download(dx, inputGradient);
+    }
+
+    /// <summary>
+    /// The reverse-KL step of one shard of a generative flow: x = T(z) with recording, log q(x) = log N(z) -
+    /// log|det ∂T/∂z|, the target's log p̃(x) and ∇ log p̃, and the backward of L = weight · Σ_rows (log q - log p̃)
+    /// through T into <c>context.Gradients</c> (<b>accumulated</b>). z is fixed noise, so this is the exact
+    /// reparameterization gradient of the shard's share of E_q[log q - log p̃]. Writes the importance log-weights
+    /// log p̃(x) - log q(x) per row into <paramref name="logWeights"/> and returns Σ_rows (log q - log p̃) in double.
+    /// </summary>
+    public double AccumulateReverseKlGradients(FlowContext context, Tensor z, TargetDensity target, float weight, Span<double> logWeights)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (!Generative)
+            throw new InvalidOperationException("Reverse-KL fitting trains a generative flow (created with generative: true).");
+        if (z.Cols != Features || target.Dimensions != Features)
+            throw new ArgumentException($"z and the target must have {Features} dimensions (z has {z.Cols}, the target {target.Dimensions}).", nameof(z));
+        int rows = z.Rows;
+        RequireLength(logWeights.Length, rows, nameof(logWeights));
+        var backend = context.Backend;
+        var workspace = context.Workspace;
+        var x = workspace.Get(this, "sampleX", rows, Features);
+        var logDet = workspace.Get(this, "sampleLogDet", rows, 1);
+        GenerativeForward(context, z, null, x, logDet);
+
+        var zHost = new float[rows * Features];
+        var xHost = new float[rows * Features];
+        var logDetHost = new float[rows];
+        backend.Download(z, zHost);
+        backend.Download(x, xHost);
+        backend.Download(logDet, logDetHost);
+        var logTarget = new double[rows];
+        var gradient = new double[rows * Features];
+        target.LogDensity(xHost, rows, logTarget, gradient);
+
+        var dx = new float[rows * Features];
+        for (int i = 0; i < dx.Length; i++)
+            dx[i] = (float)(-weight * gradient[i]);
+        var dxTensor = workspace.Get(this, "sampleDx", rows, Features);
+        backend.Upload(dx, dxTensor);
+        var dLogDet = workspace.Get(this, "sampleDLogDet", rows, 1);
+        backend.Fill(dLogDet, -weight);
+        GenerativeBackward(context, dxTensor, dLogDet, workspace.Get(this, "sampleDz", rows, Features));
+
+        double loss = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            double logQ = BaseLogDensity(zHost.AsSpan(r * Features, Features)) - logDetHost[r];
+            logWeights[r] = logTarget[r] - logQ;
+            loss -= logWeights[r];
+        }
+        return loss;
+    }
+
+    /// <summary>
+    /// The sampling path of a <see cref="Generative"/> flow with recording: x = T(z; condition), and <b>overwrites</b>
+    /// <paramref name="logDet"/> (rows x 1) with log|det ∂x/∂z|. <see cref="GenerativeBackward"/> then differentiates it.
+    /// </summary>
+    public void GenerativeForward(FlowContext context, Tensor z, Tensor? condition, Tensor x, Tensor logDet)
+    {
+        if (!Generative)
+            throw new InvalidOperationException("GenerativeForward needs a generative flow.");
+        if (ContextFeatures > 0 && (condition is null || condition.Rows != z.Rows || condition.Cols != ContextFeatures))
+            throw new ArgumentException($"The flow is conditional: the condition must be {z.Rows}x{ContextFeatures}.", nameof(condition));
+        context.Condition = condition;
+        context.RecordForBackward = true;
+        context.Backend.Fill(logDet, 0f);
+        Transform.Forward(context, z, x, logDet);
+    }
+
+    /// <summary>
+    /// Given dL/dx and dL/dlogDet of the last <see cref="GenerativeForward"/> on this context, <b>accumulates</b> dL/dθ
+    /// into <c>context.Gradients</c> (and dL/dcondition into <c>context.ConditionGradient</c> when set) and writes dL/dz.
+    /// </summary>
+    public void GenerativeBackward(FlowContext context, Tensor dx, Tensor dLogDet, Tensor dz)
+    {
+        Transform.Backward(context, dx, dLogDet, dz);
+        context.RecordForBackward = false;
     }
 
     /// <summary>
@@ -367,7 +484,7 @@ public sealed class NormalizingFlow
             }
         });
         outputs.CopyTo(output);
-        if (!inverse)
+        if (!logDet.IsEmpty)
             logDets.CopyTo(logDet);
     }
 
@@ -384,6 +501,11 @@ public sealed class NormalizingFlow
             var condition = workspace.Get(this, "hostCondition", rows, ContextFeatures);
             Backend.Upload(context, condition);
             flowContext.Condition = condition;
+        }
+        if (Generative)
+        {
+            RunGenerativeRows(flowContext, a, b, c, output, logDetHost, rows, inverse);
+            return;
         }
         if (inverse)
         {
@@ -404,6 +526,30 @@ public sealed class NormalizingFlow
         Transform.Forward(flowContext, h, c, logDet);
         Backend.Download(c, output);
         Backend.Download(logDet, logDetHost);
+    }
+
+    /// <summary>
+    /// The host calls of a generative flow: decoding is the chain's Forward; encoding is its Inverse, then its
+    /// Forward at the latent found to get log|det ∂x/∂z|, whose negative is log|det ∂z/∂x|.
+    /// </summary>
+    private void RunGenerativeRows(FlowContext flowContext, Tensor a, Tensor b, Tensor c, Span<float> output, Span<float> logDetHost, int rows, bool inverse)
+    {
+        var logDet = flowContext.Workspace.Get(this, "hostLogDet", rows, 1);
+        Backend.Fill(logDet, 0f);
+        if (inverse)
+        {
+            // Decoding a generative flow computes log|det ∂x/∂z| on the way; DecodeWithLogDensity keeps it.
+            Transform.Forward(flowContext, a, b, logDet);
+            Backend.Download(b, output);
+            Backend.Download(logDet, logDetHost);
+            return;
+        }
+        Transform.Inverse(flowContext, a, b);
+        Transform.Forward(flowContext, b, c, logDet);
+        Backend.Download(b, output);
+        Backend.Download(logDet, logDetHost);
+        for (int r = 0; r < rows; r++)
+            logDetHost[r] = -logDetHost[r];
     }
 
     private FlowContext Rent() => _contexts.TryTake(out var context) ? context : new FlowContext(Backend, Parameters);

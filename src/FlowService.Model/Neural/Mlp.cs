@@ -9,7 +9,7 @@ namespace FlowService.Model.Neural;
 /// Linear → f → … → Linear, the conditioner of coupling transforms. Parameters
 /// <c>net.{j}.weight|bias</c>, j counting Linears only (as the PyTorch reference names them).
 /// </summary>
-public sealed class Mlp
+public sealed class Mlp : IConditioner
 {
     private readonly Linear[] _layers;
 

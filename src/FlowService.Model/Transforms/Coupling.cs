@@ -20,6 +20,13 @@ public sealed class Coupling : ITransform
 
     public Coupling(int[] identity, int[] transformed, int contextFeatures, IReadOnlyList<int> hidden, ICouplingLeaf leaf,
         FusedActivation activation = FusedActivation.Relu, bool zeroInitialize = false)
+        : this(identity, transformed, contextFeatures, new Mlp(identity.Length + contextFeatures, hidden, transformed.Length * leaf.ParametersPerFeatureByKind.Sum(), activation),
+            leaf, zeroInitialize)
+    {
+    }
+
+    /// <summary>A coupling with a given conditioner (e.g. <see cref="AttentionConditioner"/>): In = identity + context, Out = transformed · Σ leaf kinds.</summary>
+    public Coupling(int[] identity, int[] transformed, int contextFeatures, IConditioner conditioner, ICouplingLeaf leaf, bool zeroInitialize = false)
     {
         if (identity.Length == 0 || transformed.Length == 0)
             throw new ArgumentException("A coupling needs at least one identity and one transformed feature.");
@@ -31,7 +38,9 @@ public sealed class Coupling : ITransform
         _leaf = leaf;
         _zeroInitialize = zeroInitialize;
         ContextFeatures = contextFeatures;
-        Conditioner = new Mlp(identity.Length + contextFeatures, hidden, transformed.Length * leaf.ParametersPerFeatureByKind.Sum(), activation);
+        if (conditioner.InFeatures != identity.Length + contextFeatures || conditioner.OutFeatures != transformed.Length * leaf.ParametersPerFeatureByKind.Sum())
+            throw new ArgumentException("The conditioner's shape does not match the coupling's identity, context and leaf parameters.", nameof(conditioner));
+        Conditioner = conditioner;
     }
 
     /// <summary>Alternating halves: even layers keep the first ⌊D/2⌋ features and transform the rest; odd layers the reverse.</summary>
@@ -46,7 +55,7 @@ public sealed class Coupling : ITransform
 
     public int ContextFeatures { get; }
 
-    public Mlp Conditioner { get; }
+    public IConditioner Conditioner { get; }
 
     public void DeclareParameters(ParameterScope scope) => Conditioner.DeclareParameters(scope.Scope("conditioner"));
 

@@ -8,23 +8,29 @@ using FlowService.Model.Compute;
 using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
+using FlowService.Model.Targets;
 using FlowService.Model.Transforms;
+using FlowService.Training.Registry;
 
 namespace FlowService.Training.Engine;
 
 /// <summary>
-/// The engine for every flow type of FlowService.Model's recipes (nice, realnvp, glow, maf, nsf,
+/// The engine for every flow type of FlowService.Model's recipes (nice, realnvp, glow, maf, nsf, flowpp,
 /// gaussian, gaussianization and their conditional variants) and for "auto" (<see cref="AutoFlowSearch"/>):
 /// validates specs against the data shape, trains with <see cref="FlowTrainer"/> on the training rows
 /// standardized per column (the standardization is the flow's first transform, so log p is a density in
 /// the client's units), mixes in the <see cref="DefensiveMixture"/> chosen on the validation rows (unconditional flows), and
-/// stores checkpoints in the safetensors + JSON format of <see cref="Checkpoint"/>.
+/// stores checkpoints in the safetensors + JSON format of <see cref="Checkpoint"/>. It also fits generative flows
+/// of the same recipes to unnormalized densities by reverse KL (<see cref="FitTarget"/>, <see cref="ReverseKlTrainer"/>).
 /// Flows are trained and loaded on <paramref name="backend"/> (the CPU unless the host selected another device); checkpoints go through the host.
 /// </summary>
-public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngine
+public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngine, IReverseKlEngine
 {
     /// <summary>The spec type that searches over candidates instead of training one flow.</summary>
     public const string AutoType = "auto";
+
+    /// <summary>Samples of the final measurement of a reverse-KL fit (at least; four times the evaluation samples when that is more).</summary>
+    public const int FinalEvaluationSamples = 16_384;
 
     /// <summary>The device this engine trains and loads flows on.</summary>
     public IBackend Backend { get; } = backend ?? CpuBackend.Instance;
@@ -76,6 +82,60 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns, Defend(flow, data.Validation)), result.EpochsRun, result.BestEpoch);
     }
 
+    public TargetFitOutcome FitTarget(TargetFitRun run, ITrainingObserver observer, CancellationToken cancellationToken)
+    {
+        var target = TargetSpec.From(run.Target);
+        var density = target.Density;
+        int d = density.Dimensions;
+        var spec = FlowSpec.From(run.Spec);
+        var flow = NormalizingFlow.Create(spec, d, 0, run.Parameters.Seed, generative: true);
+        string fingerprint = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', "reverse-kl", spec.Json, run.Target.GetRawText(),
+            JsonSerializer.Serialize(run.Parameters)))));
+        var result = new ReverseKlTrainer(flow, run.Parameters, target).Train(observer, run.StateFolder, fingerprint, cancellationToken);
+        flow.SetParameters(result.BestParameters);
+
+        int samples = Math.Min(TargetSpec.MaxEvaluationSamples, Math.Max(FinalEvaluationSamples, 4 * target.EvaluationSamples));
+        var noise = ReverseKlTrainer.Noise(samples * d, run.Parameters.Seed + 2 * ReverseKlTrainer.EvaluationSeedOffset);
+        var statistics = ReverseKlTrainer.Evaluate(flow, density, noise, out var x, out var logQ);
+        var (found, modes) = ModesFound(density, x, samples);
+        var fit = new TargetFitMetrics(density.Name, d, statistics.LogZ, statistics.LogZStandardError, statistics.EffectiveSampleSize,
+            statistics.ReverseKl, samples, density.LogNormalizer, found, modes);
+        var columns = Enumerable.Range(0, d).Select(j => $"x{j}").ToArray();
+        return new TargetFitOutcome(new TrainedFlow(flow, columns, []), result.EpochsRun, result.BestEpoch, fit, logQ);
+    }
+
+    /// <summary>
+    /// For a mixture: components whose nearest-mean share of the samples is at least a tenth of their weight
+    /// (a component the flow collapsed away gets next to nothing), out of all components; (null, null) otherwise.
+    /// </summary>
+    public static (int? Found, int? Modes) ModesFound(TargetDensity target, float[] x, int rows)
+    {
+        var means = target.Modes;
+        if (means.Count == 0)
+            return (null, null);
+        int d = target.Dimensions;
+        var counts = new int[means.Count];
+        for (int r = 0; r < rows; r++)
+        {
+            int nearest = 0;
+            double bestDistance = double.PositiveInfinity;
+            for (int k = 0; k < means.Count; k++)
+            {
+                double distance = 0;
+                for (int j = 0; j < d; j++)
+                {
+                    double delta = x[r * d + j] - means[k][j];
+                    distance += delta * delta;
+                }
+                if (distance < bestDistance)
+                    (bestDistance, nearest) = (distance, k);
+            }
+            counts[nearest]++;
+        }
+        int found = Enumerable.Range(0, means.Count).Count(k => counts[k] >= 0.1 * target.ModeWeights[k] * rows);
+        return (found, means.Count);
+    }
+
     public string Save(IDensityFlow flow, JsonElement spec, string folder)
     {
         var trained = flow as TrainedFlow ?? throw new ArgumentException($"{nameof(NormalizingFlowEngine)} saves the flows it trained or loaded, not a {flow.GetType().Name}.", nameof(flow));
@@ -94,6 +154,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
             DefensiveMixture = trained.Defensive is { } d
                 ? new DefensiveMixtureInfo { Weight = d.Weight, Mean = d.Gaussian.Mean.ToArray(), Cholesky = d.Gaussian.Cholesky.ToArray() }
                 : null,
+            Generative = model.Generative,
         };
         Checkpoint.Save(folder, model.Layout, model.GetParameters(), info);
         // The manifest lists the sha256 of the weights and of model.json: its own hash covers the whole checkpoint.
@@ -107,7 +168,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         var spec = FlowSpec.Parse(info.Spec?.ToJsonString() ?? throw new CheckpointCorruptException($"Checkpoint {folder}: model.json has no spec."));
         var normalization = info.NormalizationMean is { } mean && info.NormalizationStd is { } std ? new Standardization(mean, std) : null;
         // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
-        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend);
+        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend, generative: info.Generative);
         flow.SetParameters(checkpoint.Parameters(flow.Layout));
         DefensiveMixture? defensive = null;
         if (info.DefensiveMixture is { } d)

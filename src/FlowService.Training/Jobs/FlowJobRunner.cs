@@ -19,6 +19,8 @@ namespace FlowService.Training.Jobs;
 /// The job's <see cref="JobLease"/> is renewed while it runs; when the lease is lost (the job may already
 /// run on another worker) the runner stops and writes nothing more about the job: no progress, no
 /// version, no end state, and it leaves the resumable state in place for the worker that holds it now.
+/// A job with a target instead of a dataset is a reverse-KL fit (<see cref="IReverseKlEngine"/>): same lease,
+/// progress, checkpoint-then-register order; the version records the target and log Ẑ.
 /// </summary>
 public sealed class FlowJobRunner(
     IJobStore jobs, IDatasetStore datasets, IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder,
@@ -55,7 +57,7 @@ public sealed class FlowJobRunner(
             telemetry.JobCancelled(job.Id, request.Model, (await jobs.GetAsync(job.Id, CancellationToken.None))?.Epoch ?? 0);
             DeleteQuietly(stateFolder);
         }
-        catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is TrainingDivergedException or InvalidOperationException or ArgumentException or Model.Targets.TargetSpecException)
         {
             if (!await jobs.FailAsync(job.Id, job.Attempts, e.Message, CancellationToken.None))
                 return;
@@ -69,6 +71,11 @@ public sealed class FlowJobRunner(
     {
         var request = job.Request;
         lease.Token.ThrowIfCancellationRequested();
+        if (request.IsTargetFit)
+        {
+            await FitTargetAsync(job, lease, stateFolder);
+            return;
+        }
         var info = await datasets.GetAsync(request.DatasetId, lease.Token);
         var table = info is null ? null : await datasets.LoadAsync(request.DatasetId, lease.Token);
         if (info is null || table is null)
@@ -89,6 +96,39 @@ public sealed class FlowJobRunner(
         var observer = new JobProgressObserver(jobs, lease, request.Model, p.Epochs, telemetry);
         var outcome = await Task.Run(() => engine.Train(new TrainingRun(request.Flow, split, p, stateFolder), observer, lease.Token), CancellationToken.None);
         var version = await RegisterAsync(job, lease, info, split, engine, outcome);
+        if (!await jobs.CompleteAsync(job.Id, job.Attempts, version.Version, CancellationToken.None))
+            throw lease.MarkLost();
+        telemetry.JobSucceeded(job.Id, request.Model, version.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        DeleteQuietly(stateFolder);
+    }
+
+    async Task FitTargetAsync(JobRecord job, JobLease lease, string stateFolder)
+    {
+        var request = job.Request;
+        if (engines.Find(request.Flow) is not { } found || found is not IReverseKlEngine engine)
+        {
+            await FailAsync(lease, request.Model, "No engine in this process fits the job's flow type to a target.");
+            return;
+        }
+        var target = request.Target!.Value;
+        telemetry.JobStarted(job.Id, request.Model, request.Training.Epochs, job.Attempts);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var observer = new JobProgressObserver(jobs, lease, request.Model, request.Training.Epochs, telemetry);
+        var outcome = await Task.Run(() => engine.FitTarget(new TargetFitRun(request.Flow, target, request.Training, stateFolder), observer, lease.Token), CancellationToken.None);
+
+        double entropy = -outcome.SampleLogDensity.Average(v => (double)v);
+        var metrics = new ModelMetrics(entropy, entropy, null, outcome.EpochsRun, outcome.BestEpoch, outcome.Fit.Samples, outcome.Fit.Samples, 0, outcome.Fit);
+        await lease.EnsureHeldAsync();
+        string relative = DataFolder.CheckpointFolder(request.Model, job.Id, job.Attempts);
+        string sha256 = found.Save(outcome.Flow, request.Flow, folder.Resolve(relative));
+        telemetry.CheckpointWritten(job.Id, request.Model, outcome.EpochsRun, relative);
+        var columns = Enumerable.Range(0, outcome.Flow.Features).Select(j => $"x{j}").ToArray();
+        // The flow's own samples calibrate the anomaly quantiles: a point is unusual when q makes it rarer than its typical draws.
+        var version = await registry.RegisterAsync(new NewModelVersion(
+            request.Model, job.Id, "", "", columns, [], request.Flow, request.Training, metrics,
+            AnomalyCalibration.FromValidationLogProb(outcome.SampleLogDensity), relative, sha256, target), CancellationToken.None);
+        if (version.CheckpointFolder != relative)
+            DeleteQuietly(folder.Resolve(relative));
         if (!await jobs.CompleteAsync(job.Id, job.Attempts, version.Version, CancellationToken.None))
             throw lease.MarkLost();
         telemetry.JobSucceeded(job.Id, request.Model, version.Version, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -122,7 +162,7 @@ public sealed class FlowJobRunner(
         }
         var metrics = new ModelMetrics(
             MeanNll(LogProb(outcome.Flow, split.Train)), validationNll, testNll,
-            outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows,
+            outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows, null,
             gaussianValidation, gaussianTest, (outcome.Flow as TrainedFlow)?.Defensive?.Weight, outcome.Selection,
             warnings.Count > 0 ? warnings : null);
         await lease.EnsureHeldAsync();

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FlowService.Model.Targets;
 using FlowService.Training.Storage;
 using Npgsql;
 using static FlowService.Training.Storage.PostgresCommand;
@@ -19,7 +20,7 @@ public sealed class PostgresJobStore(PostgresDatabase database) : IJobStore
 
     const string SelectJob = """
         SELECT j.*, COALESCE((
-            SELECT json_agg(json_build_array(e.epoch, e.train_nll, e.validation_nll, e.samples_per_second, e.seconds) ORDER BY e.epoch)
+            SELECT json_agg(json_build_array(e.epoch, e.train_nll, e.validation_nll, e.samples_per_second, e.seconds, e.importance_json) ORDER BY e.epoch)
             FROM job_epochs e WHERE e.job_id = j.id), '[]') AS history
         FROM jobs j
         """;
@@ -97,12 +98,12 @@ public sealed class PostgresJobStore(PostgresDatabase database) : IJobStore
         if (await ScalarAsync(connection, transaction, $"SELECT 1 FROM jobs WHERE {Held} FOR UPDATE", cancellationToken, ("id", id), ("attempt", attempt)) is null)
             return false;
         await ExecuteAsync(connection, transaction, """
-            INSERT INTO job_epochs (job_id, epoch, train_nll, validation_nll, samples_per_second, seconds)
-            VALUES (@id, @epoch, @train, @validation, @rate, @seconds)
+            INSERT INTO job_epochs (job_id, epoch, train_nll, validation_nll, samples_per_second, seconds, importance_json)
+            VALUES (@id, @epoch, @train, @validation, @rate, @seconds, @importance::jsonb)
             ON CONFLICT (job_id, epoch) DO UPDATE SET train_nll = excluded.train_nll, validation_nll = excluded.validation_nll,
-                samples_per_second = excluded.samples_per_second, seconds = excluded.seconds
+                samples_per_second = excluded.samples_per_second, seconds = excluded.seconds, importance_json = excluded.importance_json
             """, cancellationToken, ("id", id), ("epoch", epoch.Epoch), ("train", epoch.TrainNll), ("validation", epoch.ValidationNll),
-            ("rate", epoch.SamplesPerSecond), ("seconds", epoch.Seconds));
+            ("rate", epoch.SamplesPerSecond), ("seconds", epoch.Seconds), ("importance", epoch.Importance is null ? null : StoreJson.Serialize(epoch.Importance)));
         await ExecuteAsync(connection, transaction, """
             UPDATE jobs SET epoch = @epoch, samples_per_second = @rate,
                 running_seconds = (SELECT COALESCE(SUM(seconds), 0) FROM job_epochs WHERE job_id = @id)
@@ -232,7 +233,8 @@ public sealed class PostgresJobStore(PostgresDatabase database) : IJobStore
     {
         using var document = JsonDocument.Parse(json);
         return document.RootElement.EnumerateArray()
-            .Select(e => new EpochRecord(e[0].GetInt32(), e[1].GetDouble(), e[2].GetDouble(), e[3].GetDouble(), e[4].GetDouble()))
+            .Select(e => new EpochRecord(e[0].GetInt32(), e[1].GetDouble(), e[2].GetDouble(), e[3].GetDouble(), e[4].GetDouble(),
+                e.GetArrayLength() > 5 && e[5].ValueKind == JsonValueKind.Object ? e[5].Deserialize<ImportanceStatistics>(StoreJson.Options) : null))
             .ToList();
     }
 

@@ -1,3 +1,4 @@
+using FlowService.Model.Targets;
 using FlowService.Training.Storage;
 using Microsoft.Data.Sqlite;
 
@@ -104,10 +105,10 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction(deferred: false);
         Execute(connection, transaction, """
-            INSERT OR REPLACE INTO job_epochs (job_id, epoch, train_nll, validation_nll, samples_per_second, seconds)
-            VALUES ($id, $epoch, $train, $validation, $rate, $seconds)
+            INSERT OR REPLACE INTO job_epochs (job_id, epoch, train_nll, validation_nll, samples_per_second, seconds, importance_json)
+            VALUES ($id, $epoch, $train, $validation, $rate, $seconds, $importance)
             """, ("$id", id), ("$epoch", epoch.Epoch), ("$train", epoch.TrainNll), ("$validation", epoch.ValidationNll),
-            ("$rate", epoch.SamplesPerSecond), ("$seconds", epoch.Seconds));
+            ("$rate", epoch.SamplesPerSecond), ("$seconds", epoch.Seconds), ("$importance", epoch.Importance is null ? null : StoreJson.Serialize(epoch.Importance)));
         int updated = Execute(connection, transaction, $"""
             UPDATE jobs SET epoch = $epoch, samples_per_second = $rate,
                 running_seconds = (SELECT COALESCE(SUM(seconds), 0) FROM job_epochs WHERE job_id = $id)
@@ -240,12 +241,13 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "SELECT epoch, train_nll, validation_nll, samples_per_second, seconds FROM job_epochs WHERE job_id = $id ORDER BY epoch";
+        command.CommandText = "SELECT epoch, train_nll, validation_nll, samples_per_second, seconds, importance_json FROM job_epochs WHERE job_id = $id ORDER BY epoch";
         command.Parameters.AddWithValue("$id", id);
         using var reader = command.ExecuteReader();
         var history = new List<EpochRecord>();
         while (reader.Read())
-            history.Add(new EpochRecord(reader.GetInt32(0), reader.GetDouble(1), reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4)));
+            history.Add(new EpochRecord(reader.GetInt32(0), reader.GetDouble(1), reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4),
+                reader.IsDBNull(5) ? null : StoreJson.Deserialize<ImportanceStatistics>(reader.GetString(5))));
         return history;
     }
 

@@ -5,7 +5,8 @@ namespace FlowService.Training.Registry;
 
 /// <summary>
 /// An immutable trained model: its checkpoint (safetensors + model.json in <see cref="CheckpointFolder"/>),
-/// the flow spec (the folder is relative to the data folder), where its data came from, how it was trained, how well it fits and its anomaly calibration.
+/// the flow spec (the folder is relative to the data folder), where its data came from, how it was trained, how well it fits and its anomaly calibration;
+/// for a reverse-KL fit, the target (<c>TargetSpec</c> JSON) instead of a dataset.
 /// </summary>
 public sealed record ModelVersion(
     string Model,
@@ -21,4 +22,5 @@ public sealed record ModelVersion(
     AnomalyCalibration Calibration,
     string CheckpointFolder,
     string CheckpointSha256,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    JsonElement? Target = null);

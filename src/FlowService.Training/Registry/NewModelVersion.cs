@@ -3,7 +3,10 @@ using FlowService.Training.Jobs;
 
 namespace FlowService.Training.Registry;
 
-/// <summary>What a finished job registers; the registry assigns the version number.</summary>
+/// <summary>
+/// What a finished job registers; the registry assigns the version number. A reverse-KL fit has no dataset
+/// (empty <see cref="DatasetId"/> and <see cref="DatasetSha256"/>) and records the <see cref="Target"/> it was fitted to.
+/// </summary>
 public sealed record NewModelVersion(
     string Model,
     string JobId,
@@ -16,4 +19,5 @@ public sealed record NewModelVersion(
     ModelMetrics Metrics,
     AnomalyCalibration Calibration,
     string CheckpointFolder,
-    string CheckpointSha256);
+    string CheckpointSha256,
+    JsonElement? Target = null);

@@ -38,15 +38,15 @@ public sealed class PostgresModelRegistry(PostgresDatabase database, DataFolder 
             "UPDATE models SET next_version = next_version + 1 WHERE name = @name RETURNING next_version - 1", cancellationToken, ("name", v.Model)));
         var created = (await QueryAsync(connection, transaction, """
             INSERT INTO model_versions (model, version, job_id, dataset_id, dataset_sha256, columns_json, context_columns_json,
-                flow_json, training_json, metrics_json, calibration_json, checkpoint_folder, checkpoint_sha256, created_at)
+                flow_json, training_json, metrics_json, calibration_json, checkpoint_folder, checkpoint_sha256, created_at, target_json)
             VALUES (@model, @version, @job, @dataset, @sha, @columns::jsonb, @context::jsonb, @flow::jsonb, @training::jsonb, @metrics::jsonb,
-                @calibration::jsonb, @folder, @checkpointSha, now())
+                @calibration::jsonb, @folder, @checkpointSha, now(), @target::jsonb)
             RETURNING *
             """, cancellationToken,
             ("model", v.Model), ("version", number), ("job", v.JobId), ("dataset", v.DatasetId), ("sha", v.DatasetSha256),
             ("columns", StoreJson.Serialize(v.Columns)), ("context", StoreJson.Serialize(v.ContextColumns)), ("flow", v.Flow.GetRawText()),
             ("training", StoreJson.Serialize(v.Training)), ("metrics", StoreJson.Serialize(v.Metrics)), ("calibration", StoreJson.Serialize(v.Calibration)),
-            ("folder", v.CheckpointFolder), ("checkpointSha", v.CheckpointSha256))).Single();
+            ("folder", v.CheckpointFolder), ("checkpointSha", v.CheckpointSha256), ("target", v.Target?.GetRawText()))).Single();
         await transaction.CommitAsync(cancellationToken);
         return created;
     }
@@ -171,8 +171,17 @@ public sealed class PostgresModelRegistry(PostgresDatabase database, DataFolder 
                 StoreJson.Deserialize<string[]>(S("columns_json")), StoreJson.Deserialize<string[]>(S("context_columns_json")),
                 flow.RootElement.Clone(), StoreJson.Deserialize<TrainingParameters>(S("training_json")),
                 StoreJson.Deserialize<ModelMetrics>(S("metrics_json")), StoreJson.Deserialize<AnomalyCalibration>(S("calibration_json")),
-                S("checkpoint_folder"), S("checkpoint_sha256"), Timestamp(reader, "created_at")));
+                S("checkpoint_folder"), S("checkpoint_sha256"), Timestamp(reader, "created_at"), Target(reader)));
         }
         return result;
+    }
+
+    static JsonElement? Target(NpgsqlDataReader reader)
+    {
+        int column = reader.GetOrdinal("target_json");
+        if (reader.IsDBNull(column))
+            return null;
+        using var document = JsonDocument.Parse(reader.GetString(column));
+        return document.RootElement.Clone();
     }
 }

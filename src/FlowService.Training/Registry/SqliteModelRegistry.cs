@@ -32,13 +32,14 @@ public sealed class SqliteModelRegistry(SqliteDatabase database, DataFolder fold
         }
         Execute(connection, transaction, """
             INSERT INTO model_versions (model, version, job_id, dataset_id, dataset_sha256, columns_json, context_columns_json,
-                flow_json, training_json, metrics_json, calibration_json, checkpoint_folder, checkpoint_sha256, created_at)
-            VALUES ($model, $version, $job, $dataset, $sha, $columns, $context, $flow, $training, $metrics, $calibration, $folder, $checkpointSha, $now)
+                flow_json, training_json, metrics_json, calibration_json, checkpoint_folder, checkpoint_sha256, created_at, target_json)
+            VALUES ($model, $version, $job, $dataset, $sha, $columns, $context, $flow, $training, $metrics, $calibration, $folder, $checkpointSha, $now, $target)
             """,
             ("$model", v.Model), ("$version", number), ("$job", v.JobId), ("$dataset", v.DatasetId), ("$sha", v.DatasetSha256),
             ("$columns", StoreJson.Serialize(v.Columns)), ("$context", StoreJson.Serialize(v.ContextColumns)),
             ("$flow", v.Flow.GetRawText()), ("$training", StoreJson.Serialize(v.Training)), ("$metrics", StoreJson.Serialize(v.Metrics)),
-            ("$calibration", StoreJson.Serialize(v.Calibration)), ("$folder", v.CheckpointFolder), ("$checkpointSha", v.CheckpointSha256), ("$now", now));
+            ("$calibration", StoreJson.Serialize(v.Calibration)), ("$folder", v.CheckpointFolder), ("$checkpointSha", v.CheckpointSha256), ("$now", now),
+            ("$target", v.Target?.GetRawText()));
         var created = Query(connection, transaction, "SELECT * FROM model_versions WHERE model = $m AND version = $v", ("$m", v.Model), ("$v", number)).Single();
         transaction.Commit();
         return Task.FromResult(created);
@@ -170,9 +171,18 @@ public sealed class SqliteModelRegistry(SqliteDatabase database, DataFolder fold
                 StoreJson.Deserialize<string[]>(S("columns_json")), StoreJson.Deserialize<string[]>(S("context_columns_json")),
                 flow.RootElement.Clone(), StoreJson.Deserialize<TrainingParameters>(S("training_json")),
                 StoreJson.Deserialize<ModelMetrics>(S("metrics_json")), StoreJson.Deserialize<AnomalyCalibration>(S("calibration_json")),
-                S("checkpoint_folder"), S("checkpoint_sha256"), StoreJson.ParseTimestamp(S("created_at"))));
+                S("checkpoint_folder"), S("checkpoint_sha256"), StoreJson.ParseTimestamp(S("created_at")), Target(reader)));
         }
         return result;
+    }
+
+    static JsonElement? Target(SqliteDataReader reader)
+    {
+        int column = reader.GetOrdinal("target_json");
+        if (reader.IsDBNull(column))
+            return null;
+        using var document = JsonDocument.Parse(reader.GetString(column));
+        return document.RootElement.Clone();
     }
 
     static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)

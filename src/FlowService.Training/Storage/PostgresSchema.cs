@@ -86,5 +86,10 @@ public static class PostgresSchema
             FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
         );
         """,
+        // Reverse-KL fits: per-epoch importance statistics, and the target a version was fitted to.
+        """
+        ALTER TABLE job_epochs ADD COLUMN importance_json jsonb;
+        ALTER TABLE model_versions ADD COLUMN target_json jsonb;
+        """,
     ];
 }

@@ -81,5 +81,10 @@ public static class SqliteSchema
             FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
         )
         """,
+        // Reverse-KL fits: per-epoch importance statistics, and the target a version was fitted to.
+        """
+        ALTER TABLE job_epochs ADD COLUMN importance_json TEXT;
+        ALTER TABLE model_versions ADD COLUMN target_json TEXT
+        """,
     ];
 }

@@ -26,7 +26,8 @@ public sealed class ParityFixture
     public static readonly string[] All =
     {
         "nice", "nice_conditional", "realnvp", "realnvp_conditional", "glow", "glow_conditional",
-        "maf", "maf_conditional", "nsf", "nsf_conditional", "nsf_ar", "nsf_ar_conditional",
+        "maf", "maf_conditional", "nsf", "nsf_conditional", "nsf_ar", "nsf_ar_conditional", "flowpp", "flowpp_conditional",
+        "realnvp_attention", "realnvp_attention_conditional",
     };
 
     public string Name { get; }

@@ -1,5 +1,6 @@
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
+using FlowService.Model.Neural;
 using FlowService.Model.Transforms;
 using FlowService.Model.Transforms.Leaves;
 
@@ -27,6 +28,12 @@ public static class TransformCases
         ["coupling.additive"] = (c, z) => new Coupling(new[] { 4, 1 }, new[] { 0, 2, 3 }, c, new[] { 8 }, new AdditiveLeaf(), zeroInitialize: z),
         ["coupling.affine"] = (c, z) => new Coupling(new[] { 0, 2 }, new[] { 1, 3, 4 }, c, new[] { 8 }, new AffineLeaf(), zeroInitialize: z),
         ["coupling.spline"] = (c, z) => new Coupling(new[] { 3, 1 }, new[] { 0, 2, 4 }, c, new[] { 8 }, new RationalQuadraticSplineLeaf(4, 2.5f), zeroInitialize: z),
+        ["coupling.logistic.mixture"] = (c, z) => new Coupling(new[] { 1, 4 }, new[] { 0, 2, 3 }, c, new[] { 8 }, new LogisticMixtureCdfLeaf(3), zeroInitialize: z),
+        ["coupling.attention.affine"] = (c, z) => new Coupling(new[] { 0, 2, 4 }, new[] { 1, 3 }, c,
+            new AttentionConditioner(3 + c, 4, 2, new[] { 8 }, 2 * 2, Model.Compute.Cpu.FusedActivation.Tanh), new AffineLeaf(), zeroInitialize: z),
+        ["coupling.attention.logistic.mixture"] = (c, z) => new Coupling(new[] { 1, 4 }, new[] { 0, 2, 3 }, c,
+            new AttentionConditioner(2 + c, 6, 3, new[] { 8 }, 3 * 8, Model.Compute.Cpu.FusedActivation.Relu), new LogisticMixtureCdfLeaf(2), zeroInitialize: z),
+        ["autoregressive.logistic.mixture"] = (c, z) => new Autoregressive(Features, c, new[] { 10 }, new LogisticMixtureCdfLeaf(2), zeroInitialize: z),
         ["autoregressive.affine"] = (c, z) => new Autoregressive(Features, c, new[] { 10 }, new AffineLeaf(), zeroInitialize: z),
         ["autoregressive.spline"] = (c, z) => new Autoregressive(Features, c, new[] { 10, 7 }, new RationalQuadraticSplineLeaf(5, 2.5f), zeroInitialize: z),
         ["flow.maf"] = Flow("""{"type":"maf","layers":3,"hidden":[10]}"""),
@@ -36,6 +43,8 @@ public static class TransformCases
         ["flow.nsf.autoregressive"] = Flow("""{"type":"nsf","layers":2,"hidden":[10],"bins":4,"tailBound":2.5,"variant":"autoregressive","activation":"elu"}"""),
         ["flow.nice"] = Flow("""{"type":"nice","layers":3,"hidden":[8,8]}"""),
         ["flow.realnvp.tanh"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"activation":"tanh","scaleClamp":2}"""),
+        ["flow.flowpp"] = Flow("""{"type":"flowpp","layers":3,"hidden":[8],"components":4,"activation":"tanh"}"""),
+        ["flow.realnvp.attention"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"conditioner":"attention","heads":2,"embedding":4,"activation":"tanh"}"""),
         ["flow.glow"] = Flow("""{"type":"glow","layers":2,"hidden":[8]}"""),
         ["flow.maf.whiten"] = Flow("""{"type":"maf","layers":2,"hidden":[8],"whiten":true}"""),
         ["flow.realnvp.mixture.base"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"base":{"components":3,"covariance":"diagonal"}}"""),

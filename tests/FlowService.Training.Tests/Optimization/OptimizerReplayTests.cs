@@ -20,6 +20,9 @@ public sealed class OptimizerReplayTests
     [InlineData("nsf", "adamw.losses", -1.0)]
     [InlineData("maf_conditional", "adam.losses", 0.0)]
     [InlineData("glow_conditional", "adamw.losses", -1.0)]
+    [InlineData("flowpp", "adam.losses", 0.0)]
+    [InlineData("flowpp_conditional", "adamw.losses", -1.0)]
+    [InlineData("realnvp_attention_conditional", "adam.losses", 0.0)]
     public void Losses_follow_PyTorch(string fixture, string losses, double weightDecay)
     {
         var file = SafeTensorsReader.Read(Path.Combine(AppContext.BaseDirectory, "Fixtures", fixture + ".safetensors"));

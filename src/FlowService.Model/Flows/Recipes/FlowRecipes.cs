@@ -15,6 +15,7 @@ public static class FlowRecipes
         new GlowRecipe(),
         new GaussianRecipe(),
         new GaussianizationRecipe(),
+        new FlowPlusPlusRecipe(),
     }.ToDictionary(r => r.Type, StringComparer.Ordinal);
 
     public static IReadOnlyCollection<string> Types => Recipes.Keys;

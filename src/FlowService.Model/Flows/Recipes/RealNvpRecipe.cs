@@ -6,7 +6,7 @@ namespace FlowService.Model.Flows.Recipes;
 /// <summary>
 /// RealNVP (Dinh et al. 2017, "Density estimation using Real NVP"): affine couplings over
 /// alternating halves with the soft-clamped scale. {"type":"realnvp","layers":8,
-/// "hidden":[128,128],"activation":"relu","scaleClamp":3}.
+/// "hidden":[128,128],"activation":"relu","scaleClamp":3}; "conditioner":"attention" (<see cref="ConditionerOptions"/>).
 /// </summary>
 public sealed class RealNvpRecipe : IFlowRecipe
 {
@@ -16,13 +16,14 @@ public sealed class RealNvpRecipe : IFlowRecipe
     {
         var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 8, defaultHidden: new[] { 128, 128 });
         float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
+        var conditioner = ConditionerOptions.Read(spec);
         NiceRecipe.RequireTwoFeatures(features, Type);
         var leaf = new AffineLeaf(scaleClamp);
         var chain = new List<ITransform>();
         for (int i = 0; i < common.Layers; i++)
         {
             var (identity, transformed) = Coupling.Halves(features, i);
-            chain.Add(new Coupling(identity, transformed, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
+            chain.Add(conditioner.Coupling(identity, transformed, contextFeatures, common, leaf));
         }
         return new Chain(chain);
     }
