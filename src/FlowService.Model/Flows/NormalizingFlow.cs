@@ -6,6 +6,7 @@ using FlowService.Model.Distributions;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Parameters;
 using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Images;
 
 namespace FlowService.Model.Flows;
 
@@ -231,14 +232,14 @@ public sealed class NormalizingFlow
 
     /// <summary>
     /// Glow's data-dependent initialisation: runs <paramref name="x"/> (the first batch) through the
-    /// chain and sets every <see cref="ActNorm"/> so that its output has zero mean and unit variance.
-    /// A no-op for flows without ActNorm.
+    /// flow and sets every <see cref="IDataInitialized"/> transform (ActNorm, per-channel ActNorm, in
+    /// chains and factor-outs) from the rows it receives, so that its output has zero mean and unit
+    /// variance. A no-op for flows without one.
     /// </summary>
     public void InitializeFromData(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
         CheckBatch(x, rows, context);
-        var transforms = Transform is Chain chain ? chain.Transforms : new[] { Transform };
-        if (!transforms.OfType<ActNorm>().Any())
+        if (!HasDataInitialization(Transform))
             return;
         var host = GetParameters();
         var flowContext = new FlowContext(Backend, Parameters);
@@ -249,25 +250,49 @@ public sealed class NormalizingFlow
             flowContext.Condition = Backend.Allocate(rows, ContextFeatures);
             Backend.Upload(context, flowContext.Condition);
         }
-        var logDet = Backend.Allocate(rows, 1);
         if (Normalization is not null)
         {
             var standardized = Backend.Allocate(rows, Features);
-            Normalization.Forward(flowContext, h, standardized, logDet);
+            Normalization.Forward(flowContext, h, standardized, Backend.Allocate(rows, 1));
             h = standardized;
         }
-        var hostRows = new float[rows * Features];
-        foreach (var transform in transforms)
+        InitializeFromData(Transform, flowContext, h, host);
+    }
+
+    private static bool HasDataInitialization(ITransform transform) => transform switch
+    {
+        IDataInitialized => true,
+        Chain chain => chain.Transforms.Any(HasDataInitialization),
+        FactorOut factorOut => HasDataInitialization(factorOut.Inner),
+        _ => false,
+    };
+
+    /// <summary>Initialises <paramref name="transform"/>'s data-dependent parts from its input <paramref name="h"/>, in flow order.</summary>
+    private void InitializeFromData(ITransform transform, FlowContext flowContext, Tensor h, float[] host)
+    {
+        switch (transform)
         {
-            if (transform is ActNorm actNorm)
-            {
+            case IDataInitialized initialized:
+                var hostRows = new float[h.Length];
                 Backend.Download(h, hostRows);
-                actNorm.InitializeFromData(hostRows, host);
+                initialized.InitializeFromData(hostRows, host);
                 SetParameters(host);
-            }
-            var next = Backend.Allocate(rows, Features);
-            transform.Forward(flowContext, h, next, logDet);
-            h = next;
+                break;
+            case Chain chain:
+                var parts = chain.Transforms;
+                for (int i = 0; i < parts.Count && parts.Skip(i).Any(HasDataInitialization); i++)
+                {
+                    InitializeFromData(parts[i], flowContext, h, host);
+                    var next = Backend.Allocate(h.Rows, h.Cols);
+                    parts[i].Forward(flowContext, h, next, Backend.Allocate(h.Rows, 1));
+                    h = next;
+                }
+                break;
+            case FactorOut factorOut:
+                var kept = Backend.Allocate(h.Rows, factorOut.Kept);
+                Backend.CopyColumns(h, 0, kept, 0, factorOut.Kept);
+                InitializeFromData(factorOut.Inner, flowContext, kept, host);
+                break;
         }
     }
 

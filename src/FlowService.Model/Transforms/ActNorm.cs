@@ -9,7 +9,7 @@ namespace FlowService.Model.Transforms;
 /// (the identity) until <see cref="InitializeFromData"/> sets them from the first batch so that its
 /// output has zero mean and unit variance per feature (shift = -mean, logScale = -log std).
 /// </summary>
-public sealed class ActNorm : ITransform
+public sealed class ActNorm : ITransform, IDataInitialized
 {
     private ParameterSlot? _shift;
     private ParameterSlot? _logScale;
