@@ -26,6 +26,9 @@ public sealed class NormalizingFlow
     /// <summary>Rows below which a host call stays on the calling thread (a shard costs more to start than it saves).</summary>
     public const int MinRowsPerShard = 256;
 
+    /// <summary>Values (rows x features) one shard runs through the flow at a time: 83 images of 28x28, 16,384 rows of 4 features.</summary>
+    public const int MaxChunkValues = 1 << 16;
+
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
     private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, Standardization? normalization,
@@ -309,9 +312,16 @@ public sealed class NormalizingFlow
             var flowContext = Rent();
             try
             {
-                RunRows(flowContext, input.AsSpan(range.Start * Features, range.Count * Features),
-                    context.Length == 0 ? ReadOnlySpan<float>.Empty : context.AsSpan(range.Start * ContextFeatures, range.Count * ContextFeatures),
-                    outputs.AsSpan(range.Start * Features, range.Count * Features), logDets.AsSpan(range.Start, range.Count), range.Count, inverse);
+                // In chunks: a shard's workspace grows with its rows times the widest activation (an image flow's
+                // convolutions hold channels x pixels per row), so a bounded chunk bounds the memory.
+                int chunkRows = Math.Max(1, MaxChunkValues / Features);
+                for (int start = range.Start; start < range.Start + range.Count; start += chunkRows)
+                {
+                    int count = Math.Min(chunkRows, range.Start + range.Count - start);
+                    RunRows(flowContext, input.AsSpan(start * Features, count * Features),
+                        context.Length == 0 ? ReadOnlySpan<float>.Empty : context.AsSpan(start * ContextFeatures, count * ContextFeatures),
+                        outputs.AsSpan(start * Features, count * Features), logDets.AsSpan(start, count), count, inverse);
+                }
             }
             finally
             {

@@ -8,7 +8,8 @@ namespace FlowService.Training.Datasets;
 /// <summary>
 /// Reads and writes NumPy's .npy format (versions 1.0, 2.0 and 3.0): a magic string, a header that is a
 /// Python dict literal <c>{'descr': '&lt;f8', 'fortran_order': False, 'shape': (rows, cols), }</c>, then
-/// the raw array. Accepted: 2-D, C order, little-endian float32 or float64.
+/// the raw array. Accepted: C order, little-endian float32 or float64, or unsigned bytes; 2-D (rows,
+/// columns) for tables, 3-D (N, H, W) or 4-D (N, C, H, W) for images (<see cref="ImageTables"/>).
 /// </summary>
 public static partial class NpyFormat
 {
@@ -47,13 +48,28 @@ public static partial class NpyFormat
         {
             "<f4" => 4,
             "<f8" => 8,
-            _ => throw new DatasetValidationException($"The .npy dtype is '{descr}'; only little-endian float32 ('<f4') and float64 ('<f8') are accepted.", column: "descr"),
+            "|u1" or "<u1" => 1,
+            _ => throw new DatasetValidationException($"The .npy dtype is '{descr}'; only little-endian float32 ('<f4'), float64 ('<f8') and unsigned bytes ('|u1') are accepted.", column: "descr"),
         };
         if (fortran != "False")
             throw new DatasetValidationException("The .npy array is in Fortran (column-major) order; save it in C order (np.ascontiguousarray).", column: "fortran_order");
         var dims = shapeText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (dims.Length is 3 or 4)
+        {
+            if (columns is not null)
+                throw new DatasetValidationException("Column names are not given for images: their pixels are named c{c}_y{y}_x{x}.", column: "columns");
+            var shape = new int[dims.Length];
+            for (int i = 0; i < dims.Length; i++)
+                if (!int.TryParse(dims[i], CultureInfo.InvariantCulture, out shape[i]))
+                    throw new DatasetValidationException($"The .npy shape ({shapeText}) is not integers.", column: "shape");
+            var pixels = bytes[(headerStart + headerLength)..];
+            if (pixels.Length % itemSize != 0)
+                throw new DatasetValidationException($"The .npy data holds {pixels.Length} bytes, not a whole number of '{descr}' values.", column: "shape");
+            var copy = pixels.ToArray();
+            return ImageTables.FromPixels(shape, copy.Length / itemSize, i => Item(copy, i, itemSize), limits);
+        }
         if (dims.Length != 2)
-            throw new DatasetValidationException($"The .npy array has shape ({shapeText}); a 2-D array (rows, columns) is required.", column: "shape");
+            throw new DatasetValidationException($"The .npy array has shape ({shapeText}); a 2-D array (rows, columns) or images (N, H, W) or (N, C, H, W) are required.", column: "shape");
         if (!long.TryParse(dims[0], CultureInfo.InvariantCulture, out long rows) || !long.TryParse(dims[1], CultureInfo.InvariantCulture, out long cols))
             throw new DatasetValidationException($"The .npy shape ({shapeText}) is not two integers.", column: "shape");
         if (rows == 0 || cols == 0)
@@ -74,9 +90,12 @@ public static partial class NpyFormat
         var values = new double[rows * cols];
         for (long i = 0; i < values.Length; i++)
         {
-            double v = itemSize == 4
-                ? BinaryPrimitives.ReadSingleLittleEndian(data[(int)(i * 4)..])
-                : BinaryPrimitives.ReadDoubleLittleEndian(data[(int)(i * 8)..]);
+            double v = itemSize switch
+            {
+                1 => data[(int)i],
+                4 => BinaryPrimitives.ReadSingleLittleEndian(data[(int)(i * 4)..]),
+                _ => BinaryPrimitives.ReadDoubleLittleEndian(data[(int)(i * 8)..]),
+            };
             if (!double.IsFinite(v))
                 throw new DatasetValidationException($"Row {i / cols + 1}, column '{names[(int)(i % cols)]}': {v.ToString(CultureInfo.InvariantCulture)} is not finite (NaN and infinities are not accepted).", row: i / cols + 1, column: names[(int)(i % cols)]);
             values[i] = v;
@@ -107,6 +126,13 @@ public static partial class NpyFormat
             stream.Write(buffer, 0, n * 8);
         }
     }
+
+    static double Item(byte[] data, long i, int itemSize) => itemSize switch
+    {
+        1 => data[i],
+        4 => BinaryPrimitives.ReadSingleLittleEndian(data.AsSpan((int)(i * 4))),
+        _ => BinaryPrimitives.ReadDoubleLittleEndian(data.AsSpan((int)(i * 8))),
+    };
 
     static string Field(Regex pattern, string header, string name)
     {

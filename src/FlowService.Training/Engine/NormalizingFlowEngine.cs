@@ -6,6 +6,7 @@ using FlowService.Model.Checkpoints;
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Transforms;
+using FlowService.Training.Images;
 
 namespace FlowService.Training.Engine;
 
@@ -38,10 +39,13 @@ public sealed class NormalizingFlowEngine : IFlowEngine
     {
         var data = run.Data;
         int features = data.FeatureColumns.Count, contextFeatures = data.ContextColumns.Count;
-        var normalization = Standardization.Fit(data.Train.Features, features);
+        // An image flow divides by its pixel range and applies the logit itself; 8-bit pixels are dequantized while training.
+        bool image = run.Spec.ValueKind == JsonValueKind.Object && run.Spec.TryGetProperty("image", out _);
+        var normalization = image ? null : Standardization.Fit(data.Train.Features, features);
+        bool dequantize = image && ImageFlowSpec.IsDiscrete(data.Train.Features);
         var spec = FlowSpec.From(run.Spec);
         var flow = NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization);
-        var result = new FlowTrainer(flow, run.Parameters).Train(data.Train, data.Validation, observer, run.StateFolder,
+        var result = new FlowTrainer(flow, run.Parameters, dequantize).Train(data.Train, data.Validation, observer, run.StateFolder,
             Fingerprint(spec, data, run), cancellationToken);
         flow.SetParameters(result.BestParameters);
         return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns), result.EpochsRun, result.BestEpoch);

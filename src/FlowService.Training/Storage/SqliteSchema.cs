@@ -81,5 +81,7 @@ public static class SqliteSchema
             FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
         )
         """,
+        // Image datasets (IDX, or .npy of N-D images) record their shape and value range.
+        "ALTER TABLE datasets ADD COLUMN image_json TEXT",
     ];
 }
