@@ -112,6 +112,19 @@ public class ImageFlowEndToEndTests
         // Samples decode through the exact inverse into the pixel range (up to the logit's α margin).
         var sample = await (await client.GetAsync("/sample?model=strokes&n=8&seed=2&temperature=0.7")).AssertJson(HttpStatusCode.OK);
         Assert.All(sample.GetProperty("rows").EnumerateArray().SelectMany(r => r.EnumerateArray()), v => Assert.InRange(v.GetDouble(), -15, 271));
+
+        // Accept: image/png: one grid of the samples (9 tiles of 8x8 in 3 columns, 2-pixel borders), at most 256.
+        var png = new HttpRequestMessage(HttpMethod.Get, "/sample?model=strokes&n=9&seed=2&temperature=0.7");
+        png.Headers.Accept.ParseAdd("image/png");
+        var grid = await client.SendAsync(png);
+        Assert.Equal(HttpStatusCode.OK, grid.StatusCode);
+        Assert.Equal("image/png", grid.Content.Headers.ContentType?.MediaType);
+        var bytes = await grid.Content.ReadAsByteArrayAsync();
+        Assert.Equal(0x89, bytes[0]);
+        Assert.Equal(3 * 10 + 2, BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(16)));
+        var tooMany = new HttpRequestMessage(HttpMethod.Get, "/sample?model=strokes&n=257");
+        tooMany.Headers.Accept.ParseAdd("image/png");
+        Assert.Equal("n", (await (await client.SendAsync(tooMany)).AssertProblem(HttpStatusCode.BadRequest)).Text("field"));
     }
 
     [Fact]
