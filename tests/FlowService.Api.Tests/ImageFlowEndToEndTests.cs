@@ -109,6 +109,15 @@ public class ImageFlowEndToEndTests
         Assert.True(-s.Average() / (64 * Math.Log(2)) < 7, $"{-s.Average() / (64 * Math.Log(2))} bits/dim");
         Assert.All(noiseScores.GetProperty("anomaly").EnumerateArray(), a => Assert.True(a.GetBoolean()));
 
+        // The same images as a uint8 .npy shaped (N, H, W), on the codec the dataset uploads use: the same log p as JSON rows of their values.
+        var raw = Strokes(5, 9);
+        var asNpy = await (await client.PostAsync("/score?model=strokes", Body(Npy("|u1", "5, 8, 8", raw), "application/x-npy"))).AssertJson(HttpStatusCode.OK);
+        var asJson = await (await client.PostAsJsonAsync("/score", new { model = "strokes", rows = Rows(raw.Select(v => (double)v).ToArray()) })).AssertJson(HttpStatusCode.OK);
+        for (int i = 0; i < 5; i++)
+            Assert.Equal(asJson.GetProperty("logProb")[i].GetDouble(), asNpy.GetProperty("logProb")[i].GetDouble(), 4);
+        Assert.Equal("shape", (await (await client.PostAsync("/score?model=strokes", Body(Npy("|u1", "5, 8, 7", raw[..280]), "application/x-npy")))
+            .AssertProblem(HttpStatusCode.BadRequest)).Text("field"));
+
         // Samples decode through the exact inverse into the pixel range (up to the logit's α margin).
         var sample = await (await client.GetAsync("/sample?model=strokes&n=8&seed=2&temperature=0.7")).AssertJson(HttpStatusCode.OK);
         Assert.All(sample.GetProperty("rows").EnumerateArray().SelectMany(r => r.EnumerateArray()), v => Assert.InRange(v.GetDouble(), -15, 271));
