@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(libopenblas0 prometheus postgresql docker-compose python3-sklearn)
+packages=(libopenblas0 prometheus postgresql docker-compose python3-sklearn dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -90,6 +90,21 @@ internal sealed class ProfiledBackend : IBackend
 
     public void AddScaled(Tensor source, float alpha, Tensor destination) => Time("AddScaled", destination, () => _inner.AddScaled(source, alpha, destination));
 
+    public void Im2Col3x3(Tensor pixels, int height, int width, Tensor columns) =>
+        Time("Im2Col3x3", columns, () => _inner.Im2Col3x3(pixels, height, width, columns));
+
+    public void Col2Im3x3(Tensor columns, int height, int width, Tensor pixels) =>
+        Time("Col2Im3x3", columns, () => _inner.Col2Im3x3(columns, height, width, pixels));
+
+    public void LogitForward(Tensor x, float alpha, Tensor z, Tensor logDet) =>
+        Time("LogitForward", x, () => _inner.LogitForward(x, alpha, z, logDet));
+
+    public void LogitInverse(Tensor z, float alpha, Tensor x) =>
+        Time("LogitInverse", z, () => _inner.LogitInverse(z, alpha, x));
+
+    public void LogitBackward(Tensor x, float alpha, Tensor dz, Tensor dLogDet, Tensor dx) =>
+        Time("LogitBackward", x, () => _inner.LogitBackward(x, alpha, dz, dLogDet, dx));
+
     public void ColumnAffineForward(Tensor x, Tensor shift, Tensor logScale, Tensor y, Tensor logDet) =>
         Time("ColumnAffineForward", x, () => _inner.ColumnAffineForward(x, shift, logScale, y, logDet));
 

@@ -11,6 +11,7 @@ return args.FirstOrDefault() switch
     "reverse-kl-speed" => ReverseKlSpeedBenchmark.Run(args[1..]),
     "digits" => DigitsBenchmark.Run(args[1..]),
     "digits-dequantization" => DigitsBenchmark.RunDequantization(args[1..]),
+    "images" => ImageBenchmark.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -24,6 +25,7 @@ static int Usage()
     Console.WriteLine("  reverse-kl-speed [--seconds S] [--dims 2,10]   reverse-KL training samples/s on the funnel (bench/torch_reverse_kl_bench.py is the PyTorch side)");
     Console.WriteLine("  digits [--epochs N] [--hidden H] [--components K] [--layers L] [--seeds S]   held-out bits/dim on sklearn's dequantized digits: flowpp vs realnvp at equal parameter count (JSON lines)");
     Console.WriteLine("  digits-dequantization [--epochs N] [--model SPEC] [--dequantizer SPEC]   held-out bound in bits/dim on digits: uniform vs variational dequantization at the same budget");
+    Console.WriteLine("  images [--train N] [--test M] [--epochs E] [--batch B] [--spec JSON] [--png FILE]   Fashion-MNIST: test bits/dim, histogram baseline, uniform-noise AUROC, training and scoring images/s (bench/torch_images.py is the PyTorch side)");
     Console.WriteLine("  count SHAPE train|score|latency CALLS   exactly CALLS calls after 3 warm-ups (SHAPE spline: reference|kernel), for instruction counts under valgrind (see InstructionCount.cs)");
     return 1;
 }

@@ -64,3 +64,10 @@ def permutation(features, random):
         j = random.next(i + 1)
         order[i], order[j] = order[j], order[i]
     return order
+
+
+class DotnetRandom(DotNetRandom):
+    """The name tools/reference/make_image_fixtures.py uses, with the permutation as a method."""
+
+    def permutation(self, n):
+        return permutation(n, self)

@@ -16,9 +16,10 @@ public static partial class DatasetsApi
     {
         var group = app.MapGroup("/datasets").WithTags("Datasets");
         group.MapPost("/", Upload)
-            .Accepts<string>("text/csv", "application/json", "application/x-npy", "application/octet-stream")
-            .WithSummary("Upload a dataset (CSV with a header row, JSON {columns, rows}, or a 2-D float32/float64 .npy).")
-            .WithDescription("Query: name (required), columns (comma-separated names, .npy only). Rejections name the first offending line/row and column; columns with zero variance are rejected.")
+            .Accepts<string>("text/csv", "application/json", "application/x-npy", "application/x-idx", "application/octet-stream")
+            .WithSummary("Upload a dataset (CSV with a header row, JSON {columns, rows}, a 2-D float32/float64/uint8 .npy, or images: a .npy (N, H, W) or (N, C, H, W), or an IDX file as MNIST ships it, gzipped or not).")
+            .WithDescription("Query: name (required), columns (comma-separated names, 2-D .npy only). Rejections name the first offending line/row and column; columns with zero variance are rejected (except in images). " +
+                "An image dataset records its shape and value range under 'image'; application/octet-stream bodies are told apart by their magic bytes (.npy, IDX, gzip).")
             .WithRequestExample("text/csv", ApiExamples.DatasetCsv)
             .WithResponseExample(StatusCodes.Status201Created, ApiExamples.DatasetInfo);
         group.MapGet("/", List).WithSummary("List datasets.");
@@ -35,13 +36,17 @@ public static partial class DatasetsApi
             return Problems.BadRequest("Query parameter 'name' is required: 1-100 letters, digits, '.', '_' or '-'.", field: "name");
         var format = MediaTypes.OfUpload(request.ContentType);
         if (format is null)
-            return Problems.UnsupportedMediaType($"Content-Type '{request.ContentType}' is not accepted; send text/csv, application/json or application/x-npy (a .npy file).");
+            return Problems.UnsupportedMediaType($"Content-Type '{request.ContentType}' is not accepted; send text/csv, application/json, application/x-npy (a .npy file) or application/x-idx (an IDX file, gzipped or not).");
         string[]? columnNames = columns?.Split(',', StringSplitOptions.TrimEntries);
         if (columnNames is not null && format != DatasetFormat.Npy)
             return Problems.BadRequest("Query parameter 'columns' names the columns of a .npy upload only; CSV and JSON carry their own.", field: "columns");
         try
         {
             byte[] body = await RequestBody.ReadLimitedAsync(request, limits.Value.MaxUploadBytes, cancellationToken);
+            if (format == DatasetFormat.Npy && LooksLikeIdx(body))
+                format = DatasetFormat.Idx;
+            if (columnNames is not null && format == DatasetFormat.Idx)
+                return Problems.BadRequest("Query parameter 'columns' names the columns of a 2-D .npy upload only; image pixels are named c{c}_y{y}_x{x}.", field: "columns");
             var table = DatasetParser.Parse(body, format.Value, limits.Value, columnNames);
             string sha256 = Convert.ToHexStringLower(SHA256.HashData(body));
             var info = await store.AddAsync(name, format.Value, table, sha256, body.LongLength, cancellationToken);
@@ -70,6 +75,10 @@ public static partial class DatasetsApi
         await store.DeleteAsync(id, cancellationToken);
         return TypedResults.NoContent();
     }
+
+    /// <summary>An IDX file (two zero bytes, then the type byte) or a gzip stream, rather than a .npy (which starts with \x93NUMPY).</summary>
+    static bool LooksLikeIdx(byte[] body) =>
+        body.Length >= 3 && ((body[0] == 0x1f && body[1] == 0x8b) || (body[0] == 0 && body[1] == 0 && body[2] != 0));
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
     private static partial Regex NamePattern();

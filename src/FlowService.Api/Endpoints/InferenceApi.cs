@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Api.Observability;
 using FlowService.Api.Payloads;
 using FlowService.Api.Scoring;
 using FlowService.Training.Datasets;
+using FlowService.Training.Engine;
+using FlowService.Training.Images;
 using FlowService.Training.Registry;
 using Microsoft.Extensions.Options;
 
@@ -41,8 +44,10 @@ public static class InferenceApi
             .WithRequestExample(MediaTypes.Json, ApiExamples.Decode)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.DecodeResult);
         group.MapGet("/sample", Sample)
-            .WithSummary("n samples (seeded, temperature-scaled base noise) as JSON, CSV (Accept: text/csv) or float32 .npy (Accept: application/x-npy); streamed in chunks.")
+            .WithSummary("n samples (seeded, temperature-scaled base noise) as JSON, CSV (Accept: text/csv) or float32 .npy (Accept: application/x-npy); streamed in chunks. " +
+                "Image models also answer Accept: image/png with a PNG grid of the samples (n <= 256).")
             .Produces(StatusCodes.Status200OK, contentType: MediaTypes.Csv)
+            .Produces(StatusCodes.Status200OK, contentType: "image/png")
             .Produces(StatusCodes.Status200OK, contentType: MediaTypes.Npy)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.SampleResult);
         return app;
@@ -141,6 +146,8 @@ public static class InferenceApi
                 return Problems.BadRequest($"This model is conditional: 'context' must be {v.ContextColumns.Count} comma-separated numbers ({string.Join(", ", v.ContextColumns)}).", field: "context");
             contextRow = parts.Select(p => float.Parse(p, CultureInfo.InvariantCulture)).ToArray();
         }
+        if (http.Request.Headers.Accept.Any(a => a is not null && a.Contains("image/png", StringComparison.OrdinalIgnoreCase)))
+            return SamplePng(http, metrics, resolved.Flow, v, n, seed, temperature);
         var format = MediaTypes.Accepted(http.Request, csvOffered: true);
         var stream = new SampleStream(resolved.Flow, v.Columns, contextRow, n, seed, temperature, options.Value.SampleChunkRows);
         async Task Write(HttpResponse response)
@@ -162,6 +169,36 @@ public static class InferenceApi
             _ => new WrittenResult(MediaTypes.Json, Write),
         };
     }
+
+    /// <summary>
+    /// Accept: image/png on an image model: the n samples (n ≤ <see cref="MaxPngSamples"/>) as one PNG grid, pixel values
+    /// floor(x · 256 / pixelRange) clamped to 0..255 (grey for 1 channel, RGB for 3).
+    /// </summary>
+    static IResult SamplePng(HttpContext http, InferenceMetrics metrics, IDensityFlow flow, ModelVersion v, int n, int seed, float temperature)
+    {
+        if (v.Flow.ValueKind != JsonValueKind.Object || !v.Flow.TryGetProperty("image", out var image) || image.GetArrayLength() != 3)
+            return Problems.Create(StatusCodes.Status406NotAcceptable, "Not an image model.",
+                $"Model '{v.Model}' version {v.Version} is not an image flow; ask for application/json, text/csv or application/x-npy.");
+        int channels = image[0].GetInt32(), height = image[1].GetInt32(), width = image[2].GetInt32();
+        if (n > MaxPngSamples)
+            return Problems.BadRequest($"A PNG grid shows at most {MaxPngSamples} samples, not {n}.", field: "n");
+        if (channels is not (1 or 3))
+            return Problems.Create(StatusCodes.Status406NotAcceptable, "No PNG for this image shape.",
+                $"The model's images have {channels} channels; a PNG shows 1 (grey) or 3 (RGB). Ask for application/x-npy.");
+        double range = v.Flow.TryGetProperty("pixelRange", out var r) ? r.GetDouble() : 256;
+        long started = Stopwatch.GetTimestamp();
+        var x = new float[n * channels * height * width];
+        flow.Sample(n, seed, temperature, [], x);
+        var pixels = new byte[x.Length];
+        for (int i = 0; i < x.Length; i++)
+            pixels[i] = (byte)Math.Clamp(Math.Floor(x[i] * 256 / range), 0, 255);
+        var png = PngGrid.Encode(pixels, n, channels, height, width);
+        Observe(http, metrics, InferenceOperation.Sample, v, n, started);
+        return TypedResults.File(png, "image/png");
+    }
+
+    /// <summary>The most samples one PNG grid shows.</summary>
+    public const int MaxPngSamples = 256;
 
     /// <summary>
     /// Takes an admission slot held until the response is complete (streamed bodies included), or answers 503 at once.

@@ -6,6 +6,7 @@ using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Model.Targets;
 using FlowService.Training.Datasets;
+using FlowService.Training.Images;
 using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
 using FlowService.Training.Registry;
@@ -74,6 +75,8 @@ public static partial class JobsApi
             return Problems.BadRequest("Every column is a context column; at least one must be modelled.", field: "contextColumns");
 
         var flow = body.Flow ?? FlowEngineCatalog.DefaultSpec;
+        if (dataset.Image is { } image)
+            flow = ImageFlowSpec.ForDataset(flow, image);
         if (engines.Validate(flow, dataset.Columns.Count - context.Length, context.Length) is { } flowError)
             return Problems.BadRequest(flowError.Message, field: flowError.Field);
 

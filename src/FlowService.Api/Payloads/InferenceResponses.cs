@@ -8,7 +8,8 @@ namespace FlowService.Api.Payloads;
 /// <summary>
 /// Writes /score, /encode and /decode answers with <see cref="Utf8JsonWriter"/> (or as float32 .npy) straight into
 /// the response pipe, flushing as it goes so a large answer does not pile up. JSON cannot carry infinities: a
-/// log p that underflowed to -inf is written as null (its anomaly flag is true and its percentile 0).
+/// log p that underflowed to -inf is written as null (its anomaly flag is true and its percentile 0). /score on an
+/// image model also answers bitsPerDim per image.
 /// </summary>
 public static class InferenceResponses
 {
@@ -39,9 +40,24 @@ public static class InferenceResponses
                 await FlushSometimes(json, response);
             }
             json.WriteEndArray();
+            if (IsImageModel(version))
+            {
+                // Image models: -log p / (D ln 2) per image, the unit image densities are compared in.
+                double perBit = version.Columns.Count * Math.Log(2);
+                json.WriteStartArray("bitsPerDim");
+                for (int r = 0; r < rows; r++)
+                {
+                    Number(json, (float)(-logProb[r] / perBit));
+                    await FlushSometimes(json, response);
+                }
+                json.WriteEndArray();
+            }
             json.WriteNumber("anomalyThreshold", threshold);
             json.WriteEndObject();
         });
+
+    static bool IsImageModel(ModelVersion version) =>
+        version.Flow.ValueKind == JsonValueKind.Object && version.Flow.TryGetProperty("image", out _);
 
     /// <summary>JSON {z, logDet}, or a (rows, D + 1) .npy whose last column is log|det ∂f/∂x|.</summary>
     public static IResult Encode(PayloadFormat format, ModelVersion version, float[] z, float[] logDet, int rows, int d)

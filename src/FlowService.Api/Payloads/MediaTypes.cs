@@ -31,13 +31,22 @@ public static class MediaTypes
 
     /// <summary>A dataset upload's format, or null (415): unlike inference, an upload must say what it is.</summary>
     public static FlowService.Training.Datasets.DatasetFormat? OfUpload(string? contentType) =>
-        string.IsNullOrWhiteSpace(contentType) ? null : OfBody(contentType) switch
+        string.IsNullOrWhiteSpace(contentType) ? null
+        : IsIdx(contentType) ? FlowService.Training.Datasets.DatasetFormat.Idx
+        : OfBody(contentType) switch
         {
             PayloadFormat.Csv => FlowService.Training.Datasets.DatasetFormat.Csv,
             PayloadFormat.Json => FlowService.Training.Datasets.DatasetFormat.Json,
             PayloadFormat.Npy => FlowService.Training.Datasets.DatasetFormat.Npy,
             _ => null,
         };
+
+    /// <summary>IDX image files as MNIST ships them, raw or gzipped.</summary>
+    private static bool IsIdx(string contentType)
+    {
+        var mediaType = contentType.Split(';')[0].Trim();
+        return mediaType.Equals("application/x-idx", StringComparison.OrdinalIgnoreCase) || mediaType.Equals("application/gzip", StringComparison.OrdinalIgnoreCase);
+    }
 
     /// <summary>The response format the Accept header asks for: .npy, CSV (where the endpoint offers it), else JSON.</summary>
     public static PayloadFormat Accepted(HttpRequest request, bool csvOffered)

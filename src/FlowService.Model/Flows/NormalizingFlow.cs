@@ -7,6 +7,7 @@ using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Parameters;
 using FlowService.Model.Targets;
 using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Images;
 
 namespace FlowService.Model.Flows;
 
@@ -26,6 +27,9 @@ public sealed class NormalizingFlow
 {
     /// <summary>Rows below which a host call stays on the calling thread (a shard costs more to start than it saves).</summary>
     public const int MinRowsPerShard = 256;
+
+    /// <summary>Values (rows x features) one shard runs through the flow at a time: 83 images of 28x28, 16,384 rows of 4 features.</summary>
+    public const int MaxChunkValues = 1 << 16;
 
     private readonly ConcurrentBag<FlowContext> _contexts = new();
 
@@ -356,7 +360,7 @@ public sealed class NormalizingFlow
 
     /// <summary>
     /// The data-dependent initialisation (Glow's ActNorm, <see cref="WhiteningLinear"/>, a mixture base): runs
-    /// <paramref name="x"/> (the first training rows) through the chain, nested chains included, and
+    /// <paramref name="x"/> (the first training rows) through the chain, nested chains and image factor-outs included, and
     /// lets every <see cref="IDataInitialized"/> transform set its parameters from the rows that reach
     /// it, in chain order, so each sees the output of the already-initialised ones before it; last, a
     /// data-initialised base fits itself to the latent codes of the rows.
@@ -365,8 +369,7 @@ public sealed class NormalizingFlow
     public void InitializeFromData(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
         CheckBatch(x, rows, context);
-        var transforms = Flatten(Transform).ToArray();
-        if (!transforms.OfType<IDataInitialized>().Any() && Base is not IDataInitialized)
+        if (!HasDataInitialization(Transform) && Base is not IDataInitialized)
             return;
         var host = GetParameters();
         var flowContext = new FlowContext(Backend, Parameters);
@@ -377,32 +380,58 @@ public sealed class NormalizingFlow
             flowContext.Condition = Backend.Allocate(rows, ContextFeatures);
             Backend.Upload(context, flowContext.Condition);
         }
-        var logDet = Backend.Allocate(rows, 1);
         if (Normalization is not null)
         {
             var standardized = Backend.Allocate(rows, Features);
-            Normalization.Forward(flowContext, h, standardized, logDet);
+            Normalization.Forward(flowContext, h, standardized, Backend.Allocate(rows, 1));
             h = standardized;
         }
-        var hostRows = new float[rows * Features];
-        foreach (var transform in transforms)
+        var z = InitializeFromData(Transform, flowContext, h, host);
+        if (Base is IDataInitialized latentInitialized)
         {
-            if (transform is IDataInitialized initialized)
-            {
+            var latent = new float[z.Length];
+            Backend.Download(z, latent);
+            latentInitialized.InitializeFromData(latent, host);
+            SetParameters(host);
+        }
+    }
+
+    private static bool HasDataInitialization(ITransform transform) => transform switch
+    {
+        IDataInitialized => true,
+        Chain chain => chain.Transforms.Any(HasDataInitialization),
+        FactorOut factorOut => HasDataInitialization(factorOut.Inner),
+        _ => false,
+    };
+
+    /// <summary>
+    /// Initialises <paramref name="transform"/>'s data-dependent parts from its input <paramref name="h"/>, in flow
+    /// order (chains part by part, a factor-out's inner flow on the kept columns), and returns its output for
+    /// <paramref name="h"/> with the new parameters: what the next transform, or the base, starts from.
+    /// </summary>
+    private Tensor InitializeFromData(ITransform transform, FlowContext flowContext, Tensor h, float[] host)
+    {
+        switch (transform)
+        {
+            case IDataInitialized initialized:
+                var hostRows = new float[h.Length];
                 Backend.Download(h, hostRows);
                 initialized.InitializeFromData(hostRows, host);
                 SetParameters(host);
-            }
-            var next = Backend.Allocate(rows, Features);
-            transform.Forward(flowContext, h, next, logDet);
-            h = next;
+                break;
+            case Chain chain:
+                foreach (var part in chain.Transforms)
+                    h = InitializeFromData(part, flowContext, h, host);
+                return h;
+            case FactorOut factorOut:
+                var kept = Backend.Allocate(h.Rows, factorOut.Kept);
+                Backend.CopyColumns(h, 0, kept, 0, factorOut.Kept);
+                InitializeFromData(factorOut.Inner, flowContext, kept, host);
+                break;
         }
-        if (Base is IDataInitialized latentInitialized)
-        {
-            Backend.Download(h, hostRows);
-            latentInitialized.InitializeFromData(hostRows, host);
-            SetParameters(host);
-        }
+        var output = Backend.Allocate(h.Rows, h.Cols);
+        transform.Forward(flowContext, h, output, Backend.Allocate(h.Rows, 1));
+        return output;
     }
 
     /// <summary>
@@ -458,8 +487,6 @@ public sealed class NormalizingFlow
         return (tx, condition);
     }
 
-    private static IEnumerable<ITransform> Flatten(ITransform transform) =>
-        transform is Chain chain ? chain.Transforms.SelectMany(Flatten) : [transform];
 
     private void RunSharded(int rows, float[] input, float[] context, Span<float> output, Span<float> logDet, bool inverse)
     {
@@ -474,9 +501,16 @@ public sealed class NormalizingFlow
             var flowContext = Rent();
             try
             {
-                RunRows(flowContext, input.AsSpan(range.Start * Features, range.Count * Features),
-                    context.Length == 0 ? ReadOnlySpan<float>.Empty : context.AsSpan(range.Start * ContextFeatures, range.Count * ContextFeatures),
-                    outputs.AsSpan(range.Start * Features, range.Count * Features), logDets.AsSpan(range.Start, range.Count), range.Count, inverse);
+                // In chunks: a shard's workspace grows with its rows times the widest activation (an image flow's
+                // convolutions hold channels x pixels per row), so a bounded chunk bounds the memory.
+                int chunkRows = Math.Max(1, MaxChunkValues / Features);
+                for (int start = range.Start; start < range.Start + range.Count; start += chunkRows)
+                {
+                    int count = Math.Min(chunkRows, range.Start + range.Count - start);
+                    RunRows(flowContext, input.AsSpan(start * Features, count * Features),
+                        context.Length == 0 ? ReadOnlySpan<float>.Empty : context.AsSpan(start * ContextFeatures, count * ContextFeatures),
+                        outputs.AsSpan(start * Features, count * Features), logDets.AsSpan(start, count), count, inverse);
+                }
             }
             finally
             {

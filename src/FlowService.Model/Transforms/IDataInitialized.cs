@@ -4,7 +4,7 @@ namespace FlowService.Model.Transforms;
 /// A transform whose starting parameters come from the data it first sees (Glow's ActNorm, the
 /// whitening of <see cref="WhiteningLinear"/>), or a base distribution fitted to the latent codes
 /// (<see cref="Distributions.GaussianMixtureBase"/>): <see cref="Flows.NormalizingFlow.InitializeFromData"/>
-/// runs the first training rows through the chain and calls this with the rows that reach the
+/// runs the first training rows through the chain (and image factor-outs) and calls this with the rows that reach the
 /// transform (for a base: the latent z), before any optimizer step.
 /// </summary>
 public interface IDataInitialized

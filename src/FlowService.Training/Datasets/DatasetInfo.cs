@@ -1,6 +1,6 @@
 namespace FlowService.Training.Datasets;
 
-/// <summary>What the registry knows about a stored dataset; the values themselves are loaded on demand.</summary>
+/// <summary>What the registry knows about a stored dataset; the values themselves are loaded on demand. <see cref="Image"/> is set for image datasets.</summary>
 public sealed record DatasetInfo(
     string Id,
     string Name,
@@ -10,4 +10,5 @@ public sealed record DatasetInfo(
     IReadOnlyList<ColumnStatistics> Statistics,
     string Sha256,
     long SizeBytes,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    DatasetImage? Image = null);

@@ -17,6 +17,12 @@ public sealed class DatasetLimits
     [Range(1, 65_536)]
     public int MaxColumns { get; set; } = 512;
 
+    /// <summary>Most values per image (C·H·W) of an image dataset; images are not bound by <see cref="MaxColumns"/>.</summary>
+    public int MaxImageValues { get; set; } = 64 * 64 * 3;
+
+    /// <summary>Most values (images x C·H·W) of a whole image dataset: 60,000 28x28 images are 47 million.</summary>
+    public long MaxImageDatasetValues { get; set; } = 64_000_000;
+
     /// <summary>Largest n accepted by GET /sample.</summary>
     [Range(1, int.MaxValue)]
     public int MaxSampleCount { get; set; } = 1_000_000;

@@ -6,12 +6,17 @@ public enum DatasetFormat
     Csv,
     Json,
     Npy,
+
+    /// <summary>IDX archives as MNIST ships them (images (N, H, W) of unsigned bytes), gzipped or not.</summary>
+    Idx,
 }
 
 /// <summary>
 /// Turns an upload into a validated <see cref="NumericTable"/>: parses the format, then rejects columns
 /// with zero variance (a constant column has no density: standardizing it divides by zero, and every
-/// flow would assign it an infinite log p), naming every such column.
+/// flow would assign it an infinite log p), naming every such column. Image datasets (IDX, or a .npy
+/// of 3 or 4 dimensions) keep constant pixels: image flows model dequantized pixels, whose density is
+/// finite everywhere, and a background that is always black is the rule, not an error.
 /// </summary>
 public static class DatasetParser
 {
@@ -24,9 +29,13 @@ public static class DatasetParser
             DatasetFormat.Csv => CsvDatasetParser.Parse(body, limits),
             DatasetFormat.Json => JsonDatasetParser.Parse(body, limits),
             DatasetFormat.Npy => NpyFormat.Parse(body, limits, npyColumns),
+            DatasetFormat.Idx => ImageTables.FromIdx(body, limits),
             _ => throw new ArgumentOutOfRangeException(nameof(format)),
         };
-        RejectConstantColumns(table);
+        if (table.Image is null)
+            RejectConstantColumns(table);
+        else if (table.Rows < 2)
+            throw new DatasetValidationException($"The dataset has {table.Rows} image; at least 2 are needed to estimate a density.", row: table.Rows);
         return table;
     }
 

@@ -29,6 +29,9 @@ public sealed class NumericTable
 
     public double this[int row, int column] => Values[row * ColumnCount + column];
 
+    /// <summary>Set when every row is an image (IDX or an N-D .npy upload); null for tables.</summary>
+    public DatasetImage? Image { get; init; }
+
     /// <summary>The values as float32, row-major, as the flow engine consumes them.</summary>
     public float[] ToSingle()
     {

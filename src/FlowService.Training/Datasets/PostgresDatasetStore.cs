@@ -17,18 +17,19 @@ public sealed class PostgresDatasetStore(PostgresDatabase database, DataFolder f
         var now = DateTimeOffset.UtcNow;
         var info = new DatasetInfo(
             Guid.CreateVersion7().ToString("N"), name, format.ToString().ToLowerInvariant(), table.Rows, table.Columns.ToArray(),
-            ColumnStatistics.Compute(table), sha256, sizeBytes, now.AddTicks(-(now.Ticks % 10)));
+            ColumnStatistics.Compute(table), sha256, sizeBytes, now.AddTicks(-(now.Ticks % 10)), table.Image);
         string file = folder.DatasetFile(info.Id);
         AtomicFile.Write(file, stream => NpyFormat.WriteFloat64(stream, table));
         try
         {
             await using var connection = await database.OpenAsync(cancellationToken);
             await ExecuteAsync(connection, null, """
-                INSERT INTO datasets (id, name, format, row_count, columns_json, statistics_json, sha256, size_bytes, created_at)
-                VALUES (@id, @name, @format, @rows, @columns::jsonb, @statistics::jsonb, @sha256, @size, @created)
+                INSERT INTO datasets (id, name, format, row_count, columns_json, statistics_json, sha256, size_bytes, created_at, image_json)
+                VALUES (@id, @name, @format, @rows, @columns::jsonb, @statistics::jsonb, @sha256, @size, @created, @image::jsonb)
                 """, CancellationToken.None, ("id", info.Id), ("name", info.Name), ("format", info.Format), ("rows", info.Rows),
                 ("columns", StoreJson.Serialize(info.Columns)), ("statistics", StoreJson.Serialize(info.Statistics)),
-                ("sha256", info.Sha256), ("size", info.SizeBytes), ("created", info.CreatedAt));
+                ("sha256", info.Sha256), ("size", info.SizeBytes), ("created", info.CreatedAt),
+                ("image", info.Image is null ? null : StoreJson.Serialize(info.Image)));
         }
         catch
         {
@@ -83,7 +84,8 @@ public sealed class PostgresDatasetStore(PostgresDatabase database, DataFolder f
                 StoreJson.Deserialize<ColumnStatistics[]>(reader.GetString(reader.GetOrdinal("statistics_json"))),
                 reader.GetString(reader.GetOrdinal("sha256")),
                 reader.GetInt64(reader.GetOrdinal("size_bytes")),
-                Timestamp(reader, "created_at")));
+                Timestamp(reader, "created_at"),
+                reader.IsDBNull(reader.GetOrdinal("image_json")) ? null : StoreJson.Deserialize<DatasetImage>(reader.GetString(reader.GetOrdinal("image_json")))));
         return result;
     }
 }

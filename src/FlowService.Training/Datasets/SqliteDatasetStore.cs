@@ -10,7 +10,7 @@ public sealed class SqliteDatasetStore(SqliteDatabase database, DataFolder folde
     {
         var info = new DatasetInfo(
             Guid.CreateVersion7().ToString("N"), name, format.ToString().ToLowerInvariant(), table.Rows, table.Columns.ToArray(),
-            ColumnStatistics.Compute(table), sha256, sizeBytes, DateTimeOffset.UtcNow);
+            ColumnStatistics.Compute(table), sha256, sizeBytes, DateTimeOffset.UtcNow, table.Image);
         string file = folder.DatasetFile(info.Id);
         AtomicFile.Write(file, stream => NpyFormat.WriteFloat64(stream, table));
         try
@@ -18,8 +18,8 @@ public sealed class SqliteDatasetStore(SqliteDatabase database, DataFolder folde
             using var connection = database.Open();
             using var command = connection.CreateCommand();
             command.CommandText = """
-                INSERT INTO datasets (id, name, format, row_count, columns_json, statistics_json, sha256, size_bytes, created_at)
-                VALUES ($id, $name, $format, $rows, $columns, $statistics, $sha256, $size, $created)
+                INSERT INTO datasets (id, name, format, row_count, columns_json, statistics_json, sha256, size_bytes, created_at, image_json)
+                VALUES ($id, $name, $format, $rows, $columns, $statistics, $sha256, $size, $created, $image)
                 """;
             command.Parameters.AddWithValue("$id", info.Id);
             command.Parameters.AddWithValue("$name", info.Name);
@@ -30,6 +30,7 @@ public sealed class SqliteDatasetStore(SqliteDatabase database, DataFolder folde
             command.Parameters.AddWithValue("$sha256", info.Sha256);
             command.Parameters.AddWithValue("$size", info.SizeBytes);
             command.Parameters.AddWithValue("$created", StoreJson.Timestamp(info.CreatedAt));
+            command.Parameters.AddWithValue("$image", info.Image is null ? DBNull.Value : StoreJson.Serialize(info.Image));
             command.ExecuteNonQuery();
         }
         catch
@@ -91,5 +92,6 @@ public sealed class SqliteDatasetStore(SqliteDatabase database, DataFolder folde
         StoreJson.Deserialize<ColumnStatistics[]>(reader.GetString(reader.GetOrdinal("statistics_json"))),
         reader.GetString(reader.GetOrdinal("sha256")),
         reader.GetInt64(reader.GetOrdinal("size_bytes")),
-        StoreJson.ParseTimestamp(reader.GetString(reader.GetOrdinal("created_at"))));
+        StoreJson.ParseTimestamp(reader.GetString(reader.GetOrdinal("created_at"))),
+        reader.IsDBNull(reader.GetOrdinal("image_json")) ? null : StoreJson.Deserialize<DatasetImage>(reader.GetString(reader.GetOrdinal("image_json"))));
 }

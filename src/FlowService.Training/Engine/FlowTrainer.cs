@@ -21,11 +21,18 @@ public sealed class FlowTrainer
 
     private readonly NormalizingFlow _flow;
     private readonly TrainingParameters _parameters;
+    private readonly bool _dequantize;
 
-    public FlowTrainer(NormalizingFlow flow, TrainingParameters parameters)
+    /// <param name="dequantize">
+    /// The rows are discrete pixels: every training batch gets fresh uniform noise
+    /// (<see cref="UniformDequantization"/>, seeded by seed, epoch and batch, so a resumed run sees the
+    /// same noise), and the validation rows one fixed draw.
+    /// </param>
+    public FlowTrainer(NormalizingFlow flow, TrainingParameters parameters, bool dequantize = false)
     {
         _flow = flow;
         _parameters = parameters;
+        _dequantize = dequantize;
     }
 
     public sealed record Result(float[] BestParameters, int EpochsRun, int BestEpoch, double BestValidationNll);
@@ -87,6 +94,8 @@ public sealed class FlowTrainer
                 cancellationToken.ThrowIfCancellationRequested();
                 int rows = Math.Min(batchSize, train.Rows - start);
                 Gather(train, order, start, rows, x, context);
+                if (_dequantize)
+                    UniformDequantization.AddNoise(x.AsSpan(0, rows * d), new Random(unchecked(p.Seed * 1_000_003 + epoch * 65_537 + batch)));
                 double nll = gradient.Compute(x.AsSpan(0, rows * d), context.AsSpan(0, rows * c), rows);
                 double norm = GradientClipping.GlobalNorm(_flow.Backend, gradient.Gradient);
                 if (!double.IsFinite(nll) || !double.IsFinite(norm))
@@ -131,7 +140,13 @@ public sealed class FlowTrainer
     private double MeanNll(DatasetSplit.Part part)
     {
         var logProb = new float[part.Rows];
-        _flow.LogProb(part.Features, part.Rows, part.Context, logProb);
+        var features = part.Features;
+        if (_dequantize)
+        {
+            features = (float[])features.Clone();
+            UniformDequantization.AddNoise(features, new Random(_parameters.Seed));
+        }
+        _flow.LogProb(features, part.Rows, part.Context, logProb);
         double sum = 0;
         foreach (float value in logProb)
             sum -= value;

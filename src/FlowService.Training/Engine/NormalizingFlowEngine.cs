@@ -11,6 +11,7 @@ using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Targets;
 using FlowService.Model.Transforms;
 using FlowService.Training.Registry;
+using FlowService.Training.Images;
 
 namespace FlowService.Training.Engine;
 
@@ -58,14 +59,17 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
     {
         var data = run.Data;
         int features = data.FeatureColumns.Count, contextFeatures = data.ContextColumns.Count;
-        var normalization = Standardization.Fit(data.Train.Features, features);
-        var gaussian = FullCovarianceGaussian.Fit(data.Train.Features, features);
+        // An image flow divides by its pixel range and applies the logit itself; 8-bit pixels are dequantized while training.
+        bool image = run.Spec.ValueKind == JsonValueKind.Object && run.Spec.TryGetProperty("image", out _);
+        var normalization = image ? null : Standardization.Fit(data.Train.Features, features);
+        bool dequantize = image && ImageFlowSpec.IsDiscrete(data.Train.Features);
+        var gaussian = image ? null : FullCovarianceGaussian.Fit(data.Train.Features, features);
         NormalizingFlow Build(FlowSpec spec) => NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization, Backend);
         // The defensive Gaussian is of the modelled columns alone; mixed into a conditional density p(x | c) it would
         // floor every context's density at the same unconditional level and blunt what the context says, so
-        // conditional flows are served as they are.
+        // conditional flows are served as they are (and image flows, whose dequantized pixels it does not model).
         DefensiveMixture? Defend(NormalizingFlow flow, Jobs.DatasetSplit.Part validation) =>
-            contextFeatures == 0 ? ChooseDefensive(flow, gaussian, validation) : null;
+            contextFeatures == 0 && gaussian is not null ? ChooseDefensive(flow, gaussian, validation) : null;
 
         var spec = FlowSpec.From(run.Spec);
         if (spec.Type == AutoType)
@@ -76,7 +80,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
                 search.EpochsRun, search.BestEpoch, search.Selection);
         }
         var flow = Build(spec);
-        var result = new FlowTrainer(flow, run.Parameters).Train(data.Train, data.Validation, observer, run.StateFolder,
+        var result = new FlowTrainer(flow, run.Parameters, dequantize).Train(data.Train, data.Validation, observer, run.StateFolder,
             Fingerprint(spec, data, run), cancellationToken);
         flow.SetParameters(result.BestParameters);
         return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns, Defend(flow, data.Validation)), result.EpochsRun, result.BestEpoch);

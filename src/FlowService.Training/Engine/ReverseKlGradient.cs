@@ -49,7 +49,7 @@ public sealed class ReverseKlGradient
         if (!_batches.TryGetValue(rows, out var tz))
             _batches[rows] = tz = backend.Allocate(rows, _flow.Features);
         backend.Upload(z, tz);
-        int shards = ShardedGradient.ShardsFor(rows);
+        int shards = ShardedGradient.ShardsFor(rows, _flow.Features);
         float weight = 1f / rows;
         var weights = new double[rows];
         ShardRunner.Shared.Run(shards, shard =>

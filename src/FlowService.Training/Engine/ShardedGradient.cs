@@ -11,14 +11,17 @@ namespace FlowService.Training.Engine;
 /// summed into <see cref="Gradient"/>.
 /// </summary>
 /// <remarks>
-/// The shard count depends on the batch size only, never on the machine's core count, and the arenas
+/// The shard count depends on the batch size and the row width only, never on the machine's core count, and the arenas
 /// are summed in shard order: the same batch gives bit-identical gradients on any machine and under
 /// any thread timing, so a resumed job retraces the uninterrupted run exactly.
 /// </remarks>
 public sealed class ShardedGradient
 {
-    /// <summary>Rows below which a batch is not split further (a shard costs more to start than it saves).</summary>
+    /// <summary>Rows of up to <see cref="NarrowRowFeatures"/> features below which a batch is not split further (a shard costs more to start than it saves).</summary>
     public const int MinRowsPerShard = 128;
+
+    /// <summary>Rows wider than this (images: 784 values for 28x28) cost proportionally more, so fewer of them fill a shard (at least 8).</summary>
+    public const int NarrowRowFeatures = 64;
 
     /// <summary>The most shards one batch is split into.</summary>
     public const int MaxShards = 8;
@@ -44,7 +47,8 @@ public sealed class ShardedGradient
     /// <summary>dL/dθ of the last <see cref="Compute"/>, L = mean NLL of its batch (layout order, on the flow's backend).</summary>
     public Tensor Gradient => _gradients[0];
 
-    public static int ShardsFor(int rows) => Math.Clamp(rows / MinRowsPerShard, 1, MaxShards);
+    public static int ShardsFor(int rows, int features) =>
+        Math.Clamp(rows / Math.Max(8, MinRowsPerShard * NarrowRowFeatures / Math.Max(features, NarrowRowFeatures)), 1, MaxShards);
 
     /// <summary>
     /// Forward and backward of the batch (rows x Features, context rows x ContextFeatures); leaves the
@@ -58,7 +62,7 @@ public sealed class ShardedGradient
         backend.Upload(x, tx);
         if (condition is not null)
             backend.Upload(context, condition);
-        int shards = ShardsFor(rows);
+        int shards = ShardsFor(rows, _flow.Features);
         float weight = 1f / rows;
         ShardRunner.Shared.Run(shards, shard =>
         {

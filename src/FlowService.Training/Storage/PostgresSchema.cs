@@ -91,5 +91,7 @@ public static class PostgresSchema
         ALTER TABLE job_epochs ADD COLUMN importance_json jsonb;
         ALTER TABLE model_versions ADD COLUMN target_json jsonb;
         """,
+        // Image datasets (IDX, or .npy of N-D images) record their shape and value range.
+        "ALTER TABLE datasets ADD COLUMN image_json jsonb",
     ];
 }

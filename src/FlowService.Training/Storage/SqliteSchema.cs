@@ -86,5 +86,7 @@ public static class SqliteSchema
         ALTER TABLE job_epochs ADD COLUMN importance_json TEXT;
         ALTER TABLE model_versions ADD COLUMN target_json TEXT
         """,
+        // Image datasets (IDX, or .npy of N-D images) record their shape and value range.
+        "ALTER TABLE datasets ADD COLUMN image_json TEXT",
     ];
 }

@@ -1,7 +1,9 @@
+using FlowService.Model.Compute.Cpu;
 using FlowService.Model.Flows;
 using FlowService.Model.Flows.Recipes;
 using FlowService.Model.Neural;
 using FlowService.Model.Transforms;
+using FlowService.Model.Transforms.Images;
 using FlowService.Model.Transforms.Leaves;
 
 namespace FlowService.Model.Tests.Transforms;
@@ -50,10 +52,42 @@ public static class TransformCases
         ["flow.realnvp.mixture.base"] = Flow("""{"type":"realnvp","layers":2,"hidden":[8],"base":{"components":3,"covariance":"diagonal"}}"""),
         ["flow.gaussian"] = (_, _) => FlowRecipes.Build(FlowSpec.Parse("""{"type":"gaussian"}"""), Features, 0, seed: 11),
         ["flow.gaussianization"] = (_, _) => FlowRecipes.Build(FlowSpec.Parse("""{"type":"gaussianization","layers":1,"bins":4,"tailBound":2.5}"""), Features, 0, seed: 11),
+        ["image.coupling.checkerboard"] = (_, z) => new ImageCoupling(new ImageShape(2, 4, 4), CouplingMask.Checkerboard, false, new AffineLeaf(), 4, 1, z, FusedActivation.Elu),
+        ["image.coupling.checkerboard.flipped.additive"] = (_, z) => new ImageCoupling(new ImageShape(1, 3, 4), CouplingMask.Checkerboard, true, new AdditiveLeaf(), 3, 2, z, FusedActivation.Tanh),
+        ["image.coupling.channel"] = (_, z) => new ImageCoupling(new ImageShape(4, 2, 3), CouplingMask.Channel, false, new AffineLeaf(2f), 4, 0, z),
+        ["image.coupling.channel.flipped.odd"] = (_, z) => new ImageCoupling(new ImageShape(3, 2, 2), CouplingMask.Channel, true, new AffineLeaf(), 5, 1, z, FusedActivation.Elu),
+        ["image.actnorm"] = (_, _) => new ChannelActNorm(new ImageShape(3, 2, 2)),
+        ["image.conv1x1"] = (_, _) => new InvertibleConv1x1(new ImageShape(3, 2, 2), new Random(5)),
+        ["image.squeeze"] = (_, _) => ImagePermutations.Squeeze(new ImageShape(2, 4, 2)),
+        ["image.split"] = (_, _) => ImagePermutations.Split(new ImageShape(3, 2, 2)),
+        ["image.channels.last"] = (_, _) => ImagePermutations.ChannelsLast(new ImageShape(3, 2, 2)),
+        // The theory's inputs lie in [-1.5, 1.5]: an affine map first takes them inside the logit's [0, 1] (pixels' [0, 256) for the flows).
+        ["image.logit"] = (_, _) => IntoPixelRange(1f, new Logit(12, 0.05f)),
+        ["image.flow.realnvp"] = ImageFlow("""{"type":"realnvp","image":[1,4,4],"levels":2,"steps":2,"channels":4,"blocks":1,"activation":"elu"}"""),
+        ["image.flow.realnvp.additive"] = ImageFlow("""{"type":"realnvp","image":[2,4,2],"levels":2,"steps":1,"channels":3,"blocks":0,"coupling":"additive"}"""),
+        ["image.flow.glow"] = ImageFlow("""{"type":"glow","image":[1,4,4],"levels":2,"steps":2,"channels":4,"blocks":1,"activation":"elu"}"""),
     };
 
+    /// <summary>Every case with no context, and with 2 context features too when asked (image transforms are not conditional).</summary>
     public static IEnumerable<object[]> Names(bool withContext) =>
-        All.Keys.SelectMany(name => withContext ? new[] { new object[] { name, 0 }, new object[] { name, 2 } } : new[] { new object[] { name, 0 } });
+        All.Keys.SelectMany(name => withContext && !IsImage(name) ? new[] { new object[] { name, 0 }, new object[] { name, 2 } } : new[] { new object[] { name, 0 } });
+
+    public static bool IsImage(string name) => name.StartsWith("image.", StringComparison.Ordinal);
+
+    /// <summary>y = (x + 2) / 4 · range then <paramref name="inner"/>: the theory's [-1.5, 1.5] to [range/8, 7·range/8].</summary>
+    private static ITransform IntoPixelRange(float range, ITransform inner) =>
+        new Chain(new[]
+        {
+            new Standardization(Enumerable.Repeat(-2f, inner.Features).ToArray(), Enumerable.Repeat(4f / range, inner.Features).ToArray()),
+            inner,
+        });
+
+    private static Func<int, bool, ITransform> ImageFlow(string json) => (_, zeroInit) =>
+    {
+        var spec = FlowSpec.Parse(zeroInit ? json : json.Replace("{", "{\"zeroInit\":false,", StringComparison.Ordinal));
+        var image = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("image").EnumerateArray().Aggregate(1, (p, e) => p * e.GetInt32());
+        return IntoPixelRange(256f, FlowRecipes.Build(spec, image, 0, seed: 11));
+    };
 
     private static Func<int, bool, ITransform> Flow(string json) => (context, zeroInit) =>
     {

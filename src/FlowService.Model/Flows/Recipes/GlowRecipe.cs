@@ -7,7 +7,8 @@ namespace FlowService.Model.Flows.Recipes;
 /// Glow (Kingma and Dhariwal 2018) for vectors: K steps of ActNorm → LU linear → affine coupling
 /// (the coupling always keeps the first half: the LU layer already mixes the features, as in the PyTorch reference). The chain is flat, so step k's transforms are
 /// <c>transforms.{3k}</c> (ActNorm), <c>transforms.{3k+1}</c> (LU), <c>transforms.{3k+2}</c> (coupling).
-/// {"type":"glow","layers":4,"hidden":[128,128],"scaleClamp":3}; "layers" counts steps.
+/// {"type":"glow","layers":4,"hidden":[128,128],"scaleClamp":3}; "layers" counts steps. With an
+/// "image" field, the multi-scale convolutional Glow of <see cref="MultiScaleImageFlows.Glow"/>.
 /// </summary>
 public sealed class GlowRecipe : IFlowRecipe
 {
@@ -15,6 +16,8 @@ public sealed class GlowRecipe : IFlowRecipe
 
     public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
     {
+        if (ImageFlowOptions.TryRead(spec, features, contextFeatures, glow: true) is { } image)
+            return MultiScaleImageFlows.Glow(image, random);
         var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 4, defaultHidden: new[] { 128, 128 });
         float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
         NiceRecipe.RequireTwoFeatures(features, Type);

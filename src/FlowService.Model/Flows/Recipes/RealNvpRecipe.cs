@@ -6,7 +6,8 @@ namespace FlowService.Model.Flows.Recipes;
 /// <summary>
 /// RealNVP (Dinh et al. 2017, "Density estimation using Real NVP"): affine couplings over
 /// alternating halves with the soft-clamped scale. {"type":"realnvp","layers":8,
-/// "hidden":[128,128],"activation":"relu","scaleClamp":3}; "conditioner":"attention" (<see cref="ConditionerOptions"/>).
+/// "hidden":[128,128],"activation":"relu","scaleClamp":3}; "conditioner":"attention" (<see cref="ConditionerOptions"/>). With an "image" field,
+/// the multi-scale convolutional architecture of <see cref="MultiScaleImageFlows.RealNvp"/> (<see cref="ImageFlowOptions"/>).
 /// </summary>
 public sealed class RealNvpRecipe : IFlowRecipe
 {
@@ -14,6 +15,8 @@ public sealed class RealNvpRecipe : IFlowRecipe
 
     public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
     {
+        if (ImageFlowOptions.TryRead(spec, features, contextFeatures, glow: false) is { } image)
+            return MultiScaleImageFlows.RealNvp(image);
         var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 8, defaultHidden: new[] { 128, 128 });
         float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
         var conditioner = ConditionerOptions.Read(spec);

@@ -1,0 +1,141 @@
+using System.Numerics.Tensors;
+
+namespace FlowService.Model.Compute.Cpu;
+
+public sealed partial class CpuBackend
+{
+    public void Im2Col3x3(Tensor pixels, int height, int width, Tensor columns)
+    {
+        int channels = RequireImageColumns(pixels, height, width, columns);
+        var source = pixels.Span();
+        var target = columns.Span();
+        int images = pixels.Rows / (height * width);
+        for (int b = 0; b < images; b++)
+            for (int h = 0; h < height; h++)
+                for (int w = 0; w < width; w++)
+                {
+                    int row = (b * height + h) * width + w;
+                    var columnRow = target.Slice(row * 9 * channels, 9 * channels);
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        int sh = h + ky - 1;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            int sw = w + kx - 1;
+                            var tap = columnRow.Slice((ky * 3 + kx) * channels, channels);
+                            if ((uint)sh < (uint)height && (uint)sw < (uint)width)
+                                source.Slice(((b * height + sh) * width + sw) * channels, channels).CopyTo(tap);
+                            else
+                                tap.Clear();
+                        }
+                    }
+                }
+    }
+
+    public void Col2Im3x3(Tensor columns, int height, int width, Tensor pixels)
+    {
+        int channels = RequireImageColumns(pixels, height, width, columns);
+        var source = columns.Span();
+        var target = pixels.Span();
+        target.Clear();
+        int images = pixels.Rows / (height * width);
+        for (int b = 0; b < images; b++)
+            for (int h = 0; h < height; h++)
+                for (int w = 0; w < width; w++)
+                {
+                    int row = (b * height + h) * width + w;
+                    var columnRow = source.Slice(row * 9 * channels, 9 * channels);
+                    for (int ky = 0; ky < 3; ky++)
+                    {
+                        int sh = h + ky - 1;
+                        if ((uint)sh >= (uint)height)
+                            continue;
+                        for (int kx = 0; kx < 3; kx++)
+                        {
+                            int sw = w + kx - 1;
+                            if ((uint)sw >= (uint)width)
+                                continue;
+                            var pixel = target.Slice(((b * height + sh) * width + sw) * channels, channels);
+                            TensorPrimitives.Add(pixel, columnRow.Slice((ky * 3 + kx) * channels, channels), pixel);
+                        }
+                    }
+                }
+    }
+
+    public void LogitForward(Tensor x, float alpha, Tensor z, Tensor logDet)
+    {
+        RequireSameShape(x, z);
+        RequirePerRow(logDet, x.Rows);
+        RequireLogitAlpha(alpha);
+        double scale = 1.0 - 2.0 * alpha, logScale = Math.Log(scale);
+        var sums = logDet.Span();
+        for (int r = 0; r < x.Rows; r++)
+        {
+            var xr = x.Row(r);
+            var zr = z.Row(r);
+            double sum = 0;
+            for (int j = 0; j < xr.Length; j++)
+            {
+                double s = alpha + scale * xr[j];
+                zr[j] = (float)(Math.Log(s) - Math.Log(1.0 - s));
+                sum += logScale - Math.Log(s) - Math.Log(1.0 - s);
+            }
+            sums[r] += (float)sum;
+        }
+    }
+
+    public void LogitInverse(Tensor z, float alpha, Tensor x)
+    {
+        RequireSameShape(x, z);
+        RequireLogitAlpha(alpha);
+        double scale = 1.0 - 2.0 * alpha;
+        var zs = z.Span();
+        var xs = x.Span();
+        for (int i = 0; i < zs.Length; i++)
+        {
+            double s = 1.0 / (1.0 + Math.Exp(-(double)zs[i]));
+            xs[i] = (float)((s - alpha) / scale);
+        }
+    }
+
+    public void LogitBackward(Tensor x, float alpha, Tensor dz, Tensor dLogDet, Tensor dx)
+    {
+        RequireSameShape(x, dz);
+        RequireSameShape(x, dx);
+        RequirePerRow(dLogDet, x.Rows);
+        RequireLogitAlpha(alpha);
+        double scale = 1.0 - 2.0 * alpha;
+        var weights = dLogDet.Span();
+        for (int r = 0; r < x.Rows; r++)
+        {
+            var xr = x.Row(r);
+            var dzr = dz.Row(r);
+            var dxr = dx.Row(r);
+            double weight = weights[r];
+            for (int j = 0; j < xr.Length; j++)
+            {
+                double s = alpha + scale * xr[j];
+                double inverse = 1.0 / (s * (1.0 - s));
+                // dz/dx = (1-2α)/(s(1-s)); d/dx of -log s - log(1-s) = (1-2α)(2s-1)/(s(1-s)).
+                dxr[j] = (float)(scale * inverse * (dzr[j] + weight * (2.0 * s - 1.0)));
+            }
+        }
+    }
+
+    private static int RequireImageColumns(Tensor pixels, int height, int width, Tensor columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        if (pixels.Rows % (height * width) != 0)
+            throw new ArgumentException($"{pixels.Rows} pixel rows are not a whole number of {height}x{width} images.", nameof(pixels));
+        if (columns.Rows != pixels.Rows || columns.Cols != 9 * pixels.Cols)
+            throw new ArgumentException($"3x3 columns of {pixels.Rows}x{pixels.Cols} pixels must be {pixels.Rows}x{9 * pixels.Cols}, not {columns.Rows}x{columns.Cols}.", nameof(columns));
+        return pixels.Cols;
+    }
+
+    private static void RequireLogitAlpha(float alpha)
+    {
+        if (!(alpha >= 0f && alpha < 0.5f))
+            throw new ArgumentOutOfRangeException(nameof(alpha), $"The logit's alpha must be in [0, 0.5), not {alpha}.");
+    }
+}

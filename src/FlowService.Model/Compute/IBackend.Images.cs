@@ -1,0 +1,32 @@
+namespace FlowService.Model.Compute;
+
+public partial interface IBackend
+{
+    // Images: a batch of B images of C channels and H x W pixels is seen by convolutions as
+    // "pixel rows" (B·H·W x C, channels last), so a 1x1 convolution is one GEMM and a 3x3 one is
+    // im2col + GEMM. Also the element-wise logit of RealNVP's image preprocessing.
+
+    /// <summary>
+    /// columns[(b, h, w), (ky·3 + kx)·C + c] = pixels[(b, h + ky - 1, w + kx - 1), c], zero outside the
+    /// image (stride 1, zero padding 1). pixels is (B·H·W) x C, columns (B·H·W) x 9C.
+    /// </summary>
+    void Im2Col3x3(Tensor pixels, int height, int width, Tensor columns);
+
+    /// <summary>
+    /// The adjoint of <see cref="Im2Col3x3"/>: <b>overwrites</b> pixels[(b, h, w), c] with the sum of every
+    /// column entry that was read from that pixel (the input gradient of a 3x3 convolution).
+    /// </summary>
+    void Col2Im3x3(Tensor columns, int height, int width, Tensor pixels);
+
+    /// <summary>
+    /// z = logit(α + (1 - 2α) x) element-wise (x in [0, 1]); <b>adds</b> Σ_j log|dz_j/dx_j| =
+    /// Σ_j [log(1 - 2α) - log s_j - log(1 - s_j)] with s = α + (1 - 2α) x to each row of logDet.
+    /// </summary>
+    void LogitForward(Tensor x, float alpha, Tensor z, Tensor logDet);
+
+    /// <summary>x = (sigmoid(z) - α) / (1 - 2α).</summary>
+    void LogitInverse(Tensor z, float alpha, Tensor x);
+
+    /// <summary>At input x: overwrites dx = dz · dz/dx + dLogDet_r · d(log|dz/dx|)/dx.</summary>
+    void LogitBackward(Tensor x, float alpha, Tensor dz, Tensor dLogDet, Tensor dx);
+}
