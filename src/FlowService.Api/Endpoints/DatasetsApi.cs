@@ -82,6 +82,7 @@ public static partial class DatasetsApi
         };
     }
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
+    // \z, not $: $ also matches before a final "\n", which would let "name\n" through.
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,100}\z")]
     private static partial Regex NamePattern();
 }

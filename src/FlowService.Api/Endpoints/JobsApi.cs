@@ -145,6 +145,7 @@ public static partial class JobsApi
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    // \z, not $: $ also matches before a final "\n", which would create a model folder named "evil\n".
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex ModelNamePattern();
 }

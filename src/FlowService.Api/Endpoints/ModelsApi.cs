@@ -105,6 +105,7 @@ public static partial class ModelsApi
         return TypedResults.NoContent();
     }
 
-    [GeneratedRegex(@"^(?!\d+$)[A-Za-z0-9._-]{1,64}$")]
+    // \z, not $: $ also matches before a final "\n", which would let "prod\n" through.
+    [GeneratedRegex(@"^(?!\d+\z)[A-Za-z0-9._-]{1,64}\z")]
     private static partial Regex AliasPattern();
 }

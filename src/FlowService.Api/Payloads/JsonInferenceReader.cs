@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FlowService.Api.Endpoints;
+using FlowService.Training.Datasets;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FlowService.Api.Payloads;
@@ -20,6 +21,8 @@ public static class JsonInferenceReader
     public static ProblemHttpResult? ReadTarget(ReadOnlySpan<byte> json, out InferenceTarget target)
     {
         target = new InferenceTarget(null, null, null, null);
+        if (Utf8Text.FirstInvalidByte(json) is var invalid and >= 0)
+            return Problems.BadRequest($"The body is not valid UTF-8: byte {invalid} (0-based) starts an invalid sequence.", field: "$");
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
         try
         {

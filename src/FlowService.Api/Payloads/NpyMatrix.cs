@@ -51,8 +51,9 @@ public static partial class NpyMatrix
             return Problems.BadRequest($"The .npy array has shape ({shape.Groups[1].Value}); a 2-D array {expected} is required.", field: "shape");
         if (c != width)
             return Problems.BadRequest($"The .npy array has {c} columns; the model expects {expected}.", field: "shape");
-        if (r == 0)
-            return Problems.BadRequest("The .npy array has no rows.", field: "shape");
+        // A negative row count would make rows x columns x itemsize wrap around to the body's length.
+        if (r < 1)
+            return Problems.BadRequest($"The .npy array has {r} rows; at least 1 is needed.", field: "shape");
         if (r > maxRows)
             return Problems.BadRequest($"The .npy array has {r} rows; at most {maxRows} are allowed per request (FlowService:Limits:MaxScoreRows).", field: "shape");
         var data = bytes[(headerStart + headerLength)..];

@@ -10,6 +10,8 @@ public static class JsonDatasetParser
 {
     public static NumericTable Parse(ReadOnlySpan<byte> utf8, DatasetLimits limits)
     {
+        if (Utf8Text.FirstInvalidByte(utf8) is var invalid and >= 0)
+            throw new DatasetValidationException($"The body is not valid UTF-8: byte {invalid} (0-based) starts an invalid sequence.");
         JsonDocument document;
         try
         {

@@ -30,12 +30,13 @@ public static partial class NpyFormat
         {
             if (bytes.Length < 12)
                 throw new DatasetValidationException("The .npy header is truncated.");
-            headerLength = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]));
+            // A length past the body (up to 0xFFFFFFFF) is "truncated" below, not an overflow.
+            headerLength = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]));
             headerStart = 12;
         }
         else
             throw new DatasetValidationException($"Unsupported .npy format version {major}.{bytes[7]}; versions 1.0, 2.0 and 3.0 are read.");
-        if (headerStart + headerLength > bytes.Length)
+        if ((long)headerStart + headerLength > bytes.Length)
             throw new DatasetValidationException("The .npy header is truncated.");
         string header = Encoding.UTF8.GetString(bytes.Slice(headerStart, headerLength));
 
@@ -56,6 +57,8 @@ public static partial class NpyFormat
             throw new DatasetValidationException($"The .npy array has shape ({shapeText}); a 2-D array (rows, columns) is required.", column: "shape");
         if (!long.TryParse(dims[0], CultureInfo.InvariantCulture, out long rows) || !long.TryParse(dims[1], CultureInfo.InvariantCulture, out long cols))
             throw new DatasetValidationException($"The .npy shape ({shapeText}) is not two integers.", column: "shape");
+        if (rows < 0 || cols < 0)
+            throw new DatasetValidationException($"The .npy shape ({rows}, {cols}) has a negative dimension.", column: "shape");
         if (rows == 0 || cols == 0)
             throw new DatasetValidationException($"The .npy array has shape ({rows}, {cols}): it holds no data.", row: 1);
         if (cols > limits.MaxColumns)
