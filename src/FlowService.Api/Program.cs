@@ -8,6 +8,7 @@ builder.AddObservability();
 builder.AddFlowServiceOptions();
 builder.AddHttpConventions();
 builder.AddStorage();
+builder.AddSecurity();
 builder.AddTrainingWorker();
 builder.AddScoring();
 builder.AddApiDocumentation();
@@ -16,16 +17,18 @@ var app = builder.Build();
 app.UseRequestLogging();
 
 app.UseProblemResponses();
+app.UseSecurity();
 app.UseApiDocumentation();
 
 app.MapHealthApi();
-app.MapMetrics();
+app.MapMetrics().ProtectMetrics(app);
 if (app.ServesApi())
 {
     app.MapDatasetsApi();
     app.MapJobsApi();
     app.MapModelsApi();
     app.MapInferenceApi();
+    app.MapKeysApi();
 }
 
 app.Run();

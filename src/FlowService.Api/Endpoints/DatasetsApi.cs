@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using FlowService.Api.Hosting;
+using FlowService.Api.Security;
 using FlowService.Training.Datasets;
 using FlowService.Training.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,17 +14,20 @@ public static partial class DatasetsApi
 {
     public static IEndpointRouteBuilder MapDatasetsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/datasets").WithTags("Datasets");
-        group.MapPost("/", Upload)
+        // One group per role: readers list and fetch, trainers upload, admins delete.
+        var read = app.MapGroup("/datasets").WithTags("Datasets").RequireAuthorization(ApiPolicies.Reader);
+        var train = app.MapGroup("/datasets").WithTags("Datasets").RequireAuthorization(ApiPolicies.Trainer);
+        var admin = app.MapGroup("/datasets").WithTags("Datasets").RequireAuthorization(ApiPolicies.Admin);
+        train.MapPost("/", Upload)
             .Accepts<string>("text/csv", "application/json", "application/x-npy", "application/octet-stream")
             .WithSummary("Upload a dataset (CSV with a header row, JSON {columns, rows}, or a 2-D float32/float64 .npy).")
             .WithDescription("Query: name (required), columns (comma-separated names, .npy only). Rejections name the first offending line/row and column; columns with zero variance are rejected.")
             .WithRequestExample("text/csv", ApiExamples.DatasetCsv)
             .WithResponseExample(StatusCodes.Status201Created, ApiExamples.DatasetInfo);
-        group.MapGet("/", List).WithSummary("List datasets.");
-        group.MapGet("/{id}", Get).WithSummary("A dataset's metadata and per-column statistics.")
+        read.MapGet("/", List).WithSummary("List datasets.");
+        read.MapGet("/{id}", Get).WithSummary("A dataset's metadata and per-column statistics.")
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.DatasetInfo);
-        group.MapDelete("/{id}", Delete).WithSummary("Delete a dataset (refused while a queued or running job uses it).");
+        admin.MapDelete("/{id}", Delete).WithSummary("Delete a dataset (refused while a queued or running job uses it).");
         return app;
     }
 

@@ -5,6 +5,7 @@ using FlowService.Api.Hosting;
 using FlowService.Api.Observability;
 using FlowService.Api.Payloads;
 using FlowService.Api.Scoring;
+using FlowService.Api.Security;
 using FlowService.Training.Datasets;
 using FlowService.Training.Registry;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public static class InferenceApi
 {
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/").WithTags("Inference");
+        var group = app.MapGroup("/").WithTags("Inference").RequireAuthorization(ApiPolicies.Scorer);
         group.MapPost("/score", Score)
             .Accepts<ScoreRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
             .Produces<ScoreResponse>(StatusCodes.Status200OK, MediaTypes.Json)

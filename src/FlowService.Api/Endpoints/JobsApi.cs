@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
+using FlowService.Api.Security;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
@@ -18,17 +19,19 @@ public static partial class JobsApi
 {
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/jobs").WithTags("Jobs");
-        group.MapPost("/", Create)
+        // Readers watch jobs; trainers queue and cancel them.
+        var read = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader);
+        var train = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Trainer);
+        train.MapPost("/", Create)
             .Accepts<CreateJobRequest>("application/json")
             .WithSummary("Queue a training job; 202 with Location /jobs/{id}.")
             .WithRequestExample("application/json", ApiExamples.CreateJob)
             .WithResponseExample(StatusCodes.Status202Accepted, ApiExamples.Job);
-        group.MapGet("/", List).WithSummary("List jobs, newest first (optionally ?state=running).");
-        group.MapGet("/{id}", Get).WithSummary("A job's state and progress: epoch, per-epoch train/validation NLL, samples/s, elapsed, ETA, error, produced version.")
+        read.MapGet("/", List).WithSummary("List jobs, newest first (optionally ?state=running).");
+        read.MapGet("/{id}", Get).WithSummary("A job's state and progress: epoch, per-epoch train/validation NLL, samples/s, elapsed, ETA, error, produced version.")
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.Job);
-        group.MapPost("/{id}/cancel", Cancel).WithSummary("Cancel a queued job at once, or ask its worker to stop a running one.");
-        group.MapGet("/{id}/events", Events).WithSummary("Server-sent events: one 'progress' event per change, a final 'end' event.")
+        train.MapPost("/{id}/cancel", Cancel).WithSummary("Cancel a queued job at once, or ask its worker to stop a running one.");
+        read.MapGet("/{id}/events", Events).WithSummary("Server-sent events: one 'progress' event per change, a final 'end' event.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
         return app;
     }

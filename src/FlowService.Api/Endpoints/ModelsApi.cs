@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Api.Scoring;
+using FlowService.Api.Security;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,17 +15,19 @@ public static partial class ModelsApi
 {
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/models").WithTags("Models");
-        group.MapGet("/", List).WithSummary("Every model with its versions and aliases.");
-        group.MapGet("/{name}", GetModel).WithSummary("A model's versions and aliases.");
-        group.MapGet("/{name}/versions/{version:int}", GetVersion).WithSummary("One immutable version: spec, data lineage, training parameters, train/validation/test NLL, calibration.");
-        group.MapGet("/{name}/versions/{version:int}/checkpoint", DownloadCheckpoint)
+        // Readers see the registry and download checkpoints; only admins move aliases and delete versions.
+        var read = app.MapGroup("/models").WithTags("Models").RequireAuthorization(ApiPolicies.Reader);
+        var admin = app.MapGroup("/models").WithTags("Models").RequireAuthorization(ApiPolicies.Admin);
+        read.MapGet("/", List).WithSummary("Every model with its versions and aliases.");
+        read.MapGet("/{name}", GetModel).WithSummary("A model's versions and aliases.");
+        read.MapGet("/{name}/versions/{version:int}", GetVersion).WithSummary("One immutable version: spec, data lineage, training parameters, train/validation/test NLL, calibration.");
+        read.MapGet("/{name}/versions/{version:int}/checkpoint", DownloadCheckpoint)
             .WithSummary("The version's checkpoint folder (weights as safetensors + model.json) as a zip archive.")
             .Produces(StatusCodes.Status200OK, contentType: "application/zip");
-        group.MapPut("/{name}/aliases/{alias}", SetAlias).WithSummary("Point an alias (e.g. production) at a version; the version is loaded and run once first, so it answers its first request warm.")
+        admin.MapPut("/{name}/aliases/{alias}", SetAlias).WithSummary("Point an alias (e.g. production) at a version; the version is loaded and run once first, so it answers its first request warm.")
             .Accepts<SetAliasRequest>("application/json")
             .WithRequestExample("application/json", ApiExamples.SetAlias);
-        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithSummary("Delete a version and its checkpoint; refused (409) while an alias points at it.");
+        admin.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithSummary("Delete a version and its checkpoint; refused (409) while an alias points at it.");
         return app;
     }
 

@@ -86,5 +86,16 @@ public static class PostgresSchema
             FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
         );
         """,
+        """
+        CREATE TABLE api_keys (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            role text NOT NULL CHECK (role IN ('reader', 'scorer', 'trainer', 'admin')),
+            hash text NOT NULL UNIQUE,
+            created_at timestamptz NOT NULL,
+            expires_at timestamptz,
+            last_used_at timestamptz
+        );
+        """,
     ];
 }

@@ -81,5 +81,16 @@ public static class SqliteSchema
             FOREIGN KEY (model, version) REFERENCES model_versions (model, version)
         )
         """,
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            last_used_at TEXT
+        )
+        """,
     ];
 }

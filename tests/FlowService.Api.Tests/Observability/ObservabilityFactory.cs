@@ -38,6 +38,8 @@ public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? se
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("FlowService:DataPath", dataFolder);
+        // Production refuses to start without a credential; auth is not what these tests look at.
+        builder.UseSetting("FlowService:Auth:Mode", "none");
         if (settings is not null)
         {
             builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(settings.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value))));
