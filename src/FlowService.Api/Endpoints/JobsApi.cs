@@ -37,7 +37,8 @@ public static partial class JobsApi
     }
 
     static async Task<Results<AcceptedAtRoute<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Create(
-        HttpRequest request, IJobStore jobs, IDatasetStore datasets, FlowEngineCatalog engines, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, IJobStore jobs, IDatasetStore datasets, FlowEngineCatalog engines, IOptions<JsonOptions> json, IOptions<DatasetLimits> limits,
+        CancellationToken cancellationToken)
     {
         CreateJobRequest? body;
         try
@@ -73,6 +74,9 @@ public static partial class JobsApi
         var flow = body.Flow ?? FlowEngineCatalog.DefaultSpec;
         if (engines.Validate(flow, dataset.Columns.Count - context.Length, context.Length) is { } flowError)
             return Problems.BadRequest(flowError.Message, field: flowError.Field);
+        if (engines.Estimate(flow, dataset.Columns.Count - context.Length, context.Length) is { } size
+            && TrainingBudget.Check(size, training.BatchSize, limits.Value) is { } budgetError)
+            return Problems.BadRequest(budgetError.Message, field: budgetError.Field);
 
         var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context), cancellationToken);
         return TypedResults.Accepted($"/jobs/{job.Id}", JobResponse.From(job));

@@ -20,6 +20,12 @@ public interface IFlowEngine
     /// <summary>The first problem of a spec for this data shape, as (JSON path, message), or null.</summary>
     (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures);
 
+    /// <summary>
+    /// The flow's size from a valid spec, worked out without building it; null when this engine cannot tell, in which
+    /// case only its own validation bounds the flow.
+    /// </summary>
+    Model.Flows.FlowSize? Estimate(JsonElement spec, int features, int contextFeatures) => null;
+
     /// <summary>Trains until the epochs run out or early stopping; throws <see cref="TrainingDivergedException"/> on NaN/Inf and OperationCanceledException when cancelled.</summary>
     TrainingOutcome Train(TrainingRun run, ITrainingObserver observer, CancellationToken cancellationToken);
 

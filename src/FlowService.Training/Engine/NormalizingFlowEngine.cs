@@ -24,7 +24,8 @@ public sealed class NormalizingFlowEngine : IFlowEngine
     {
         try
         {
-            FlowRecipes.Build(FlowSpec.From(spec), features, contextFeatures, seed: 0);
+            // Arithmetic only: a spec of billions of parameters is refused without allocating them.
+            FlowRecipes.Estimate(FlowSpec.From(spec), features, contextFeatures);
             return null;
         }
         catch (FlowSpecException e)
@@ -33,6 +34,9 @@ public sealed class NormalizingFlowEngine : IFlowEngine
             return (e.Field == "features" ? "datasetId" : $"flow.{e.Field}", e.Message);
         }
     }
+
+    public FlowSize? Estimate(JsonElement spec, int features, int contextFeatures) =>
+        FlowRecipes.Estimate(FlowSpec.From(spec), features, contextFeatures);
 
     public TrainingOutcome Train(TrainingRun run, ITrainingObserver observer, CancellationToken cancellationToken)
     {

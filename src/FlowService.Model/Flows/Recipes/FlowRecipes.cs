@@ -27,4 +27,16 @@ public static class FlowRecipes
         spec.RejectUnreadFields();
         return transform;
     }
+
+    /// <summary>Validates like <see cref="Build"/> (same exceptions) and returns the flow's size, allocating nothing of the flow.</summary>
+    public static FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        if (features < 1)
+            throw new FlowSpecException("features", $"A flow needs at least one feature, not {features}.");
+        if (!Recipes.TryGetValue(spec.Type, out var recipe))
+            throw new FlowSpecException("type", $"Unknown flow type \"{spec.Type}\"; known: {string.Join(", ", Recipes.Keys.Order())}.");
+        var size = recipe.Estimate(spec, features, contextFeatures);
+        spec.RejectUnreadFields();
+        return size;
+    }
 }
