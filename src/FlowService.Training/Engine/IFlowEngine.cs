@@ -34,4 +34,16 @@ public interface IFlowEngine
 
     /// <summary>Loads a checkpoint written by <see cref="Save"/>.</summary>
     IDensityFlow Load(string folder);
+
+    /// <summary>
+    /// The sha256 <see cref="Save"/> returned for this checkpoint, recomputed from the folder as it is now (the registry's
+    /// checkpointSha256 to compare with). By default the sha256 of its SHA256SUMS manifest, which lists every file's sum.
+    /// </summary>
+    string ChecksumOf(string folder)
+    {
+        string manifest = Path.Combine(folder, Model.Checkpoints.ChecksummedDirectory.ManifestName);
+        if (!File.Exists(manifest))
+            throw new Model.Checkpoints.CheckpointCorruptException($"Checkpoint {folder}: {Model.Checkpoints.ChecksummedDirectory.ManifestName} is missing.");
+        return Model.Checkpoints.ChecksummedDirectory.Sha256(File.ReadAllBytes(manifest));
+    }
 }

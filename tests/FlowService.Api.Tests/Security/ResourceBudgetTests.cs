@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace FlowService.Api.Tests.Security;
 
@@ -60,5 +61,27 @@ public class ResourceBudgetTests
         var id = (await (await strictClient.PostAsync("/datasets?name=d", new StringContent(Csv, Encoding.UTF8, "text/csv"))).AssertJson(HttpStatusCode.Created)).Text("id");
         var refused = await (await strictClient.PostAsJsonAsync("/jobs", new { datasetId = id, model = "m", flow = wide })).AssertProblem(HttpStatusCode.BadRequest);
         Assert.Contains("1,000,000", refused.Text("detail"));
+    }
+
+    [Fact]
+    public async Task The_parameter_budget_also_guards_loading_a_model_for_scoring()
+    {
+        string dataPath = Path.Combine(Path.GetTempPath(), "flowservice-api-tests", Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using (var trainer = new FlowServiceFactory(dataPath: dataPath))
+                await Scoring.InferencePayloadTests.TrainAsync(trainer.CreateClient(), "m");
+            // The same data folder served by a process with a lower limit (e.g. a smaller scoring replica).
+            await using var server = new FlowServiceFactory(worker: false, dataPath: dataPath, settings: new() { ["FlowService:Limits:MaxParameters"] = "1000" });
+            var problem = await (await server.CreateClient().PostAsJsonAsync("/score", new { model = "m", rows = new[] { new[] { 3.0, -1.0 } } }))
+                .AssertProblem(HttpStatusCode.Conflict);
+            Assert.Contains("FlowService:Limits:MaxParameters", problem.Text("detail"));
+            Assert.Equal(0, server.Services.GetRequiredService<FlowService.Api.Scoring.ScoringService>().Cache.Count);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dataPath, recursive: true);
+        }
     }
 }
