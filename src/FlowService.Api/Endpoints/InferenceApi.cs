@@ -21,7 +21,7 @@ public static class InferenceApi
 {
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/").WithTags("Inference").RequireAuthorization(ApiPolicies.Scorer);
+        var group = app.MapGroup("/").WithTags("Inference").RequireAuthorization(ApiPolicies.Scorer).RequireRateLimiting(RateLimits.Inference);
         group.MapPost("/score", Score)
             .Accepts<ScoreRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
             .Produces<ScoreResponse>(StatusCodes.Status200OK, MediaTypes.Json)

@@ -23,6 +23,7 @@ public static partial class JobsApi
         var read = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader);
         var train = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Trainer);
         train.MapPost("/", Create)
+            .RequireRateLimiting(RateLimits.Jobs)
             .Accepts<CreateJobRequest>("application/json")
             .WithSummary("Queue a training job; 202 with Location /jobs/{id}.")
             .WithRequestExample("application/json", ApiExamples.CreateJob)

@@ -8,7 +8,7 @@ namespace FlowService.Api.Hosting;
 
 /// <summary>
 /// Who may call what: API keys (hashed in the metadata store) and, when configured, OIDC/JWT bearer tokens; one
-/// policy per role, set on each endpoint group; 401/403 problems; security headers. Outside Development a process
+/// policy per role, set on each endpoint group; per-key rate limits; 401/403/429 problems; security headers. Outside Development a process
 /// that serves the API refuses to start with no way to authenticate unless <c>FlowService:Auth:Mode=none</c>.
 /// </summary>
 public static class SecurityRegistration
@@ -44,6 +44,8 @@ public static class SecurityRegistration
         if (jwt.Enabled)
             authentication.AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
         builder.Services.AddAuthorization(ApiPolicies.Add);
+        var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+        builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
         return builder;
     }
@@ -60,6 +62,7 @@ public static class SecurityRegistration
         });
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         return app;
     }
 
