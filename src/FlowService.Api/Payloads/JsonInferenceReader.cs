@@ -77,6 +77,11 @@ public static class JsonInferenceReader
         {
             return Problems.BadRequest($"The body is not valid JSON: {e.Message}", field: "$");
         }
+        catch (InvalidOperationException e)
+        {
+            // A lone surrogate escape (\ud800) is valid JSON syntax but no text; it fails only when decoded (found by fuzzing).
+            return Problems.BadRequest($"The body holds a string that is not valid text: {e.Message}", field: "$");
+        }
     }
 
     /// <summary>
@@ -161,7 +166,7 @@ public static class JsonInferenceReader
             {
                 if (reader.TokenType != JsonTokenType.Number)
                     return Problems.BadRequest($"{field}[{rows}][{c}]{NameOf(names, c)} must be a number; got a {Describe(reader.TokenType)}" +
-                        (reader.TokenType == JsonTokenType.String ? $" (\"{Truncate(reader.GetString())}\"). NaN and infinities are not accepted." : "."), field: $"{field}[{rows}][{c}]");
+                        (reader.TokenType == JsonTokenType.String ? $" (\"{Truncate(Raw(ref reader))}\"). NaN and infinities are not accepted." : "."), field: $"{field}[{rows}][{c}]");
                 if (c < width)
                 {
                     bool parsed = reader.TryGetDouble(out double v);
@@ -186,7 +191,15 @@ public static class JsonInferenceReader
     {
         if (!reader.ValueIsEscaped)
             return Ascii.EqualsIgnoreCase(reader.ValueSpan, name);
-        return string.Equals(reader.GetString(), Encoding.UTF8.GetString(name), StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            return string.Equals(reader.GetString(), Encoding.UTF8.GetString(name), StringComparison.OrdinalIgnoreCase);
+        }
+        catch (InvalidOperationException)
+        {
+            // An escape that is no text (a lone surrogate) names no field of ours.
+            return false;
+        }
     }
 
     static string NameOf(IReadOnlyList<string> names, int column) => column < names.Count ? $" ({names[column]})" : "";

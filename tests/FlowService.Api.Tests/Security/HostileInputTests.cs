@@ -149,4 +149,22 @@ public class HostileInputTests
         byte[] invalidUtf8Cell = [.. "{\"model\":\"m\",\"rows\":[[1,\""u8, 0xFF, .. "\"]]}"u8];
         await (await client.PostAsync("/score", Body(invalidUtf8Cell, "application/json"))).AssertProblem(HttpStatusCode.BadRequest);
     }
+
+    /// <summary>Found by the fuzzer (tools/fuzz): valid UTF-8, valid JSON syntax, but an escape that is no text.</summary>
+    [Fact]
+    public async Task Lone_surrogate_escapes_in_json_strings_are_problems_not_server_errors()
+    {
+        await using var factory = new FlowServiceFactory();
+        var client = factory.CreateClient();
+        StringContent Json(string text) => new(text, Encoding.UTF8, "application/json");
+        var dataset = await (await client.PostAsync("/datasets?name=s", Json("{\"columns\":[\"a\\ud800\",\"b\"],\"rows\":[[1,2],[3,5]]}"))).AssertProblem(HttpStatusCode.BadRequest);
+        Assert.Contains("not valid text", dataset.Text("detail"));
+        await (await client.PostAsync("/datasets?name=s", Json("{\"col\\udc00umns\":[\"a\"],\"rows\":[[1],[3]]}"))).AssertProblem(HttpStatusCode.BadRequest);
+        Assert.Equal(0, (await (await client.GetAsync("/datasets")).AssertJson(HttpStatusCode.OK)).GetArrayLength());
+
+        await InferencePayloadTests.TrainAsync(client, "m");
+        Assert.Equal("$", (await (await client.PostAsync("/score", Json("{\"model\":\"m\\ud800\",\"rows\":[[1,2]]}"))).AssertProblem(HttpStatusCode.BadRequest)).Text("field"));
+        await (await client.PostAsync("/score", Json("{\"mo\\ud800del\":\"m\",\"rows\":[[1,2]]}"))).AssertProblem(HttpStatusCode.BadRequest);
+        Assert.Equal("rows[0][1]", (await (await client.PostAsync("/score", Json("{\"model\":\"m\",\"rows\":[[1,\"\\ud800\"]]}"))).AssertProblem(HttpStatusCode.BadRequest)).Text("field"));
+    }
 }
