@@ -51,4 +51,5 @@ for round in 1 2; do
   score "auth on (API key), round $round" "Bearer $key"
   stop
 done
+dotnet "$ServingLoadDll" keycheck "$data/keycheck" 5 | record
 echo "{\"done\":\"$(date -u +%FT%TZ)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | record
