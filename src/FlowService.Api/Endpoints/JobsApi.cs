@@ -39,7 +39,7 @@ public static partial class JobsApi
 
     static async Task<Results<AcceptedAtRoute<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Create(
         HttpRequest request, IJobStore jobs, IDatasetStore datasets, FlowEngineCatalog engines, IOptions<JsonOptions> json, IOptions<DatasetLimits> limits,
-        CancellationToken cancellationToken)
+        AuthenticationState auth, IOptions<RateLimitOptions> rateLimits, CancellationToken cancellationToken)
     {
         CreateJobRequest? body;
         try
@@ -79,7 +79,20 @@ public static partial class JobsApi
             && TrainingBudget.Check(size, training.BatchSize, limits.Value) is { } budgetError)
             return Problems.BadRequest(budgetError.Message, field: budgetError.Field);
 
-        var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context), cancellationToken);
+        string? owner = RateLimits.Caller(request.HttpContext, auth);
+        int quota = rateLimits.Value.QueuedJobsPerKey;
+        if (owner is not null && quota > 0)
+        {
+            // A soft quota: two submissions racing may both pass; the hourly rate limit bounds what that can add.
+            var queued = await jobs.ListAsync(JobState.Queued, 10_000, cancellationToken);
+            if (queued.Count(j => j.Request.Owner == owner) >= quota)
+            {
+                request.HttpContext.Response.Headers.RetryAfter = "60";
+                return Problems.Create(StatusCodes.Status429TooManyRequests, "Too many queued jobs.",
+                    $"This credential already has {quota} jobs queued (FlowService:RateLimits:QueuedJobsPerKey); wait for one to start or cancel one.");
+            }
+        }
+        var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context, owner), cancellationToken);
         return TypedResults.Accepted($"/jobs/{job.Id}", JobResponse.From(job));
     }
 

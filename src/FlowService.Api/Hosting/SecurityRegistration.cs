@@ -44,6 +44,7 @@ public static class SecurityRegistration
         if (jwt.Enabled)
             authentication.AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
         builder.Services.AddAuthorization(ApiPolicies.Add);
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();

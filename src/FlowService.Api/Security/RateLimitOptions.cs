@@ -17,4 +17,7 @@ public sealed class RateLimitOptions
 
     /// <summary>POST /jobs per key per hour (fixed window).</summary>
     public int JobsPerHour { get; set; } = 100;
+
+    /// <summary>Jobs a key may have waiting in the queue at once; a submission beyond is a 429 until one starts or is cancelled.</summary>
+    public int QueuedJobsPerKey { get; set; } = 20;
 }

@@ -41,7 +41,7 @@ public static class RateLimits
     }
 
     /// <summary>The key id, or the token's issuer and subject; null when authentication is off.</summary>
-    static string? Caller(HttpContext http, AuthenticationState state)
+    public static string? Caller(HttpContext http, AuthenticationState state)
     {
         if (state.Open || http.User.Identity?.IsAuthenticated != true)
             return null;

@@ -55,4 +55,22 @@ public class RateLimitTests
         // The admin's own budget is separate.
         await (await factory.Client(AuthFixture.AdminKey).PostAsJsonAsync("/jobs", new { datasetId = dataset.Text("id"), model = "m" })).AssertJson(HttpStatusCode.Accepted);
     }
+
+    [Fact]
+    public async Task A_key_may_have_only_so_many_jobs_queued_at_once()
+    {
+        await using var factory = AuthFixture.Create(settings: new() { ["FlowService:RateLimits:QueuedJobsPerKey"] = "2" });
+        var (_, key) = await factory.CreateKeyAsync(ApiRoles.Trainer);
+        var trainer = factory.Client(key);
+        var dataset = (await (await trainer.PostAsync("/datasets?name=d", new StringContent("a,b\n1,2\n3,5\n4,4\n", Encoding.UTF8, "text/csv"))).AssertJson(HttpStatusCode.Created)).Text("id");
+        var first = await (await trainer.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m" })).AssertJson(HttpStatusCode.Accepted);
+        await (await trainer.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m" })).AssertJson(HttpStatusCode.Accepted);
+        var refused = await trainer.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m" });
+        Assert.Contains("QueuedJobsPerKey", (await refused.AssertProblem(HttpStatusCode.TooManyRequests)).Text("detail"));
+        Assert.NotNull(refused.Headers.RetryAfter);
+        // Another key's queue is its own; a cancelled job frees a place.
+        await (await factory.Client(AuthFixture.AdminKey).PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m" })).AssertJson(HttpStatusCode.Accepted);
+        Assert.Equal(HttpStatusCode.OK, (await trainer.PostAsync($"/jobs/{first.Text("id")}/cancel", null)).StatusCode);
+        await (await trainer.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m" })).AssertJson(HttpStatusCode.Accepted);
+    }
 }
