@@ -5,6 +5,8 @@ wrk.method = "POST"
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
+-- AUTHORIZATION="Bearer <key>" sends an API key with every request (bench/serving/auth.sh).
+if os.getenv("AUTHORIZATION") then wrk.headers["Authorization"] = os.getenv("AUTHORIZATION") end
 
 function done(summary, latency, requests)
   local seconds = summary.duration / 1e6

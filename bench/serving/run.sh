@@ -22,7 +22,7 @@ bin=src/FlowService.Api/bin/Release/net10.0
 load() { dotnet bench/serving/ServingLoad/bin/Release/net10.0/ServingLoad.dll "$@"; }
 
 start() {
-  (cd "$bin" && exec env "$@" FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
+  (cd "$bin" && exec env FlowService__Auth__Mode=none "$@" FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
     Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning \
     dotnet FlowService.Api.dll) > "$out/server.log" 2>&1 &
   pid=$!

@@ -9,6 +9,7 @@ builder.AddObservability();
 builder.AddFlowServiceOptions();
 builder.AddHttpConventions();
 builder.AddStorage();
+builder.AddSecurity();
 builder.AddTrainingWorker();
 builder.AddScoring();
 builder.AddHealth();
@@ -18,16 +19,18 @@ var app = builder.Build();
 app.UseObservability();
 
 app.UseProblemResponses();
+app.UseSecurity();
 app.UseApiDocumentation();
 
 app.MapHealth();
-app.MapMetrics();
+app.MapMetrics().ProtectMetrics(app);
 if (app.ServesApi())
 {
     app.MapDatasetsApi();
     app.MapJobsApi();
     app.MapModelsApi();
     app.MapInferenceApi();
+    app.MapKeysApi();
 }
 
 app.Run();

@@ -126,7 +126,8 @@ public class EndToEndTests
             // Gaussian and the flow agree, close to it.
             double flowLogProb = -0.5 * (z0 * z0 + z1 * z1) - Math.Log(2 * Math.PI) + encoded.GetProperty("logDet")[i].GetDouble();
             Assert.True(logProb[i] >= flowLogProb + Math.Log(1 - defensiveWeight) - 1e-4, $"row {i}: served {logProb[i]}, flow {flowLogProb}, ε {defensiveWeight}");
-            Assert.True(Math.Abs(logProb[i] - flowLogProb) <= 0.1, $"row {i}: served {logProb[i]}, flow {flowLogProb}");
+            if (flowLogProb > -10)   // near the data; far out the fitted Gaussian and the flow's tails part ways, as they may
+                Assert.True(Math.Abs(logProb[i] - flowLogProb) <= 0.1, $"row {i}: served {logProb[i]}, flow {flowLogProb}");
         }
         var decoded = await (await client.PostAsJsonAsync("/decode", new { model = "gauss", z })).AssertJson(HttpStatusCode.OK);
         for (int i = 0; i < rows.Length; i++)

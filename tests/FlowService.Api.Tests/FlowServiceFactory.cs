@@ -12,10 +12,12 @@ namespace FlowService.Api.Tests;
 public sealed class FlowServiceFactory : WebApplicationFactory<Program>
 {
     readonly Dictionary<string, string?> _settings;
+    readonly string _environment;
 
     public FlowServiceFactory(StoreBackend backend = StoreBackend.Sqlite, bool worker = true, Dictionary<string, string?>? settings = null,
-        string? dataPath = null, string? postgres = null)
+        string? dataPath = null, string? postgres = null, string environment = "Development")
     {
+        _environment = environment;
         DataPath = dataPath ?? Path.Combine(Path.GetTempPath(), "flowservice-api-tests", Guid.NewGuid().ToString("N"));
         OwnsDataPath = dataPath is null;
         PostgresConnection = backend == StoreBackend.Postgres ? postgres ?? PostgresCluster.CreateDatabaseAsync().GetAwaiter().GetResult() : null;
@@ -43,7 +45,7 @@ public sealed class FlowServiceFactory : WebApplicationFactory<Program>
     {
         foreach (var (key, value) in _settings)
             builder.UseSetting(key, value);
-        builder.UseEnvironment("Development");
+        builder.UseEnvironment(_environment);
     }
 
     public override async ValueTask DisposeAsync()

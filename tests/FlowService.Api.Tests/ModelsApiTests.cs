@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using FlowService.Model.Checkpoints;
 using FlowService.Training.Jobs;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
@@ -16,11 +17,13 @@ public class ModelsApiTests
         var registry = factory.Services.GetRequiredService<IModelRegistry>();
         var folder = factory.Services.GetRequiredService<DataFolder>();
         string relative = DataFolder.CheckpointFolder(model, job);
-        Directory.CreateDirectory(folder.Resolve(relative));
-        await File.WriteAllTextAsync(Path.Combine(folder.Resolve(relative), "model.json"), "{}");
+        // A stand-in checkpoint (no weights, so it does not load) with a manifest the registry's checkpointSha256 matches,
+        // as downloads verify it.
+        ChecksummedDirectory.Write(folder.Resolve(relative), new Dictionary<string, byte[]> { ["model.json"] = "{}"u8.ToArray() });
+        string checkpointSha256 = ChecksummedDirectory.Sha256(await File.ReadAllBytesAsync(Path.Combine(folder.Resolve(relative), ChecksummedDirectory.ManifestName)));
         await registry.RegisterAsync(new NewModelVersion(
             model, job, "d", "sha", ["x", "y"], [], JsonDocument.Parse("""{"type":"realnvp"}""").RootElement.Clone(), new TrainingParameters(),
-            new ModelMetrics(1.0, 1.1, 1.2, 5, 4, 80, 10, 10), AnomalyCalibration.FromValidationLogProb([-3f, -2f, -1f]), relative, "csha"));
+            new ModelMetrics(1.0, 1.1, 1.2, 5, 4, 80, 10, 10), AnomalyCalibration.FromValidationLogProb([-3f, -2f, -1f]), relative, checkpointSha256));
     }
 
     [Theory]
@@ -49,11 +52,11 @@ public class ModelsApiTests
         Assert.Equal(HttpStatusCode.OK, zip.StatusCode);
         Assert.Equal("application/zip", zip.Content.Headers.ContentType?.MediaType);
         using (var archive = new System.IO.Compression.ZipArchive(await zip.Content.ReadAsStreamAsync()))
-            Assert.Equal(["model.json"], archive.Entries.Select(e => e.FullName));
+            Assert.Equal([ChecksummedDirectory.ManifestName, "model.json"], archive.Entries.Select(e => e.FullName));
 
         // The stand-in checkpoint does not load, so the warm-up that precedes an alias move refuses it and the alias stays unset.
         var unloadable = await (await client.PutAsJsonAsync("/models/m/aliases/production", new { version = 1 })).AssertProblem(HttpStatusCode.Conflict);
-        Assert.Contains("warm-up", unloadable.Text("detail"));
+        Assert.Contains("was not moved", unloadable.Text("detail"));
         Assert.Empty((await (await client.GetAsync("/models/m")).AssertJson(HttpStatusCode.OK)).GetProperty("aliases").EnumerateObject());
         // Aliased through the registry (the HTTP move of a loadable version is covered end to end), the delete guard applies.
         Assert.True(await factory.Services.GetRequiredService<IModelRegistry>().SetAliasAsync("m", "production", 1));

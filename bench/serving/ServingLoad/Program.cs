@@ -5,6 +5,7 @@ using FlowService.ServingLoad;
 //   engine DATADIR MODEL SECONDS            in-process log p rows/s of the trained checkpoint (1,000-row batches, the engine's 2 threads)
 //   openloop URL PATH BODY TYPE RATE SECONDS PID   fixed-rate POSTs regardless of answers; latency, statuses, server RSS
 //   sample URL QUERY ACCEPT PID             one GET /sample: time to first byte, rows/s, server peak RSS
+//   keycheck FOLDER SECONDS                 in-process cost of one API-key check, cached and with a store look-up
 // Each mode prints one JSON object.
 return args.FirstOrDefault() switch
 {
@@ -12,11 +13,12 @@ return args.FirstOrDefault() switch
     "engine" => EngineScoring.Run(args[1], args[2], double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture)),
     "openloop" => await OpenLoop.RunAsync(args[1], args[2], args[3], args[4], int.Parse(args[5]), int.Parse(args[6]), int.Parse(args[7])),
     "sample" => await SampleDownload.RunAsync(args[1], args[2], args[3], int.Parse(args[4])),
+    "keycheck" => await KeyCheck.RunAsync(args[1], double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ServingLoad prepare|engine|openloop|sample ... (see bench/serving/run.sh)");
+    Console.Error.WriteLine("usage: ServingLoad prepare|engine|openloop|sample|keycheck ... (see bench/serving/run.sh)");
     return 1;
 }

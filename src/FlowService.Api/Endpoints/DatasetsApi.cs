@@ -2,6 +2,7 @@ using FlowService.Api.Payloads;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using FlowService.Api.Hosting;
+using FlowService.Api.Security;
 using FlowService.Training.Datasets;
 using FlowService.Training.Jobs;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,18 +15,21 @@ public static partial class DatasetsApi
 {
     public static IEndpointRouteBuilder MapDatasetsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/datasets").WithTags("Datasets");
-        group.MapPost("/", Upload)
+        // One group per role: readers list and fetch, trainers upload, admins delete.
+        var read = app.MapGroup("/datasets").WithTags("Datasets").RequireAuthorization(ApiPolicies.Reader);
+        var train = app.MapGroup("/datasets").WithTags("Datasets").RequireAuthorization(ApiPolicies.Trainer);
+        var admin = app.MapGroup("/datasets").WithTags("Datasets").RequireAuthorization(ApiPolicies.Admin);
+        train.MapPost("/", Upload)
             .Accepts<string>("text/csv", "application/json", "application/x-npy", "application/x-idx", "application/octet-stream")
             .WithSummary("Upload a dataset (CSV with a header row, JSON {columns, rows}, a 2-D float32/float64/uint8 .npy, or images: a .npy (N, H, W) or (N, C, H, W), or an IDX file as MNIST ships it, gzipped or not).")
             .WithDescription("Query: name (required), columns (comma-separated names, 2-D .npy only). Rejections name the first offending line/row and column; columns with zero variance are rejected (except in images). " +
                 "An image dataset records its shape and value range under 'image'; application/octet-stream bodies are told apart by their magic bytes (.npy, IDX, gzip).")
             .WithRequestExample("text/csv", ApiExamples.DatasetCsv)
             .WithResponseExample(StatusCodes.Status201Created, ApiExamples.DatasetInfo);
-        group.MapGet("/", List).WithSummary("List datasets.");
-        group.MapGet("/{id}", Get).WithSummary("A dataset's metadata and per-column statistics.")
+        read.MapGet("/", List).WithSummary("List datasets.");
+        read.MapGet("/{id}", Get).WithSummary("A dataset's metadata and per-column statistics.")
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.DatasetInfo);
-        group.MapDelete("/{id}", Delete).WithSummary("Delete a dataset (refused while a queued or running job uses it).");
+        admin.MapDelete("/{id}", Delete).WithSummary("Delete a dataset (refused while a queued or running job uses it).");
         return app;
     }
 
@@ -80,6 +84,7 @@ public static partial class DatasetsApi
     static bool LooksLikeIdx(byte[] body) =>
         body.Length >= 3 && ((body[0] == 0x1f && body[1] == 0x8b) || (body[0] == 0 && body[1] == 0 && body[2] != 0));
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,100}$")]
+    // \z, not $: $ also matches before a final "\n", which would let "name\n" through.
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,100}\z")]
     private static partial Regex NamePattern();
 }

@@ -6,6 +6,7 @@ using FlowService.Api.Hosting;
 using FlowService.Api.Observability;
 using FlowService.Api.Payloads;
 using FlowService.Api.Scoring;
+using FlowService.Api.Security;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Images;
@@ -23,7 +24,7 @@ public static class InferenceApi
 {
     public static IEndpointRouteBuilder MapInferenceApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/").WithTags("Inference");
+        var group = app.MapGroup("/").WithTags("Inference").RequireAuthorization(ApiPolicies.Scorer).RequireRateLimiting(RateLimits.Inference);
         group.MapPost("/score", Score)
             .Accepts<ScoreRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
             .Produces<ScoreResponse>(StatusCodes.Status200OK, MediaTypes.Json)

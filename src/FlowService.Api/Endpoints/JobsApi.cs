@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Model.Targets;
+using FlowService.Api.Security;
 using FlowService.Training.Datasets;
 using FlowService.Training.Images;
 using FlowService.Training.Engine;
@@ -21,25 +22,29 @@ public static partial class JobsApi
 {
     public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/jobs").WithTags("Jobs");
-        group.MapPost("/", Create)
+        // Readers watch jobs; trainers queue and cancel them.
+        var read = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Reader);
+        var train = app.MapGroup("/jobs").WithTags("Jobs").RequireAuthorization(ApiPolicies.Trainer);
+        train.MapPost("/", Create)
+            .RequireRateLimiting(RateLimits.Jobs)
             .Accepts<CreateJobRequest>("application/json")
             .WithSummary("Queue a training job; 202 with Location /jobs/{id}.")
             .WithNamedRequestExample("application/json", "fit to a dataset", ApiExamples.CreateJob)
             .WithNamedRequestExample("application/json", "fit to a built-in target (reverse KL)", ApiExamples.CreateTargetJob)
             .WithNamedRequestExample("application/json", "fit to an expression (reverse KL)", ApiExamples.CreateExpressionJob)
             .WithResponseExample(StatusCodes.Status202Accepted, ApiExamples.Job);
-        group.MapGet("/", List).WithSummary("List jobs, newest first (optionally ?state=running).");
-        group.MapGet("/{id}", Get).WithSummary("A job's state and progress: epoch, per-epoch train/validation NLL, samples/s, elapsed, ETA, error, produced version.")
+        read.MapGet("/", List).WithSummary("List jobs, newest first (optionally ?state=running).");
+        read.MapGet("/{id}", Get).WithSummary("A job's state and progress: epoch, per-epoch train/validation NLL, samples/s, elapsed, ETA, error, produced version.")
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.Job);
-        group.MapPost("/{id}/cancel", Cancel).WithSummary("Cancel a queued job at once, or ask its worker to stop a running one.");
-        group.MapGet("/{id}/events", Events).WithSummary("Server-sent events: one 'progress' event per change, a final 'end' event.")
+        train.MapPost("/{id}/cancel", Cancel).WithSummary("Cancel a queued job at once, or ask its worker to stop a running one.");
+        read.MapGet("/{id}/events", Events).WithSummary("Server-sent events: one 'progress' event per change, a final 'end' event.")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
         return app;
     }
 
     static async Task<Results<AcceptedAtRoute<JobResponse>, Accepted<JobResponse>, ProblemHttpResult>> Create(
-        HttpRequest request, IJobStore jobs, IDatasetStore datasets, FlowEngineCatalog engines, IOptions<JsonOptions> json, CancellationToken cancellationToken)
+        HttpRequest request, IJobStore jobs, IDatasetStore datasets, FlowEngineCatalog engines, IOptions<JsonOptions> json, IOptions<DatasetLimits> limits,
+        AuthenticationState auth, IOptions<RateLimitOptions> rateLimits, CancellationToken cancellationToken)
     {
         CreateJobRequest? body;
         try
@@ -79,8 +84,24 @@ public static partial class JobsApi
             flow = ImageFlowSpec.ForDataset(flow, image);
         if (engines.Validate(flow, dataset.Columns.Count - context.Length, context.Length) is { } flowError)
             return Problems.BadRequest(flowError.Message, field: flowError.Field);
+        if (engines.Estimate(flow, dataset.Columns.Count - context.Length, context.Length) is { } size
+            && TrainingBudget.Check(size, training.BatchSize, limits.Value) is { } budgetError)
+            return Problems.BadRequest(budgetError.Message, field: budgetError.Field);
 
-        var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context), cancellationToken);
+        string? owner = RateLimits.Caller(request.HttpContext, auth);
+        int quota = rateLimits.Value.QueuedJobsPerKey;
+        if (owner is not null && quota > 0)
+        {
+            // A soft quota: two submissions racing may both pass; the hourly rate limit bounds what that can add.
+            var queued = await jobs.ListAsync(JobState.Queued, 10_000, cancellationToken);
+            if (queued.Count(j => j.Request.Owner == owner) >= quota)
+            {
+                request.HttpContext.Response.Headers.RetryAfter = "60";
+                return Problems.Create(StatusCodes.Status429TooManyRequests, "Too many queued jobs.",
+                    $"This credential already has {quota} jobs queued (FlowService:RateLimits:QueuedJobsPerKey); wait for one to start or cancel one.");
+            }
+        }
+        var job = await jobs.EnqueueAsync(new JobRequest(dataset.Id, body.Model, flow, training, context, Owner: owner), cancellationToken);
         return TypedResults.Accepted($"/jobs/{job.Id}", JobResponse.From(job));
     }
 
@@ -192,6 +213,7 @@ public static partial class JobsApi
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    // \z, not $: $ also matches before a final "\n", which would create a model folder named "evil\n".
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\z")]
     private static partial Regex ModelNamePattern();
 }

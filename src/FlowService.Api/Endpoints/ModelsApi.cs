@@ -3,6 +3,8 @@ using System.Text.RegularExpressions;
 using FlowService.Api.Contracts;
 using FlowService.Api.Hosting;
 using FlowService.Api.Scoring;
+using FlowService.Api.Security;
+using FlowService.Model.Checkpoints;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -14,17 +16,19 @@ public static partial class ModelsApi
 {
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/models").WithTags("Models");
-        group.MapGet("/", List).WithSummary("Every model with its versions and aliases.");
-        group.MapGet("/{name}", GetModel).WithSummary("A model's versions and aliases.");
-        group.MapGet("/{name}/versions/{version:int}", GetVersion).WithSummary("One immutable version: spec, data lineage, training parameters, train/validation/test NLL, calibration.");
-        group.MapGet("/{name}/versions/{version:int}/checkpoint", DownloadCheckpoint)
+        // Readers see the registry and download checkpoints; only admins move aliases and delete versions.
+        var read = app.MapGroup("/models").WithTags("Models").RequireAuthorization(ApiPolicies.Reader);
+        var admin = app.MapGroup("/models").WithTags("Models").RequireAuthorization(ApiPolicies.Admin);
+        read.MapGet("/", List).WithSummary("Every model with its versions and aliases.");
+        read.MapGet("/{name}", GetModel).WithSummary("A model's versions and aliases.");
+        read.MapGet("/{name}/versions/{version:int}", GetVersion).WithSummary("One immutable version: spec, data lineage, training parameters, train/validation/test NLL, calibration.");
+        read.MapGet("/{name}/versions/{version:int}/checkpoint", DownloadCheckpoint)
             .WithSummary("The version's checkpoint folder (weights as safetensors + model.json) as a zip archive.")
             .Produces(StatusCodes.Status200OK, contentType: "application/zip");
-        group.MapPut("/{name}/aliases/{alias}", SetAlias).WithSummary("Point an alias (e.g. production) at a version; the version is loaded and run once first, so it answers its first request warm.")
+        admin.MapPut("/{name}/aliases/{alias}", SetAlias).WithSummary("Point an alias (e.g. production) at a version; the version is loaded and run once first, so it answers its first request warm.")
             .Accepts<SetAliasRequest>("application/json")
             .WithRequestExample("application/json", ApiExamples.SetAlias);
-        group.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithSummary("Delete a version and its checkpoint; refused (409) while an alias points at it.");
+        admin.MapDelete("/{name}/versions/{version:int}", DeleteVersion).WithSummary("Delete a version and its checkpoint; refused (409) while an alias points at it.");
         return app;
     }
 
@@ -48,7 +52,7 @@ public static partial class ModelsApi
     }
 
     static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> DownloadCheckpoint(
-        string name, int version, IModelRegistry registry, DataFolder folder, CancellationToken cancellationToken)
+        string name, int version, IModelRegistry registry, DataFolder folder, ILogger<ScoringService> logger, CancellationToken cancellationToken)
     {
         var found = await registry.GetVersionAsync(name, version, cancellationToken);
         if (found is null)
@@ -56,20 +60,38 @@ public static partial class ModelsApi
         string path = folder.Resolve(found.CheckpointFolder);
         if (!Directory.Exists(path))
             return Problems.Create(StatusCodes.Status500InternalServerError, "Checkpoint missing.", $"The checkpoint folder of {name} v{version} is missing from the data folder.");
+        // Only what the registry recorded is handed out: the manifest must hash to checkpointSha256 and every file to its line.
+        byte[] manifest;
+        IReadOnlyDictionary<string, byte[]> files;
+        try
+        {
+            manifest = await File.ReadAllBytesAsync(Path.Combine(path, ChecksummedDirectory.ManifestName), cancellationToken);
+            if (!string.Equals(ChecksummedDirectory.Sha256(manifest), found.CheckpointSha256, StringComparison.OrdinalIgnoreCase))
+                throw new CheckpointCorruptException($"{ChecksummedDirectory.ManifestName} does not hash to the registry's checkpointSha256");
+            files = ChecksummedDirectory.Read(path);
+        }
+        catch (Exception e) when (e is CheckpointCorruptException or IOException)
+        {
+            logger.LogError(e, "Refused to hand out the checkpoint of {Model} v{ModelVersion}: verification failed", name, version);
+            return Problems.Conflict($"The checkpoint of '{name}' v{version} failed verification (it was replaced or edited on disk) and is not handed out; details in the server log.");
+        }
         return TypedResults.Stream(async stream =>
         {
             // ZipArchive writes synchronously; buffer it so Kestrel's no-synchronous-IO rule holds.
             using var buffer = new MemoryStream();
             using (var zip = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
-                foreach (var file in Directory.EnumerateFiles(path).Order(StringComparer.Ordinal))
-                    zip.CreateEntryFromFile(file, Path.GetFileName(file), CompressionLevel.Fastest);
+                foreach (var (fileName, content) in files.Append(new(ChecksummedDirectory.ManifestName, manifest)).OrderBy(f => f.Key, StringComparer.Ordinal))
+                {
+                    using var entry = zip.CreateEntry(fileName, CompressionLevel.Fastest).Open();
+                    entry.Write(content);
+                }
             buffer.Position = 0;
             await buffer.CopyToAsync(stream, cancellationToken);
         }, "application/zip", $"{name}-v{version}.zip");
     }
 
     static async Task<Results<Ok<ModelSummary>, ProblemHttpResult>> SetAlias(
-        string name, string alias, SetAliasRequest? body, IModelRegistry registry, ScoringService scoring, CancellationToken cancellationToken)
+        string name, string alias, SetAliasRequest? body, IModelRegistry registry, ScoringService scoring, ILogger<ScoringService> logger, CancellationToken cancellationToken)
     {
         if (!AliasPattern().IsMatch(alias))
             return Problems.BadRequest("An alias is 1-64 letters, digits, '.', '_' or '-', and not a number.", field: "alias");
@@ -86,9 +108,15 @@ public static partial class ModelsApi
         {
             return Problems.NotFound($"Model '{name}' has no version {version}.", field: "version");
         }
+        catch (ModelUnavailableException e)
+        {
+            return Problems.Conflict($"The alias was not moved: {e.Message}");
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Problems.Conflict($"Version {version} of '{name}' failed to load and run at warm-up, so the alias was not moved: {e.Message}");
+            // The exception's message may name server paths: it goes to the log, the client gets the trace id.
+            logger.LogError(e, "Version {ModelVersion} of {Model} failed to load and run at warm-up", version, name);
+            return Problems.Conflict($"Version {version} of '{name}' failed to load and run at warm-up, so the alias was not moved (trace id {System.Diagnostics.Activity.Current?.TraceId.ToString() ?? "unknown"}; details in the server log).");
         }
         if (!await registry.SetAliasAsync(name, alias, version, cancellationToken))
             return Problems.NotFound($"Model '{name}' has no version {version}.", field: "version");
@@ -105,6 +133,7 @@ public static partial class ModelsApi
         return TypedResults.NoContent();
     }
 
-    [GeneratedRegex(@"^(?!\d+$)[A-Za-z0-9._-]{1,64}$")]
+    // \z, not $: $ also matches before a final "\n", which would let "prod\n" through.
+    [GeneratedRegex(@"^(?!\d+\z)[A-Za-z0-9._-]{1,64}\z")]
     private static partial Regex AliasPattern();
 }

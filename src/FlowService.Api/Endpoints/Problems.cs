@@ -33,9 +33,10 @@ public static class Problems
         ? Create(StatusCodes.Status413PayloadTooLarge, "The upload is too large.", e.Message)
         : Create(StatusCodes.Status400BadRequest, "The dataset is invalid.", e.Message, line: e.Line, row: e.Row, column: e.Column);
 
-    /// <summary>A request whose model could not be resolved: 400 when it was malformed, 404 when what it named does not exist.</summary>
-    public static ProblemHttpResult Resolution(Scoring.ResolutionFailure failure) => failure.Invalid
-        ? BadRequest(failure.Message, field: failure.Field)
+    /// <summary>A request whose model could not be resolved: 400 when it was malformed, 404 when what it named does not exist, 409 when it cannot be served.</summary>
+    public static ProblemHttpResult Resolution(Scoring.ResolutionFailure failure) =>
+        failure.Invalid ? BadRequest(failure.Message, field: failure.Field)
+        : failure.Unavailable ? Conflict(failure.Message)
         : NotFound(failure.Message, field: failure.Field);
 
     public static ProblemHttpResult Create(int status, string title, string detail, string? field = null, long? line = null, long? row = null, string? column = null)

@@ -18,6 +18,17 @@ public static class ApiDocumentation
                 Description = "Train normalizing flows on uploaded datasets; serve exact log p(x), latent codes, inverses and samples.",
             });
             options.OperationFilter<ApiExamplesOperationFilter>();
+            // The Authorize button: an API key (or an OIDC token) sent as Authorization: Bearer.
+            options.AddSecurityDefinition("Bearer", new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "An API key from POST /keys (or FlowService:Auth:BootstrapAdminKey), or an OIDC access token where configured.",
+            });
+            options.AddSecurityRequirement(document => new Microsoft.OpenApi.OpenApiSecurityRequirement
+            {
+                [new Microsoft.OpenApi.OpenApiSecuritySchemeReference("Bearer", document)] = [],
+            });
         });
         return builder;
     }

@@ -1,5 +1,6 @@
 using FlowService.Training.Datasets;
 using FlowService.Training.Jobs;
+using FlowService.Training.Keys;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
 using Microsoft.Extensions.Options;
@@ -42,6 +43,7 @@ public static class StorageRegistration
         builder.Services.AddSingleton<IDatasetStore, SqliteDatasetStore>();
         builder.Services.AddSingleton<IJobStore, SqliteJobStore>();
         builder.Services.AddSingleton<IModelRegistry, SqliteModelRegistry>();
+        builder.Services.AddSingleton<IApiKeyStore, SqliteApiKeyStore>();
         return builder;
     }
 
@@ -52,6 +54,7 @@ public static class StorageRegistration
         builder.Services.AddSingleton<IDatasetStore, PostgresDatasetStore>();
         builder.Services.AddSingleton<IJobStore, PostgresJobStore>();
         builder.Services.AddSingleton<IModelRegistry, PostgresModelRegistry>();
+        builder.Services.AddSingleton<IApiKeyStore, PostgresApiKeyStore>();
         // Other replicas change the registry: unless configured, scoring asks the database on every request.
         builder.Services.PostConfigure<Scoring.ScoringOptions>(o => o.ResolutionCacheMilliseconds ??= 0);
         builder.Services.AddHostedService<PostgresMigrationAtStart>();

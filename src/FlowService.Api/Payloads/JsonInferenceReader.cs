@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using FlowService.Api.Endpoints;
+using FlowService.Training.Datasets;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace FlowService.Api.Payloads;
@@ -20,6 +21,8 @@ public static class JsonInferenceReader
     public static ProblemHttpResult? ReadTarget(ReadOnlySpan<byte> json, out InferenceTarget target)
     {
         target = new InferenceTarget(null, null, null, null);
+        if (Utf8Text.FirstInvalidByte(json) is var invalid and >= 0)
+            return Problems.BadRequest($"The body is not valid UTF-8: byte {invalid} (0-based) starts an invalid sequence.", field: "$");
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
         try
         {
@@ -73,6 +76,11 @@ public static class JsonInferenceReader
         catch (JsonException e)
         {
             return Problems.BadRequest($"The body is not valid JSON: {e.Message}", field: "$");
+        }
+        catch (InvalidOperationException e)
+        {
+            // A lone surrogate escape (\ud800) is valid JSON syntax but no text; it fails only when decoded (found by fuzzing).
+            return Problems.BadRequest($"The body holds a string that is not valid text: {e.Message}", field: "$");
         }
     }
 
@@ -158,7 +166,7 @@ public static class JsonInferenceReader
             {
                 if (reader.TokenType != JsonTokenType.Number)
                     return Problems.BadRequest($"{field}[{rows}][{c}]{NameOf(names, c)} must be a number; got a {Describe(reader.TokenType)}" +
-                        (reader.TokenType == JsonTokenType.String ? $" (\"{Truncate(reader.GetString())}\"). NaN and infinities are not accepted." : "."), field: $"{field}[{rows}][{c}]");
+                        (reader.TokenType == JsonTokenType.String ? $" (\"{Truncate(Raw(ref reader))}\"). NaN and infinities are not accepted." : "."), field: $"{field}[{rows}][{c}]");
                 if (c < width)
                 {
                     bool parsed = reader.TryGetDouble(out double v);
@@ -183,7 +191,15 @@ public static class JsonInferenceReader
     {
         if (!reader.ValueIsEscaped)
             return Ascii.EqualsIgnoreCase(reader.ValueSpan, name);
-        return string.Equals(reader.GetString(), Encoding.UTF8.GetString(name), StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            return string.Equals(reader.GetString(), Encoding.UTF8.GetString(name), StringComparison.OrdinalIgnoreCase);
+        }
+        catch (InvalidOperationException)
+        {
+            // An escape that is no text (a lone surrogate) names no field of ours.
+            return false;
+        }
     }
 
     static string NameOf(IReadOnlyList<string> names, int column) => column < names.Count ? $" ({names[column]})" : "";

@@ -37,8 +37,9 @@ public static class NpyMatrix
             return Problems.BadRequest(header.Shape.Length == 2
                 ? $"The .npy array has {c} columns; the model expects {expected}."
                 : $"The .npy images of shape {header.ShapeText} have {c} values each; the model expects {width}.", field: "shape");
-        if (r == 0)
-            return Problems.BadRequest("The .npy array has no rows.", field: "shape");
+        // A negative row count would make rows x columns x itemsize wrap around to the body's length.
+        if (r < 1)
+            return Problems.BadRequest($"The .npy array has {r} rows; at least 1 is needed.", field: "shape");
         if (r > maxRows)
             return Problems.BadRequest($"The .npy array has {r} rows; at most {maxRows} are allowed per request (FlowService:Limits:MaxScoreRows).", field: "shape");
 

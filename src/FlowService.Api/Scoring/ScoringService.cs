@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using FlowService.Api.Observability;
 using FlowService.Training.Observability;
+using FlowService.Model.Checkpoints;
+using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Registry;
 using FlowService.Training.Storage;
@@ -27,9 +29,12 @@ public sealed class ScoringService
     readonly LruCache<(string Model, int Version), ServedModel> _cache;
     readonly ConcurrentDictionary<(string Model, string Alias), (int Version, long Expires)> _names = new();
     readonly long _nameTtlTicks;
+    readonly DatasetLimits _limits;
 
-    public ScoringService(IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, IOptions<ScoringOptions> options, InferenceMetrics metrics, ILogger<ScoringService> logger)
+    public ScoringService(IModelRegistry registry, FlowEngineCatalog engines, DataFolder folder, IOptions<ScoringOptions> options, InferenceMetrics metrics,
+        ILogger<ScoringService> logger, IOptions<DatasetLimits> limits)
     {
+        _limits = limits.Value;
         _registry = registry;
         _engines = engines;
         _folder = folder;
@@ -97,6 +102,10 @@ public sealed class ScoringService
             var served = await PrepareAsync(model, number, cancellationToken);
             return (new Resolved(served.Version, served), null);
         }
+        catch (ModelUnavailableException e)
+        {
+            return (null, ResolutionFailure.NotServable(e.Message));
+        }
         catch (VersionMissingException)
         {
             var summary = await _registry.GetModelAsync(model, cancellationToken);
@@ -125,7 +134,11 @@ public sealed class ScoringService
             long started = Stopwatch.GetTimestamp();
             var engine = _engines.Find(found.Flow)
                 ?? throw new InvalidOperationException($"No engine in this process loads flow type of {found.Model} v{found.Version}.");
-            var served = new ServedModel(found, engine.Load(_folder.Resolve(found.CheckpointFolder)), _options, _metrics);
+            // The budget first, from the registry's spec: an oversized checkpoint is refused before its weights are read.
+            if (engine.Estimate(found.Flow, found.Columns.Count, found.ContextColumns.Count) is { } size
+                && TrainingBudget.CheckForServing(size, _limits) is { } overBudget)
+                throw new ModelUnavailableException($"Model '{found.Model}' v{found.Version} is not served: {overBudget}");
+            var served = new ServedModel(found, LoadVerified(engine, found), _options, _metrics);
             try
             {
                 ModelWarmup.Run(served, _options.MaxBatchRows);
@@ -139,6 +152,31 @@ public sealed class ScoringService
                 found.Model, found.Version, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return served;
         });
+    }
+
+    /// <summary>
+    /// Loads a checkpoint only if its manifest is the one the registry recorded (checkpointSha256) and every file matches
+    /// the manifest (the engine's load checks those): a swapped file with a recomputed SHA256SUMS fails the first check.
+    /// </summary>
+    IDensityFlow LoadVerified(IFlowEngine engine, ModelVersion found)
+    {
+        string folder = _folder.Resolve(found.CheckpointFolder);
+        try
+        {
+            string actual = engine.ChecksumOf(folder);
+            if (!string.Equals(actual, found.CheckpointSha256, StringComparison.OrdinalIgnoreCase))
+                throw new CheckpointCorruptException(
+                    $"its checkpoint's sha256 is {actual}, not the registry's checkpointSha256 {found.CheckpointSha256} recorded at training: the checkpoint was replaced or edited");
+            return engine.Load(folder);
+        }
+        catch (Exception e) when (e is CheckpointCorruptException or IOException or UnauthorizedAccessException)
+        {
+            // The full reason (with paths) goes to the log for the operator; the client gets it without server paths.
+            _logger.LogError(e, "Refused to load model {Model} v{ModelVersion}: checkpoint verification failed", found.Model, found.Version);
+            string reason = e.Message.Replace(_folder.Root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, "", StringComparison.Ordinal)
+                .Replace(_folder.Root, "", StringComparison.Ordinal);
+            throw new ModelUnavailableException($"Model '{found.Model}' v{found.Version} failed checkpoint verification and is not served: {reason}", e);
+        }
     }
 
     void OnRegistryChanged(string model, int? deletedVersion)

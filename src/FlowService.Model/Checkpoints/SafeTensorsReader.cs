@@ -32,32 +32,45 @@ public static class SafeTensorsReader
         {
             throw new SafeTensorsFormatException($"{source}: the header is not valid JSON ({e.Message}).");
         }
-        using (header)
+        try
         {
-            if (header.RootElement.ValueKind != JsonValueKind.Object)
-                throw new SafeTensorsFormatException($"{source}: the header is not a JSON object.");
-            var tensors = new List<SafeTensor>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var extents = new List<(long Begin, long End, string Name)>();
-            foreach (var entry in header.RootElement.EnumerateObject())
-            {
-                if (entry.Name == "__metadata__")
-                {
-                    foreach (var item in entry.Value.EnumerateObject())
-                    {
-                        if (item.Value.ValueKind != JsonValueKind.String)
-                            throw new SafeTensorsFormatException($"{source}: metadata '{item.Name}' is not a string.");
-                        metadata[item.Name] = item.Value.GetString()!;
-                    }
-                    continue;
-                }
-                var (tensor, begin, end) = ReadTensor(entry, data, source);
-                tensors.Add(tensor);
-                extents.Add((begin, end, entry.Name));
-            }
-            RequireContiguous(extents, data.Length, source);
-            return new SafeTensorsFile(tensors, metadata);
+            using (header)
+                return ReadHeader(header, data, source);
         }
+        catch (InvalidOperationException e)
+        {
+            // A string with invalid UTF-8 or a lone surrogate escape fails only when decoded (found by fuzzing).
+            throw new SafeTensorsFormatException($"{source}: the header holds an undecodable string ({e.Message}).");
+        }
+    }
+
+    private static SafeTensorsFile ReadHeader(JsonDocument header, ReadOnlySpan<byte> data, string source)
+    {
+        if (header.RootElement.ValueKind != JsonValueKind.Object)
+            throw new SafeTensorsFormatException($"{source}: the header is not a JSON object.");
+        var tensors = new List<SafeTensor>();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var extents = new List<(long Begin, long End, string Name)>();
+        foreach (var entry in header.RootElement.EnumerateObject())
+        {
+            if (entry.Name == "__metadata__")
+            {
+                if (entry.Value.ValueKind != JsonValueKind.Object)
+                    throw new SafeTensorsFormatException($"{source}: __metadata__ is not a JSON object.");
+                foreach (var item in entry.Value.EnumerateObject())
+                {
+                    if (item.Value.ValueKind != JsonValueKind.String)
+                        throw new SafeTensorsFormatException($"{source}: metadata '{item.Name}' is not a string.");
+                    metadata[item.Name] = item.Value.GetString()!;
+                }
+                continue;
+            }
+            var (tensor, begin, end) = ReadTensor(entry, data, source);
+            tensors.Add(tensor);
+            extents.Add((begin, end, entry.Name));
+        }
+        RequireContiguous(extents, data.Length, source);
+        return new SafeTensorsFile(tensors, metadata);
     }
 
     private static (SafeTensor, long, long) ReadTensor(JsonProperty entry, ReadOnlySpan<byte> data, string source)

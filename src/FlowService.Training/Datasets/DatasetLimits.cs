@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace FlowService.Training.Datasets;
 
-/// <summary>Upload limits, bound from configuration section <c>FlowService:Limits</c>; validated when the host starts.</summary>
+/// <summary>Upload, request and model-size limits, bound from configuration section <c>FlowService:Limits</c>; validated when the host starts.</summary>
 public sealed class DatasetLimits
 {
     public const string Section = "FlowService:Limits";
@@ -30,4 +30,10 @@ public sealed class DatasetLimits
     /// <summary>Most rows accepted by one POST /score, /encode or /decode.</summary>
     [Range(1, int.MaxValue)]
     public int MaxScoreRows { get; set; } = 100_000;
+
+    /// <summary>Most parameters a flow may have (a job's spec, or a checkpoint loaded for scoring): 20 M floats are 80 MB.</summary>
+    public long MaxParameters { get; set; } = 20_000_000;
+
+    /// <summary>Most memory one training job may need by <see cref="Engine.TrainingBudget"/>'s arithmetic (parameters, gradients, Adam moments, activations).</summary>
+    public long MaxTrainingMemoryBytes { get; set; } = 2L * 1024 * 1024 * 1024;
 }

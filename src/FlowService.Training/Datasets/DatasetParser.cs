@@ -32,11 +32,29 @@ public static class DatasetParser
             DatasetFormat.Idx => ImageTables.FromIdx(body, limits),
             _ => throw new ArgumentOutOfRangeException(nameof(format)),
         };
+        RejectControlCharacters(table.Columns);
         if (table.Image is null)
             RejectConstantColumns(table);
         else if (table.Rows < 2)
             throw new DatasetValidationException($"The dataset has {table.Rows} image; at least 2 are needed to estimate a density.", row: table.Rows);
         return table;
+    }
+
+    /// <summary>
+    /// Column names end up in logs, problems, CSV headers and checkpoints: a newline or escape in one could forge a
+    /// log line or a CSV row, so no control character (C0, DEL, C1) is accepted anywhere in a name.
+    /// </summary>
+    public static void RejectControlCharacters(IReadOnlyList<string> columns)
+    {
+        for (int c = 0; c < columns.Count; c++)
+        {
+            int at = columns[c].AsSpan().IndexOfAnyInRange('\u0000', '\u001f');
+            if (at < 0) at = columns[c].AsSpan().IndexOfAnyInRange('\u007f', '\u009f');
+            if (at >= 0)
+                throw new DatasetValidationException(
+                    $"Column name #{c + 1} holds the control character U+{(int)columns[c][at]:X4} at position {at + 1}; column names must be printable text.",
+                    column: $"#{c + 1}");
+        }
     }
 
     public static void RejectConstantColumns(NumericTable table)

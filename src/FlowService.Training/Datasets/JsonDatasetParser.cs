@@ -10,6 +10,8 @@ public static class JsonDatasetParser
 {
     public static NumericTable Parse(ReadOnlySpan<byte> utf8, DatasetLimits limits)
     {
+        if (Utf8Text.FirstInvalidByte(utf8) is var invalid and >= 0)
+            throw new DatasetValidationException($"The body is not valid UTF-8: byte {invalid} (0-based) starts an invalid sequence.");
         JsonDocument document;
         try
         {
@@ -19,47 +21,59 @@ public static class JsonDatasetParser
         {
             throw new DatasetValidationException($"The body is not valid JSON: {e.Message}", line: e.LineNumber + 1);
         }
-        using (document)
+        try
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new DatasetValidationException("Expected a JSON object {\"columns\": [...], \"rows\": [[...], ...]}.");
-            if (!root.TryGetProperty("columns", out var columnsElement) || columnsElement.ValueKind != JsonValueKind.Array)
-                throw new DatasetValidationException("The JSON needs \"columns\": an array of column names (the header).", column: "columns");
-            if (!root.TryGetProperty("rows", out var rowsElement) || rowsElement.ValueKind != JsonValueKind.Array)
-                throw new DatasetValidationException("The JSON needs \"rows\": an array of arrays of numbers.", column: "rows");
-
-            var columns = new List<string>();
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var name in columnsElement.EnumerateArray())
-            {
-                if (name.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(name.GetString()))
-                    throw new DatasetValidationException($"columns[{columns.Count}] must be a non-empty string.", column: $"#{columns.Count + 1}");
-                string s = name.GetString()!;
-                if (!seen.Add(s))
-                    throw new DatasetValidationException($"Column name '{s}' appears twice in \"columns\".", column: s);
-                columns.Add(s);
-            }
-            if (columns.Count == 0)
-                throw new DatasetValidationException("\"columns\" is empty: name at least one column.", column: "columns");
-            if (columns.Count > limits.MaxColumns)
-                throw new DatasetValidationException($"The dataset has {columns.Count} columns; at most {limits.MaxColumns} are allowed (FlowService:Limits:MaxColumns).");
-
-            int rowCount = rowsElement.GetArrayLength();
-            if (rowCount == 0)
-                throw new DatasetValidationException("\"rows\" is empty: the dataset needs at least one row.", row: 1);
-            if (rowCount > limits.MaxRows)
-                throw new DatasetValidationException($"The dataset has {rowCount} rows; at most {limits.MaxRows} are allowed (FlowService:Limits:MaxRows).", row: limits.MaxRows + 1L);
-
-            var values = new double[(long)rowCount * columns.Count];
-            int r = 0;
-            foreach (var row in rowsElement.EnumerateArray())
-            {
-                ReadRow(row, r, columns, values);
-                r++;
-            }
-            return new NumericTable(columns, rowCount, values);
+            using (document)
+                return Read(document, limits);
         }
+        catch (InvalidOperationException e)
+        {
+            // Valid UTF-8 can still hold an escape that is no character (a lone surrogate such as \ud800): it fails
+            // only when the string is decoded (found by fuzzing).
+            throw new DatasetValidationException($"The JSON holds a string that is not valid text: {e.Message}");
+        }
+    }
+
+    static NumericTable Read(JsonDocument document, DatasetLimits limits)
+    {
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+            throw new DatasetValidationException("Expected a JSON object {\"columns\": [...], \"rows\": [[...], ...]}.");
+        if (!root.TryGetProperty("columns", out var columnsElement) || columnsElement.ValueKind != JsonValueKind.Array)
+            throw new DatasetValidationException("The JSON needs \"columns\": an array of column names (the header).", column: "columns");
+        if (!root.TryGetProperty("rows", out var rowsElement) || rowsElement.ValueKind != JsonValueKind.Array)
+            throw new DatasetValidationException("The JSON needs \"rows\": an array of arrays of numbers.", column: "rows");
+
+        var columns = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in columnsElement.EnumerateArray())
+        {
+            if (name.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(name.GetString()))
+                throw new DatasetValidationException($"columns[{columns.Count}] must be a non-empty string.", column: $"#{columns.Count + 1}");
+            string s = name.GetString()!;
+            if (!seen.Add(s))
+                throw new DatasetValidationException($"Column name '{s}' appears twice in \"columns\".", column: s);
+            columns.Add(s);
+        }
+        if (columns.Count == 0)
+            throw new DatasetValidationException("\"columns\" is empty: name at least one column.", column: "columns");
+        if (columns.Count > limits.MaxColumns)
+            throw new DatasetValidationException($"The dataset has {columns.Count} columns; at most {limits.MaxColumns} are allowed (FlowService:Limits:MaxColumns).");
+
+        int rowCount = rowsElement.GetArrayLength();
+        if (rowCount == 0)
+            throw new DatasetValidationException("\"rows\" is empty: the dataset needs at least one row.", row: 1);
+        if (rowCount > limits.MaxRows)
+            throw new DatasetValidationException($"The dataset has {rowCount} rows; at most {limits.MaxRows} are allowed (FlowService:Limits:MaxRows).", row: limits.MaxRows + 1L);
+
+        var values = new double[(long)rowCount * columns.Count];
+        int r = 0;
+        foreach (var row in rowsElement.EnumerateArray())
+        {
+            ReadRow(row, r, columns, values);
+            r++;
+        }
+        return new NumericTable(columns, rowCount, values);
     }
 
     static void ReadRow(JsonElement row, int r, List<string> columns, double[] values)

@@ -24,4 +24,8 @@ public sealed class FlowEngineCatalog(IEnumerable<IFlowEngine> engines)
             return ("flow.type", $"Unknown flow type '{type.GetString()}'; known: {string.Join(", ", _engines.SelectMany(e => e.Types).Order())}.");
         return engine.Validate(spec, features, contextFeatures);
     }
+
+    /// <summary>A valid spec's size, worked out without building the flow; null when its engine cannot tell.</summary>
+    public Model.Flows.FlowSize? Estimate(JsonElement spec, int features, int contextFeatures) =>
+        Find(spec)?.Estimate(spec, features, contextFeatures);
 }

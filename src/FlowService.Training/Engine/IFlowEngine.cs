@@ -20,6 +20,12 @@ public interface IFlowEngine
     /// <summary>The first problem of a spec for this data shape, as (JSON path, message), or null.</summary>
     (string Field, string Message)? Validate(JsonElement spec, int features, int contextFeatures);
 
+    /// <summary>
+    /// The flow's size from a valid spec, worked out without building it; null when this engine cannot tell, in which
+    /// case only its own validation bounds the flow.
+    /// </summary>
+    Model.Flows.FlowSize? Estimate(JsonElement spec, int features, int contextFeatures) => null;
+
     /// <summary>Trains until the epochs run out or early stopping; throws <see cref="TrainingDivergedException"/> on NaN/Inf and OperationCanceledException when cancelled.</summary>
     TrainingOutcome Train(TrainingRun run, ITrainingObserver observer, CancellationToken cancellationToken);
 
@@ -28,4 +34,16 @@ public interface IFlowEngine
 
     /// <summary>Loads a checkpoint written by <see cref="Save"/>.</summary>
     IDensityFlow Load(string folder);
+
+    /// <summary>
+    /// The sha256 <see cref="Save"/> returned for this checkpoint, recomputed from the folder as it is now (the registry's
+    /// checkpointSha256 to compare with). By default the sha256 of its SHA256SUMS manifest, which lists every file's sum.
+    /// </summary>
+    string ChecksumOf(string folder)
+    {
+        string manifest = Path.Combine(folder, Model.Checkpoints.ChecksummedDirectory.ManifestName);
+        if (!File.Exists(manifest))
+            throw new Model.Checkpoints.CheckpointCorruptException($"Checkpoint {folder}: {Model.Checkpoints.ChecksummedDirectory.ManifestName} is missing.");
+        return Model.Checkpoints.ChecksummedDirectory.Sha256(File.ReadAllBytes(manifest));
+    }
 }

@@ -42,10 +42,11 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
     {
         try
         {
+            // Arithmetic only: a spec of billions of parameters is refused without allocating them.
             var parsed = FlowSpec.From(spec);
             if (parsed.Type == AutoType)
                 return ValidateAuto(parsed, features, contextFeatures);
-            FlowRecipes.Build(parsed, features, contextFeatures, seed: 0);
+            FlowRecipes.Estimate(parsed, features, contextFeatures);
             return null;
         }
         catch (FlowSpecException e)
@@ -53,6 +54,20 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
             // "features" is the data's shape, not a spec field: the client fixes it through the dataset or contextColumns.
             return (e.Field == "features" ? "datasetId" : $"flow.{e.Field}", e.Message);
         }
+    }
+
+    /// <summary>
+    /// The spec's size; for "auto", its largest candidate's (the named ones, or the defaults at their largest, for a
+    /// million rows, since the rows are not known when a job is queued).
+    /// </summary>
+    public FlowSize? Estimate(JsonElement spec, int features, int contextFeatures)
+    {
+        var parsed = FlowSpec.From(spec);
+        if (parsed.Type != AutoType)
+            return FlowRecipes.Estimate(parsed, features, contextFeatures);
+        var candidates = parsed.GetSpecArray("candidates", 1, 16)
+            ?? AutoFlowSearch.Candidates(1_000_000, features, contextFeatures, new Jobs.TrainingParameters()).Select(c => c.Spec).ToArray();
+        return candidates.Select(c => FlowRecipes.Estimate(FlowSpec.From(c), features, contextFeatures)).MaxBy(size => size.Parameters);
     }
 
     public TrainingOutcome Train(TrainingRun run, ITrainingObserver observer, CancellationToken cancellationToken)
@@ -214,7 +229,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
                 var candidate = FlowSpec.From(candidates![i]);
                 if (candidate.Type == AutoType)
                     return ($"flow.candidates[{i}].type", "A candidate cannot itself be \"auto\".");
-                FlowRecipes.Build(candidate, features, contextFeatures, seed: 0);
+                FlowRecipes.Estimate(candidate, features, contextFeatures);
             }
             catch (FlowSpecException e)
             {

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace FlowService.Training.Observability;
@@ -5,10 +7,21 @@ namespace FlowService.Training.Observability;
 /// <summary>
 /// One call per point in a training job's life that both logs the event (with JobId and ModelName as structured
 /// properties) and records its metrics, so the worker and trainer need a single line at each point.
+/// Epoch lines are throttled per job to one per <see cref="EpochLogInterval"/> (a job may run 100,000 short epochs):
+/// the first epoch and the last one always appear, the last one when the job ends if early stopping ended it; every
+/// epoch still reaches the metrics and the job record.
 /// </summary>
 public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<TrainingTelemetry> logger)
 {
+    sealed record EpochLine(string ModelName, int Epoch, int Epochs, double TrainNll, double ValidationNll, double SamplesPerSecond,
+        double EpochSeconds, long LoggedAt, bool Logged);
+
+    readonly ConcurrentDictionary<string, EpochLine> _lastEpoch = new(StringComparer.Ordinal);
+
     public TrainingMetrics Metrics => metrics;
+
+    /// <summary>The least time between two logged epoch lines of one job.</summary>
+    public TimeSpan EpochLogInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     public void JobStarted(string jobId, string modelName, int epochs, int attempt)
     {
@@ -20,7 +33,20 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
         double samplesPerSecond, double epochSeconds)
     {
         metrics.EpochCompleted(jobId, modelName, epochSeconds, trainNll, validationNll, samplesPerSecond);
-        LogEpochCompleted(logger, jobId, modelName, epoch, epochs, trainNll, validationNll, samplesPerSecond, epochSeconds);
+        long now = Stopwatch.GetTimestamp();
+        bool due = !_lastEpoch.TryGetValue(jobId, out var previous) || epoch >= epochs
+            || Stopwatch.GetElapsedTime(previous.LoggedAt, now) >= EpochLogInterval;
+        _lastEpoch[jobId] = new EpochLine(modelName, epoch, epochs, trainNll, validationNll, samplesPerSecond, epochSeconds,
+            due ? now : previous!.LoggedAt, due);
+        if (due)
+            LogEpochCompleted(logger, jobId, modelName, epoch, epochs, trainNll, validationNll, samplesPerSecond, epochSeconds);
+    }
+
+    /// <summary>A job ended: its last epoch's line, if throttling held it back (early stopping, failure, cancellation).</summary>
+    void LogLastEpoch(string jobId)
+    {
+        if (_lastEpoch.TryRemove(jobId, out var last) && !last.Logged)
+            LogEpochCompleted(logger, jobId, last.ModelName, last.Epoch, last.Epochs, last.TrainNll, last.ValidationNll, last.SamplesPerSecond, last.EpochSeconds);
     }
 
     public void CheckpointWritten(string jobId, string modelName, int epoch, string path)
@@ -32,6 +58,7 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
     public void JobSucceeded(string jobId, string modelName, int modelVersion, double trainingSeconds)
     {
         metrics.JobSucceeded(jobId);
+        LogLastEpoch(jobId);
         LogJobSucceeded(logger, jobId, modelName, modelVersion, trainingSeconds);
     }
 
@@ -39,6 +66,7 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
     public void JobFailed(string jobId, string modelName, string reason, Exception? error = null)
     {
         metrics.JobFailed(jobId);
+        LogLastEpoch(jobId);
         LogJobFailed(logger, error, jobId, modelName, reason);
     }
 
@@ -49,6 +77,7 @@ public sealed partial class TrainingTelemetry(TrainingMetrics metrics, ILogger<T
     public void JobCancelled(string jobId, string modelName, int epoch)
     {
         metrics.JobCancelled(jobId);
+        LogLastEpoch(jobId);
         LogJobCancelled(logger, jobId, modelName, epoch);
     }
 

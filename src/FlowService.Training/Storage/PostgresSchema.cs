@@ -93,5 +93,17 @@ public static class PostgresSchema
         """,
         // Image datasets (IDX, or .npy of N-D images) record their shape and value range.
         "ALTER TABLE datasets ADD COLUMN image_json jsonb",
+        // API keys (stored as SHA-256 hashes).
+        """
+        CREATE TABLE api_keys (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            role text NOT NULL CHECK (role IN ('reader', 'scorer', 'trainer', 'admin')),
+            hash text NOT NULL UNIQUE,
+            created_at timestamptz NOT NULL,
+            expires_at timestamptz,
+            last_used_at timestamptz
+        );
+        """,
     ];
 }

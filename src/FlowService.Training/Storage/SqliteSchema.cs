@@ -88,5 +88,17 @@ public static class SqliteSchema
         """,
         // Image datasets (IDX, or .npy of N-D images) record their shape and value range.
         "ALTER TABLE datasets ADD COLUMN image_json TEXT",
+        // API keys (stored as SHA-256 hashes).
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            last_used_at TEXT
+        )
+        """,
     ];
 }

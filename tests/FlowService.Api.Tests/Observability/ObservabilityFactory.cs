@@ -39,6 +39,8 @@ public sealed class ObservabilityFactory(IReadOnlyDictionary<string, string>? se
     {
         builder.UseEnvironment("Production");
         builder.UseSetting("FlowService:DataPath", dataFolder);
+        // Production refuses to start without a credential; auth is not what these tests look at.
+        builder.UseSetting("FlowService:Auth:Mode", "none");
         // Host settings, not a late configuration source: Program reads some settings while it builds (tracing).
         foreach (var (key, value) in settings ?? new Dictionary<string, string>()) builder.UseSetting(key, value);
         builder.ConfigureTestServices(collection =>

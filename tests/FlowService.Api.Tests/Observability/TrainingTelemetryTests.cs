@@ -46,4 +46,34 @@ public sealed class TrainingTelemetryTests
         Assert.Contains("flowservice_training_epoch_duration_seconds_count 2\n", after);
         Assert.Contains("flowservice_training_epoch_duration_seconds_sum 0.05\n", after);
     }
+
+    [Fact]
+    public void Epoch_lines_are_throttled_per_job_but_the_first_and_the_last_epoch_always_appear()
+    {
+        var sink = new CapturingSink();
+        using var serilog = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(sink).CreateLogger();
+        using Microsoft.Extensions.Logging.ILoggerFactory loggerFactory = new SerilogLoggerFactory(serilog);
+        var telemetry = new TrainingTelemetry(new TrainingMetrics(Prometheus.Metrics.NewCustomRegistry()),
+            Microsoft.Extensions.Logging.LoggerFactoryExtensions.CreateLogger<TrainingTelemetry>(loggerFactory)) { EpochLogInterval = TimeSpan.FromHours(1) };
+
+        // Runs to its last epoch: epochs 1 and 10,000 only.
+        for (int epoch = 1; epoch <= 10_000; epoch++)
+            telemetry.EpochCompleted("full", "m", epoch, 10_000, 1.0 / epoch, 1.0, 1000, 0.001);
+        telemetry.JobSucceeded("full", "m", 1, 10);
+        // Early stopping at epoch 37 of 100 000: epoch 37 is logged when the job ends.
+        for (int epoch = 1; epoch <= 37; epoch++)
+            telemetry.EpochCompleted("early", "m", epoch, 100_000, 1.0 / epoch, 1.0, 1000, 0.001);
+        telemetry.JobSucceeded("early", "m", 2, 1);
+        // A failure after throttled epochs: its last epoch too.
+        for (int epoch = 1; epoch <= 5; epoch++)
+            telemetry.EpochCompleted("failed", "m", epoch, 50, 1.0, 1.0, 1000, 0.001);
+        telemetry.JobFailed("failed", "m", "diverged");
+
+        string Epochs(string job) => string.Join(",", sink.Events.Where(e => CapturingSink.Scalar(e, "JobId") == job && e.Properties.ContainsKey("Epoch") && e.Properties.ContainsKey("TrainNll"))
+            .Select(e => CapturingSink.Scalar(e, "Epoch")));
+        Assert.Equal("1,10000", Epochs("full"));
+        Assert.Equal("1,37", Epochs("early"));
+        Assert.Equal("1,5", Epochs("failed"));
+        Assert.Equal(3 + 3 + 3, sink.Events.Count);
+    }
 }

@@ -55,6 +55,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add($"http://127.0.0.1:{port}");
+        // These processes run as Production, which refuses to start without a credential; auth is not their subject.
+        info.Environment["FlowService__Auth__Mode"] = "none";
         foreach (var (key, value) in environment)
             info.Environment[key] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {dll}");

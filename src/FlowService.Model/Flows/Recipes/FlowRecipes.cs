@@ -43,4 +43,22 @@ public static class FlowRecipes
         spec.RejectUnreadFields();
         return (transform, baseDistribution);
     }
+
+    /// <summary>Validates like <see cref="Build"/> (same exceptions) and returns the flow's size, allocating nothing of the flow.</summary>
+    public static FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        if (features < 1)
+            throw new FlowSpecException("features", $"A flow needs at least one feature, not {features}.");
+        if (!Recipes.TryGetValue(spec.Type, out var recipe))
+            throw new FlowSpecException("type", $"Unknown flow type \"{spec.Type}\"; known: {string.Join(", ", Recipes.Keys.Order())}.");
+        var size = recipe.Estimate(spec, features, contextFeatures);
+        if (spec.Type is not ("gaussian" or "gaussianization") && spec.GetBool("whiten", false))
+            size += FlowSize.Transform(features, 2L * features) + FlowSize.Transform(features, 2L * features * features + features);
+        // The base's parameters are K·D-sized (K·D² with full covariances): declared, never allocated here.
+        var layout = new Parameters.ParameterLayout();
+        BaseDistributionRecipe.Build(spec, features, seed: 0).DeclareParameters(layout.Scope("base"));
+        size += new FlowSize(layout.Length, 0, 2L * features + 1);
+        spec.RejectUnreadFields();
+        return size;
+    }
 }

@@ -32,4 +32,17 @@ public sealed class GlowRecipe : IFlowRecipe
         }
         return new Chain(chain);
     }
+
+    public FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 4, defaultHidden: new[] { 128, 128 });
+        spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
+        NiceRecipe.RequireTwoFeatures(features, Type);
+        var (identity, transformed) = Coupling.Halves(features, 0);
+        long d = features;
+        var step = FlowSize.Transform(features, 2 * d)                   // ActNorm: shift, logScale
+            + FlowSize.Transform(features, 2 * d * d + d)                // LU: lower, upper, logScale
+            + FlowSize.Mlp(identity.Length + contextFeatures, common.Hidden, transformed.Length * 2) + FlowSize.Transform(features);
+        return common.Layers * step;
+    }
 }

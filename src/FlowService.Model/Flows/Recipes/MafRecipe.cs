@@ -15,9 +15,7 @@ public sealed class MafRecipe : IFlowRecipe
 
     public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
     {
-        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 5, defaultHidden: new[] { 64, 64 });
-        float scaleClamp = spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
-        string permutation = spec.GetChoice("permutation", "reverse", "reverse", "random");
+        var (common, scaleClamp, permutation) = Read(spec, contextFeatures);
         var leaf = new AffineLeaf(scaleClamp);
         var chain = new List<ITransform>();
         for (int i = 0; i < common.Layers; i++)
@@ -28,4 +26,16 @@ public sealed class MafRecipe : IFlowRecipe
         }
         return new Chain(chain);
     }
+
+    public FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        var (common, _, _) = Read(spec, contextFeatures);
+        var layer = FlowSize.Made(features, contextFeatures, common.Hidden, 2) + FlowSize.Transform(features);
+        return common.Layers * layer + (common.Layers - 1) * FlowSize.Transform(features);
+    }
+
+    private static (CommonOptions Common, float ScaleClamp, string Permutation) Read(FlowSpec spec, int contextFeatures) =>
+        (CommonOptions.Read(spec, contextFeatures, defaultLayers: 5, defaultHidden: new[] { 64, 64 }),
+         spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f),
+         spec.GetChoice("permutation", "reverse", "reverse", "random"));
 }

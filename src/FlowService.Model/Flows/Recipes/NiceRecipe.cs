@@ -30,6 +30,25 @@ public sealed class NiceRecipe : IFlowRecipe
         return new Chain(chain);
     }
 
+    public FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 4, defaultHidden: new[] { 128, 128 });
+        RequireTwoFeatures(features, Type);
+        return Couplings(common, features, contextFeatures, valuesPerFeature: 1) + FlowSize.Transform(features, features);
+    }
+
+    /// <summary>Alternating-halves couplings of <paramref name="common"/>'s layers, each an MLP conditioner.</summary>
+    internal static FlowSize Couplings(CommonOptions common, int features, int contextFeatures, int valuesPerFeature)
+    {
+        var size = new FlowSize();
+        for (int i = 0; i < common.Layers; i++)
+        {
+            var (identity, transformed) = Coupling.Halves(features, i);
+            size += FlowSize.Mlp(identity.Length + contextFeatures, common.Hidden, transformed.Length * valuesPerFeature) + FlowSize.Transform(features);
+        }
+        return size;
+    }
+
     internal static void RequireTwoFeatures(int features, string type)
     {
         if (features < 2)

@@ -16,12 +16,7 @@ public sealed class NsfRecipe : IFlowRecipe
 
     public ITransform Build(FlowSpec spec, int features, int contextFeatures, Random random)
     {
-        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 6, defaultHidden: new[] { 64, 64 });
-        int bins = spec.GetInt("bins", 8, 2, 64);
-        float tailBound = spec.GetFloat("tailBound", 5f, 0f, 1e4f);
-        string variant = spec.GetChoice("variant", "coupling", "coupling", "autoregressive");
-        if (variant == "coupling" && features < 2)
-            throw new FlowSpecException("variant", "A coupling NSF needs at least 2 features; use \"variant\":\"autoregressive\".");
+        var (common, bins, tailBound, variant) = Read(spec, features, contextFeatures);
         var leaf = new RationalQuadraticSplineLeaf(bins, tailBound);
         var chain = new List<ITransform>();
         for (int i = 0; i < common.Layers; i++)
@@ -37,5 +32,34 @@ public sealed class NsfRecipe : IFlowRecipe
             chain.Add(new Autoregressive(features, contextFeatures, common.Hidden, leaf, common.Activation, common.ZeroInit));
         }
         return new Chain(chain);
+    }
+
+    public FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        var (common, bins, _, variant) = Read(spec, features, contextFeatures);
+        int perFeature = 3 * bins - 1;
+        if (variant == "coupling")
+        {
+            var size = new FlowSize();
+            for (int i = 0; i < common.Layers; i++)
+            {
+                var (identity, transformed) = Coupling.Halves(features, i);
+                size += FlowSize.Mlp(identity.Length + contextFeatures, common.Hidden, transformed.Length * perFeature) + FlowSize.Transform(features);
+            }
+            return size;
+        }
+        var layer = FlowSize.Made(features, contextFeatures, common.Hidden, perFeature) + FlowSize.Transform(features);
+        return common.Layers * layer + (common.Layers - 1) * FlowSize.Transform(features);
+    }
+
+    private static (CommonOptions Common, int Bins, float TailBound, string Variant) Read(FlowSpec spec, int features, int contextFeatures)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 6, defaultHidden: new[] { 64, 64 });
+        int bins = spec.GetInt("bins", 8, 2, 64);
+        float tailBound = spec.GetFloat("tailBound", 5f, 0f, 1e4f);
+        string variant = spec.GetChoice("variant", "coupling", "coupling", "autoregressive");
+        if (variant == "coupling" && features < 2)
+            throw new FlowSpecException("variant", "A coupling NSF needs at least 2 features; use \"variant\":\"autoregressive\".");
+        return (common, bins, tailBound, variant);
     }
 }

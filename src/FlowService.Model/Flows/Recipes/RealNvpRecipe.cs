@@ -30,4 +30,12 @@ public sealed class RealNvpRecipe : IFlowRecipe
         }
         return new Chain(chain);
     }
+
+    public FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
+    {
+        var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 8, defaultHidden: new[] { 128, 128 });
+        spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
+        NiceRecipe.RequireTwoFeatures(features, Type);
+        return NiceRecipe.Couplings(common, features, contextFeatures, valuesPerFeature: 2);
+    }
 }

@@ -1,0 +1,121 @@
+using FlowService.Api.Security;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.IdentityModel.Tokens;
+
+namespace FlowService.Api.Hosting;
+
+/// <summary>
+/// Who may call what: API keys (hashed in the metadata store) and, when configured, OIDC/JWT bearer tokens; one
+/// policy per role, set on each endpoint group; per-key rate limits; 401/403/429 problems; security headers. Outside Development a process
+/// that serves the API refuses to start with no way to authenticate unless <c>FlowService:Auth:Mode=none</c>.
+/// </summary>
+public static class SecurityRegistration
+{
+    const string SelectorScheme = "FlowService";
+
+    public static WebApplicationBuilder AddSecurity(this WebApplicationBuilder builder)
+    {
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.Services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.Section)
+            .Validate(o => AuthOptions.Modes.Contains(o.Mode, StringComparer.OrdinalIgnoreCase), "FlowService:Auth:Mode must be auto, required or none.")
+            .Validate(o => string.IsNullOrEmpty(o.BootstrapAdminKey) || (o.BootstrapAdminKey.Length >= 32 && !o.BootstrapAdminKey.Contains('.') && !o.BootstrapAdminKey.Any(char.IsWhiteSpace)),
+                "FlowService:Auth:BootstrapAdminKey must be at least 32 characters without '.' or whitespace (e.g. openssl rand -base64 32 | tr -d '=+/').")
+            .ValidateOnStart();
+        if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(StorageRegistration.PostgresConnectionName)))
+            builder.Services.PostConfigure<AuthOptions>(o => o.KeyCacheMilliseconds ??= 0);
+
+        var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
+        var state = Decide(auth, builder);
+        builder.Services.AddSingleton(state);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ApiKeyValidator>();
+        builder.Services.AddHostedService<BootstrapAdminKey>();
+        builder.Services.AddHostedService<LastUsedFlusher>();
+
+        var jwt = auth.Jwt;
+        var authentication = builder.Services.AddAuthentication(SelectorScheme)
+            .AddPolicyScheme(SelectorScheme, "API key or JWT bearer", o => o.ForwardDefaultSelector = context =>
+                jwt.Enabled && !state.Open && BearerToken.From(context.Request) is { } token && BearerToken.LooksLikeJwt(token)
+                    ? JwtBearerDefaults.AuthenticationScheme
+                    : ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        if (jwt.Enabled)
+            authentication.AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
+        builder.Services.AddAuthorization(ApiPolicies.Add);
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
+        var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+        builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
+        builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
+        return builder;
+    }
+
+    public static WebApplication UseSecurity(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<AuthenticationState>().Open)
+            app.Logger.LogWarning("AUTHENTICATION IS OFF: anyone who reaches this port can upload, train, move aliases, delete models and read checkpoints. " +
+                "Set FlowService:Auth:BootstrapAdminKey (FlowService__Auth__BootstrapAdminKey) to require API keys.");
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.XContentTypeOptions = "nosniff";
+            return next(context);
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        return app;
+    }
+
+    /// <summary>/metrics: anonymous for Prometheus by default; any valid key (reader or above) with MetricsRequireKey.</summary>
+    public static IEndpointConventionBuilder ProtectMetrics(this IEndpointConventionBuilder metrics, WebApplication app) =>
+        app.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>()?.MetricsRequireKey == true
+            ? metrics.RequireAuthorization(ApiPolicies.Reader)
+            : metrics;
+
+    static AuthenticationState Decide(AuthOptions auth, WebApplicationBuilder builder)
+    {
+        string mode = auth.Mode.ToLowerInvariant();
+        if (mode == "none")
+            return new AuthenticationState(Open: true);
+        if (mode == "required" || !string.IsNullOrEmpty(auth.BootstrapAdminKey) || auth.Jwt.Enabled)
+            return new AuthenticationState(Open: false);
+        if (builder.Environment.IsDevelopment())
+            return new AuthenticationState(Open: true);
+        // A worker serves only /health and /metrics: it has nothing to protect and needs no credential.
+        var role = builder.Configuration[$"{FlowServiceOptions.Section}:Role"];
+        if (string.Equals(role, "worker", StringComparison.OrdinalIgnoreCase))
+            return new AuthenticationState(Open: false);
+        throw new InvalidOperationException(
+            $"Refusing to start in {builder.Environment.EnvironmentName} with no way to authenticate callers. Set FlowService:Auth:BootstrapAdminKey " +
+            "(environment FlowService__Auth__BootstrapAdminKey, at least 32 random characters) or FlowService:Auth:Jwt:Authority; " +
+            "or FlowService:Auth:Mode=required to use keys already in the store; or FlowService:Auth:Mode=none to run open behind another gate.");
+    }
+
+    static void ConfigureJwt(JwtBearerOptions options, JwtOptions jwt, IWebHostEnvironment environment)
+    {
+        options.MapInboundClaims = false;
+        if (!string.IsNullOrWhiteSpace(jwt.Authority))
+        {
+            options.Authority = jwt.Authority;
+            options.RequireHttpsMetadata = !environment.IsDevelopment();
+        }
+        options.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidateIssuer = true,
+            ValidIssuer = jwt.Issuer ?? jwt.Authority,
+            ValidateAudience = !string.IsNullOrWhiteSpace(jwt.Audience),
+            ValidAudience = jwt.Audience,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            ClockSkew = TimeSpan.FromSeconds(30),
+            RoleClaimType = jwt.RoleClaim,
+            NameClaimType = "sub",
+        };
+        if (!string.IsNullOrWhiteSpace(jwt.SigningKey))
+        {
+            options.TokenValidationParameters.IssuerSigningKey = new SymmetricSecurityKey(Convert.FromBase64String(jwt.SigningKey));
+            options.TokenValidationParameters.ValidAlgorithms = [SecurityAlgorithms.HmacSha256];
+        }
+    }
+}

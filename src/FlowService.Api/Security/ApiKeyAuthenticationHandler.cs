@@ -1,0 +1,40 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using FlowService.Training.Keys;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace FlowService.Api.Security;
+
+/// <summary>
+/// <c>Authorization: Bearer &lt;API key&gt;</c>: the key's id, name and role become the caller's identity. With
+/// authentication off (<see cref="AuthenticationState.Open"/>) every caller is an anonymous admin.
+/// </summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    ApiKeyValidator validator, AuthenticationState state)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string KeyIdClaim = "key_id";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        if (state.Open)
+            return Success("anonymous", "anonymous (authentication is off)", ApiRoles.Admin);
+        if (BearerToken.From(Request) is not { } token)
+            return Request.Headers.Authorization.Count == 0
+                ? AuthenticateResult.NoResult()
+                : AuthenticateResult.Fail("The Authorization header must be 'Bearer <API key or token>'.");
+        var (key, failure) = await validator.ValidateAsync(token, Context.RequestAborted);
+        return key is null ? AuthenticateResult.Fail(failure!) : Success(key.Id, key.Name, key.Role);
+    }
+
+    AuthenticateResult Success(string id, string name, string role)
+    {
+        var identity = new ClaimsIdentity(
+            [new Claim(KeyIdClaim, id), new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)],
+            SchemeName, ClaimTypes.Name, ClaimTypes.Role);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+}

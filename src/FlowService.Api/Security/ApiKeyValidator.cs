@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using FlowService.Training.Keys;
+using Microsoft.Extensions.Options;
+
+namespace FlowService.Api.Security;
+
+/// <summary>
+/// Checks presented keys: SHA-256 of the key, then a cache of verified keys by hash, asking the store when the entry
+/// is older than <see cref="AuthOptions.KeyCacheMilliseconds"/>. Unknown keys are never cached, so a key created on
+/// another replica works at once; revoking through this process drops the entry at once. Last-used times are
+/// recorded in memory (no database write per request) and flushed in batches by <see cref="LastUsedFlusher"/>.
+/// </summary>
+public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> options, TimeProvider clock)
+{
+    sealed record Entry(ApiKeyRecord Key, long VerifiedAt);
+
+    readonly ConcurrentDictionary<string, Entry> _byHash = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
+    readonly long _cacheTicks = (long)(options.Value.KeyCacheMilliseconds ?? 1000) * Stopwatch.Frequency / 1000;
+
+    /// <summary>The key's record when it exists and has not expired; otherwise null and why.</summary>
+    public async ValueTask<(ApiKeyRecord? Key, string? Failure)> ValidateAsync(string presented, CancellationToken cancellationToken)
+    {
+        string hash = ApiKeys.Hash(presented);
+        long now = Stopwatch.GetTimestamp();
+        ApiKeyRecord? key;
+        if (_cacheTicks > 0 && _byHash.TryGetValue(hash, out var entry) && now - entry.VerifiedAt < _cacheTicks)
+            key = entry.Key;
+        else
+        {
+            key = await store.FindByHashAsync(hash, cancellationToken);
+            if (key is null)
+            {
+                _byHash.TryRemove(hash, out _);
+                return (null, "The API key is unknown or has been revoked.");
+            }
+            if (_cacheTicks > 0)
+                _byHash[hash] = new Entry(key, now);
+        }
+        var at = clock.GetUtcNow();
+        if (key.IsExpired(at))
+            return (null, $"The API key '{key.Name}' expired at {key.ExpiresAt:O}.");
+        _lastUsed[key.Id] = at;
+        return (key, null);
+    }
+
+    /// <summary>Drops a revoked key from this process's cache.</summary>
+    public void Forget(string keyId)
+    {
+        foreach (var (hash, entry) in _byHash)
+            if (entry.Key.Id == keyId)
+                _byHash.TryRemove(hash, out _);
+        _lastUsed.TryRemove(keyId, out _);
+    }
+
+    /// <summary>Last-used times not yet written, for GET /keys to show the newest.</summary>
+    public DateTimeOffset? PendingLastUsed(string keyId) => _lastUsed.TryGetValue(keyId, out var at) ? at : null;
+
+    /// <summary>Writes the recorded last-used times in one batch and clears those that did not change meanwhile.</summary>
+    public async Task FlushLastUsedAsync(CancellationToken cancellationToken)
+    {
+        var batch = _lastUsed.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        if (batch.Count == 0)
+            return;
+        await store.RecordLastUsedAsync(batch, cancellationToken);
+        foreach (var (id, at) in batch)
+            _lastUsed.TryRemove(new KeyValuePair<string, DateTimeOffset>(id, at));
+    }
+}

@@ -1,0 +1,17 @@
+namespace FlowService.Api.Security;
+
+/// <summary>The credential of an <c>Authorization: Bearer &lt;token&gt;</c> header.</summary>
+public static class BearerToken
+{
+    public static string? From(HttpRequest request)
+    {
+        string? header = request.Headers.Authorization;
+        if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return null;
+        string token = header["Bearer ".Length..].Trim();
+        return token.Length == 0 ? null : token;
+    }
+
+    /// <summary>A JWT is three base64url parts joined by '.'; API keys never contain a '.'.</summary>
+    public static bool LooksLikeJwt(string token) => token.Count(c => c == '.') == 2;
+}
