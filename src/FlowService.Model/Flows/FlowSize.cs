@@ -44,4 +44,12 @@ public readonly record struct FlowSize(long Parameters, long FixedBytes, long Ac
 
     /// <summary>An element-wise or structural transform of <paramref name="features"/> with <paramref name="parameters"/> values: input, output, log|det| and gradients per row.</summary>
     public static FlowSize Transform(int features, long parameters = 0) => new(parameters, 0, 4L * features + 1);
+
+    /// <summary>The size of a built transform: its declared parameters, and input, output and gradients per row (for recipes whose arithmetic estimate does not cover a variant).</summary>
+    public static FlowSize Built(Transforms.ITransform transform, int features)
+    {
+        var layout = new Parameters.ParameterLayout();
+        transform.DeclareParameters(layout.Scope(""));
+        return new FlowSize(layout.Length, 0, 8L * features);
+    }
 }

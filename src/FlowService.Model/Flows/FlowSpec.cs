@@ -146,6 +146,9 @@ public sealed class FlowSpec
         return new FlowSpec(value, Type, $"{_path}{field}.");
     }
 
+    /// <summary>True when the spec has <paramref name="field"/> (not null); does not count as reading it.</summary>
+    public bool Contains(string field) => _root.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null;
+
     /// <summary>Throws for the first field that no getter asked for (unknown to the recipe).</summary>
     public void RejectUnreadFields()
     {

@@ -12,10 +12,10 @@ public static class TrainingBudget
 {
     /// <summary>
     /// Float32 copies of the parameters a training step holds: the parameters, the best epoch's copy, the summed
-    /// gradient, one gradient per shard (<see cref="ShardedGradient"/>; wide rows, such as images, split into the most
-    /// shards, so their count bounds every width's) and Adam's two moments.
+    /// gradient, one gradient per shard (<see cref="ShardedGradient"/>, as for table rows; image rows split into more
+    /// shards, which this does not count) and Adam's two moments.
     /// </summary>
-    public static int ParameterCopies(int batchSize) => 5 + ShardedGradient.ShardsFor(batchSize, features: 1 << 20);
+    public static int ParameterCopies(int batchSize) => 5 + ShardedGradient.ShardsFor(batchSize, features: 1);
 
     public static long PeakBytes(FlowSize size, int batchSize) =>
         4 * size.Parameters * ParameterCopies(batchSize) + size.FixedBytes + 4 * size.ActivationFloatsPerRow * batchSize;

@@ -46,7 +46,7 @@ public class FlowSizeTests
     [InlineData("""{"type":"maf","hidden":[0]}""", 2, "hidden")]
     [InlineData("""{"type":"maf","permutaton":"random"}""", 2, "permutaton")]
     [InlineData("""{"type":"glow","scaleClamp":-1}""", 2, "scaleClamp")]
-    [InlineData("""{"type":"flowpp"}""", 2, "type")]
+    [InlineData("""{"type":"flowxx"}""", 2, "type")]
     public void The_estimate_rejects_what_building_rejects_naming_the_same_field(string json, int features, string field)
     {
         var fromBuild = Assert.Throws<FlowSpecException>(() => FlowRecipes.Build(FlowSpec.Parse(json), features, 0, seed: 1));

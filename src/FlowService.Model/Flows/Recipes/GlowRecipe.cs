@@ -35,6 +35,9 @@ public sealed class GlowRecipe : IFlowRecipe
 
     public FlowSize Estimate(FlowSpec spec, int features, int contextFeatures)
     {
+        // Image flows (convolutions) and attention conditioners are counted from the built flow: small, and built in moments.
+        if (spec.Contains("image") || spec.Contains("conditioner"))
+            return FlowSize.Built(Build(spec, features, contextFeatures, new Random(0)), features);
         var common = CommonOptions.Read(spec, contextFeatures, defaultLayers: 4, defaultHidden: new[] { 128, 128 });
         spec.GetFloat("scaleClamp", AffineLeaf.DefaultScaleClamp, 0f, 100f);
         NiceRecipe.RequireTwoFeatures(features, Type);
