@@ -39,8 +39,11 @@ public sealed class FullCovarianceGaussian
     /// <summary>L, row-major, lower triangular.</summary>
     public IReadOnlyList<double> Cholesky => _cholesky;
 
-    /// <summary>The maximum-likelihood fit (population covariance, plus <see cref="RelativeRidge"/>) of row-major <paramref name="data"/>.</summary>
-    public static FullCovarianceGaussian Fit(ReadOnlySpan<float> data, int features)
+    /// <summary>
+    /// The maximum-likelihood fit (population covariance, plus <paramref name="relativeRidge"/> of each variance on the
+    /// diagonal, <see cref="RelativeRidge"/> by default) of row-major <paramref name="data"/>.
+    /// </summary>
+    public static FullCovarianceGaussian Fit(ReadOnlySpan<float> data, int features, double relativeRidge = RelativeRidge)
     {
         if (features < 1 || data.Length == 0 || data.Length % features != 0)
             throw new ArgumentException($"Data of {data.Length} floats is not a positive number of rows of {features} features.");
@@ -65,7 +68,7 @@ public sealed class FullCovarianceGaussian
         {
             for (int j = 0; j <= i; j++)
                 covariance[i * d + j] /= rows;
-            covariance[i * d + i] += RelativeRidge * covariance[i * d + i] + 1e-12;
+            covariance[i * d + i] += relativeRidge * covariance[i * d + i] + 1e-12;
         }
         return new FullCovarianceGaussian(mean, LowerCholesky(covariance, d));
     }
@@ -106,7 +109,11 @@ public sealed class FullCovarianceGaussian
         }
     }
 
-    private static double[] LowerCholesky(double[] symmetric, int d)
+    /// <summary>
+    /// The lower Cholesky factor (row-major) of the lower triangle of a symmetric matrix; a pivot that rounding leaves at
+    /// or below zero (a column that is an exact combination of others) is floored at the ridge's size instead of failing.
+    /// </summary>
+    public static double[] LowerCholesky(double[] symmetric, int d)
     {
         var l = new double[d * d];
         for (int i = 0; i < d; i++)
@@ -116,7 +123,6 @@ public sealed class FullCovarianceGaussian
                 for (int k = 0; k < j; k++)
                     sum -= l[i * d + k] * l[j * d + k];
                 if (i == j)
-                    // A column that is an exact combination of others leaves a zero pivot: give it the ridge's floor.
                     l[i * d + i] = Math.Sqrt(Math.Max(sum, 1e-12 + RelativeRidge * symmetric[i * d + i]));
                 else
                     l[i * d + j] = sum / l[j * d + j];

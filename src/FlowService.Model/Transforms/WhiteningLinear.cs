@@ -1,4 +1,5 @@
 using FlowService.Model.Compute;
+using FlowService.Model.Distributions;
 using FlowService.Model.Parameters;
 
 namespace FlowService.Model.Transforms;
@@ -42,8 +43,8 @@ public sealed class WhiteningLinear : ITransform, IDataInitialized
 
     public void InitializeFromData(ReadOnlySpan<float> inputs, Span<float> parameters)
     {
-        int d = Features, rows = inputs.Length / d;
-        var cholesky = CovarianceCholesky(inputs, rows, d);
+        int d = Features;
+        var cholesky = FullCovarianceGaussian.Fit(inputs, d, Ridge).Cholesky.ToArray();
         var inverse = LowerTriangularInverse(cholesky, d);
         ParameterSlot lower = _linear.Lower, upper = _linear.Upper, logScale = _linear.LogScale;
         parameters.Slice(upper.Offset, upper.Length).Clear();
@@ -61,56 +62,6 @@ public sealed class WhiteningLinear : ITransform, IDataInitialized
     public void Inverse(FlowContext context, Tensor y, Tensor x) => _linear.Inverse(context, y, x);
 
     public void Backward(FlowContext context, Tensor dy, Tensor dLogDet, Tensor dx) => _linear.Backward(context, dy, dLogDet, dx);
-
-    /// <summary>Lower Cholesky factor (row-major d x d, double) of the rows' covariance about their mean, plus <see cref="Ridge"/> on the diagonal.</summary>
-    public static double[] CovarianceCholesky(ReadOnlySpan<float> rowsData, int rows, int d)
-    {
-        var mean = new double[d];
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < d; j++)
-                mean[j] += rowsData[r * d + j];
-        for (int j = 0; j < d; j++)
-            mean[j] /= Math.Max(1, rows);
-        var covariance = new double[d * d];
-        var centered = new double[d];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < d; j++)
-                centered[j] = rowsData[r * d + j] - mean[j];
-            for (int i = 0; i < d; i++)
-                for (int j = 0; j <= i; j++)
-                    covariance[i * d + j] += centered[i] * centered[j];
-        }
-        for (int i = 0; i < d; i++)
-        {
-            for (int j = 0; j <= i; j++)
-                covariance[i * d + j] /= Math.Max(1, rows);
-            covariance[i * d + i] += Ridge * Math.Max(covariance[i * d + i], 1e-12) + 1e-12;
-        }
-        return Cholesky(covariance, d);
-    }
-
-    /// <summary>Cholesky of the lower triangle of a symmetric positive-definite matrix (row-major).</summary>
-    public static double[] Cholesky(double[] symmetric, int d)
-    {
-        var l = new double[d * d];
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j <= i; j++)
-            {
-                double sum = symmetric[i * d + j];
-                for (int k = 0; k < j; k++)
-                    sum -= l[i * d + k] * l[j * d + k];
-                if (i == j)
-                {
-                    if (!(sum > 0))
-                        throw new ArgumentException($"The covariance is not positive definite (pivot {i} is {sum}).");
-                    l[i * d + i] = Math.Sqrt(sum);
-                }
-                else
-                    l[i * d + j] = sum / l[j * d + j];
-            }
-        return l;
-    }
 
     /// <summary>The inverse of a lower-triangular matrix with a positive diagonal, by forward substitution.</summary>
     public static double[] LowerTriangularInverse(double[] l, int d)

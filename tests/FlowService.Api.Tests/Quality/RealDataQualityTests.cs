@@ -16,16 +16,16 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
 {
     /// <summary>
     /// Known shortfalls against the best classical estimator (nats per row); 0 = must win. Iris (96 training rows
-    /// after the job's own validation and test split, against the GMM's 120) and wine (114 against 142) are where a
-    /// CV'd two-component GMM is the right model for so few rows: see bench/RESULTS.md.
+    /// after the job's own validation and test split, against the GMM's 120) is where a CV'd two-component GMM is the
+    /// right model for so few rows: the default is 0.10 nat behind it (and ahead of KDE); see bench/RESULTS.md.
     /// </summary>
     static readonly Dictionary<string, double> AllowedShortfall = new()
     {
         ["breast_cancer"] = 0,
         ["diabetes"] = 0,
         ["digits"] = 0,
-        ["iris"] = 1.2,
-        ["wine"] = 0.6,
+        ["iris"] = 0.15,
+        ["wine"] = 0,
     };
 
     [RealDataTheory]

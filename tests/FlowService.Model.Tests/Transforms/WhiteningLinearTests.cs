@@ -1,3 +1,4 @@
+using FlowService.Model.Distributions;
 using FlowService.Model.Flows;
 using FlowService.Model.Transforms;
 
@@ -61,7 +62,7 @@ public sealed class WhiteningLinearTests
         // The same relative ridge as the flow's whitening (on the standardized scale, so relative to each variance).
         for (int i = 0; i < d; i++)
             covariance[i * d + i] *= 1 + WhiteningLinear.Ridge;
-        var l = WhiteningLinear.Cholesky(covariance, d);
+        var l = FullCovarianceGaussian.LowerCholesky(covariance, d);
         double logDet = Enumerable.Range(0, d).Sum(i => Math.Log(l[i * d + i]));
         var result = new double[rows];
         var y = new double[d];
