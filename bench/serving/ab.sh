@@ -32,9 +32,10 @@ dotnet build bench/serving/ServingLoad -c Release -nologo -v q
 load() { dotnet bench/serving/ServingLoad/bin/Release/net10.0/ServingLoad.dll "$@"; }
 
 start() { # build folder [extra environment settings]
-  # Request logs at Warning (both the hand-written middleware's category and Serilog.AspNetCore's), as in run.sh.
+  # Request logs at Warning (both the hand-written middleware's category and Serilog.AspNetCore's), as in run.sh; auth off
+  # (a build without authentication ignores the setting), since this compares the observability libraries.
   # shellcheck disable=SC2086
-  (cd "$1" && exec env ${2:-} FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
+  (cd "$1" && exec env FlowService__Auth__Mode=none ${2:-} FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
     Serilog__MinimumLevel__Override__FlowService.Api.Observability.RequestLoggingMiddleware=Warning \
     Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning \
     dotnet FlowService.Api.dll) > "$out/server.log" 2>&1 &
