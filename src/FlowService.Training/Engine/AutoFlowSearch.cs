@@ -22,7 +22,9 @@ namespace FlowService.Training.Engine;
 /// (<c>budgetSeconds</c>) is the one thing that depends on the machine: a candidate that would start
 /// after it is skipped, and no epoch starts after it.
 /// </remarks>
-public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<NormalizingFlow, DatasetSplit.Part, DefensiveMixture?> defend)
+/// <param name="defend">Given a flow's log p of the validation rows: its defensive mixture (null: served alone) and the
+/// served log p of those rows.</param>
+public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<float[], (DefensiveMixture? Mixture, float[] Served)> defend)
 {
     /// <summary>Default total budget for all candidates, seconds.</summary>
     public const int DefaultBudgetSeconds = 900;
@@ -127,7 +129,7 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<N
             var result = new FlowTrainer(flow, candidate.Parameters).Train(data.Train, data.Validation, numbered,
                 Path.Combine(stateFolder, $"candidate-{i}"), fingerprint(spec), cancellationToken, deadline);
             flow.SetParameters(result.BestParameters);
-            var rowNll = ServedValidationNll(flow, data.Validation);
+            var rowNll = defend(LogProb(flow, data.Validation)).Served.Select(v => -(double)v).ToArray();
             double nll = rowNll.Length == 0 ? double.NaN : rowNll.Average();
             SaveCandidate(stateFolder, i, new CandidateState(result.BestParameters, rowNll));
             done.Add(new CandidateResult(candidate.Name, candidate.Spec, double.IsFinite(nll) ? nll : null, result.EpochsRun, result.BestEpoch,
@@ -142,7 +144,7 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<N
         var chosen = candidates[winner];
         var model = build(FlowSpec.From(chosen.Spec));
         model.SetParameters(states[winner]!.Parameters);
-        return new Result(model, defend(model, data.Validation), new AutoSelection(chosen.Name, chosen.Spec, done), offset, done[winner].BestEpoch);
+        return new Result(model, defend(LogProb(model, data.Validation)).Mixture, new AutoSelection(chosen.Name, chosen.Spec, done), offset, done[winner].BestEpoch);
     }
 
     /// <summary>
@@ -172,13 +174,12 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<N
         return best;
     }
 
-    /// <summary>-log p of each validation row under the flow with its chosen defensive mixture, as it would be served.</summary>
-    private double[] ServedValidationNll(NormalizingFlow flow, DatasetSplit.Part validation)
+    /// <summary>The flow's log p of each row of <paramref name="part"/>.</summary>
+    public static float[] LogProb(NormalizingFlow flow, DatasetSplit.Part part)
     {
-        var served = new TrainedFlow(flow, [], [], defend(flow, validation));
-        var logProb = new float[validation.Rows];
-        served.LogProb(validation.Features, validation.Rows, validation.Context, logProb);
-        return logProb.Select(v => -(double)v).ToArray();
+        var logProb = new float[part.Rows];
+        flow.LogProb(part.Features, part.Rows, part.Context, logProb);
+        return logProb;
     }
 
     private sealed record CandidateState(float[] Parameters, double[] RowNll);

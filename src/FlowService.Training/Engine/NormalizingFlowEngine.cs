@@ -83,8 +83,15 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         // The defensive Gaussian is of the modelled columns alone; mixed into a conditional density p(x | c) it would
         // floor every context's density at the same unconditional level and blunt what the context says, so
         // conditional flows are served as they are (and image flows, whose dequantized pixels it does not model).
-        DefensiveMixture? Defend(NormalizingFlow flow, Jobs.DatasetSplit.Part validation) =>
-            contextFeatures == 0 && gaussian is not null ? ChooseDefensive(flow, gaussian, validation) : null;
+        // The Gaussian's log density of the validation rows is the same for every candidate: computed once.
+        double[]? gaussianValidation = contextFeatures == 0 && gaussian is not null ? LogDensity(gaussian, data.Validation) : null;
+        (DefensiveMixture? Mixture, float[] Served) Defend(float[] flowValidationLogProb)
+        {
+            if (gaussianValidation is null)
+                return (null, flowValidationLogProb);
+            var mixture = DefensiveMixture.Choose(gaussian!, flowValidationLogProb, gaussianValidation);
+            return (mixture, flowValidationLogProb.Select((f, r) => (float)mixture.Combine(f, gaussianValidation[r])).ToArray());
+        }
 
         var spec = FlowSpec.From(run.Spec);
         if (spec.Type == AutoType)
@@ -98,7 +105,8 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         var result = new FlowTrainer(flow, run.Parameters, dequantize).Train(data.Train, data.Validation, observer, run.StateFolder,
             Fingerprint(spec, data, run), cancellationToken);
         flow.SetParameters(result.BestParameters);
-        return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns, Defend(flow, data.Validation)), result.EpochsRun, result.BestEpoch);
+        var defensive = Defend(AutoFlowSearch.LogProb(flow, data.Validation)).Mixture;
+        return new TrainingOutcome(new TrainedFlow(flow, data.FeatureColumns, data.ContextColumns, defensive), result.EpochsRun, result.BestEpoch);
     }
 
     public TargetFitOutcome FitTarget(TargetFitRun run, ITrainingObserver observer, CancellationToken cancellationToken)
@@ -206,14 +214,11 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         return new TrainedFlow(flow, info.ColumnNames, info.ContextColumnNames, defensive);
     }
 
-    /// <summary>The mixture weight that serves the validation rows best (see <see cref="DefensiveMixture.Choose"/>).</summary>
-    private static DefensiveMixture ChooseDefensive(NormalizingFlow flow, FullCovarianceGaussian gaussian, Jobs.DatasetSplit.Part validation)
+    private static double[] LogDensity(FullCovarianceGaussian gaussian, Jobs.DatasetSplit.Part part)
     {
-        var flowLogProb = new float[validation.Rows];
-        flow.LogProb(validation.Features, validation.Rows, validation.Context, flowLogProb);
-        var gaussianLogProb = new double[validation.Rows];
-        gaussian.LogDensity(validation.Features, validation.Rows, gaussianLogProb);
-        return DefensiveMixture.Choose(gaussian, flowLogProb, gaussianLogProb);
+        var logProb = new double[part.Rows];
+        gaussian.LogDensity(part.Features, part.Rows, logProb);
+        return logProb;
     }
 
     /// <summary>An "auto" spec's own fields and every candidate it names, each against the data shape.</summary>

@@ -154,7 +154,8 @@ public sealed class FlowJobRunner(
         var warnings = new List<string>();
         if (split.FeatureColumns.Count <= MaxGaussianBaselineFeatures)
         {
-            var gaussian = FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
+            // The served density's defensive component is this very fit (same rows, same ridge): no second pass over them.
+            var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Gaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
             gaussianValidation = GaussianNll(gaussian, split.Validation);
             gaussianTest = split.Test.Rows > 0 ? GaussianNll(gaussian, split.Test) : null;
             var (flowHeldOut, gaussianHeldOut, part) = testNll is { } t && gaussianTest is { } g ? (t, g, "test") : (validationNll, gaussianValidation.Value, "validation");
