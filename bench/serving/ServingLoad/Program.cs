@@ -6,6 +6,7 @@ using FlowService.ServingLoad;
 //   openloop URL PATH BODY TYPE RATE SECONDS PID   fixed-rate POSTs regardless of answers; latency, statuses, server RSS
 //   sample URL QUERY ACCEPT PID             one GET /sample: time to first byte, rows/s, server peak RSS
 //   keycheck FOLDER SECONDS                 in-process cost of one API-key check, cached and with a store look-up
+//   pipeline DATADIR BODY N none|keys       in-memory bytes and CPU per sequential single-row POST /score (batching off)
 // Each mode prints one JSON object.
 return args.FirstOrDefault() switch
 {
@@ -14,11 +15,12 @@ return args.FirstOrDefault() switch
     "openloop" => await OpenLoop.RunAsync(args[1], args[2], args[3], args[4], int.Parse(args[5]), int.Parse(args[6]), int.Parse(args[7])),
     "sample" => await SampleDownload.RunAsync(args[1], args[2], args[3], int.Parse(args[4])),
     "keycheck" => await KeyCheck.RunAsync(args[1], double.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture)),
+    "pipeline" => await PipelineCost.RunAsync(args[1], args[2], int.Parse(args[3]), args[4]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ServingLoad prepare|engine|openloop|sample|keycheck ... (see bench/serving/run.sh)");
+    Console.Error.WriteLine("usage: ServingLoad prepare|engine|openloop|sample|keycheck|pipeline ... (see bench/serving/run.sh)");
     return 1;
 }

@@ -208,6 +208,9 @@ public sealed class DynamicBatcher : IDisposable
 
     Activity? StartBatchSpan(int rows, int requests, ActivityContext parent, IEnumerable<ActivityLink>? links)
     {
+        // Without a listener (no tracing configured) no span and no name string: this runs for every request.
+        if (!FlowServiceTracing.Source.HasListeners())
+            return null;
         var span = FlowServiceTracing.Source.StartActivity(ActivityKind.Internal, parent, links: links,
             name: "engine batch " + _operation.Kind.ToString().ToLowerInvariant());
         span?.SetTag("flowservice.batch.rows", rows);

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace FlowService.ServingLoad;
+
+/// <summary>
+/// What one single-row POST /score costs the process, measured in memory (TestServer, no sockets): allocated bytes
+/// and CPU time per request over sequential requests, with dynamic batching off so each request runs alone. Unlike
+/// requests/s under wrk, bytes per request do not depend on what else the machine runs, so two builds or two
+/// configurations (authentication on or off) can be compared on a shared machine; CPU per request is shown beside it.
+/// Needs the data folder that <c>prepare</c> trained (model "bench").
+/// </summary>
+public static class PipelineCost
+{
+    const string AdminKey = "pipeline-cost-bootstrap-admin-key-0123456789";
+
+    public static async Task<int> RunAsync(string dataPath, string bodyPath, int requests, string auth)
+    {
+        bool keys = auth == "keys";
+        // The service's content root is this tool's output folder (appsettings.json is copied there), not a project folder.
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_FLOWSERVICE_API", AppContext.BaseDirectory);
+        await using var host = new Host(dataPath, keys);
+        using var client = host.CreateClient();
+        if (keys)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await ScorerKeyAsync(client));
+        byte[] body = File.ReadAllBytes(bodyPath);
+        async Task Post()
+        {
+            using var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            using var response = await client.PostAsync("/score", content);
+            if (!response.IsSuccessStatusCode)
+                throw new InvalidOperationException($"POST /score answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            await response.Content.ReadAsByteArrayAsync();
+        }
+        // Warm-up: tiered compilation reaches its optimized code and the model is loaded.
+        for (int i = 0; i < Math.Max(2000, requests / 2); i++)
+            await Post();
+        var process = Process.GetCurrentProcess();
+        GC.Collect();
+        long bytes0 = GC.GetTotalAllocatedBytes(precise: true);
+        var cpu0 = process.TotalProcessorTime;
+        long t0 = Stopwatch.GetTimestamp();
+        for (int i = 0; i < requests; i++)
+            await Post();
+        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        process.Refresh();
+        double cpuUs = (process.TotalProcessorTime - cpu0).TotalMicroseconds / requests;
+        long bytes = (GC.GetTotalAllocatedBytes(precise: true) - bytes0) / requests;
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            mode = "pipeline",
+            auth,
+            requests,
+            bytesPerRequest = bytes,
+            cpuMicrosecondsPerRequest = Math.Round(cpuUs, 1),
+            wallMicrosecondsPerRequest = Math.Round(seconds * 1e6 / requests, 1),
+            load = File.ReadAllText("/proc/loadavg").Split(' ')[0],
+        }));
+        return 0;
+    }
+
+    /// <summary>A scorer key created through POST /keys with the bootstrap admin key.</summary>
+    static async Task<string> ScorerKeyAsync(HttpClient client)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/keys")
+        {
+            Content = new StringContent("{\"name\":\"pipeline-cost\",\"role\":\"scorer\"}", Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+        using var response = await client.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return json.RootElement.GetProperty("key").GetString()!;
+    }
+
+    // Any public type of the service's assembly names its entry point (this tool has a Program of its own).
+    sealed class Host(string dataPath, bool keys) : WebApplicationFactory<FlowService.Api.Scoring.ScoringService>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseEnvironment("Production");
+            builder.UseSetting("FlowService:DataPath", dataPath);
+            builder.UseSetting("FlowService:Worker:Enabled", "false");
+            builder.UseSetting("FlowService:Scoring:BatchingEnabled", "false");
+            // As bench/serving/run.sh: the request-completion event below the log level, so the log's I/O is not measured.
+            builder.UseSetting("Serilog:MinimumLevel:Override:Serilog.AspNetCore.RequestLoggingMiddleware", "Warning");
+            if (keys)
+                builder.UseSetting("FlowService:Auth:BootstrapAdminKey", AdminKey);
+            else
+                builder.UseSetting("FlowService:Auth:Mode", "none");
+        }
+    }
+}
