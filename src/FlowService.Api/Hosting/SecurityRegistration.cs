@@ -35,14 +35,17 @@ public static class SecurityRegistration
         builder.Services.AddHostedService<LastUsedFlusher>();
 
         var jwt = auth.Jwt;
-        var authentication = builder.Services.AddAuthentication(SelectorScheme)
-            .AddPolicyScheme(SelectorScheme, "API key or JWT bearer", o => o.ForwardDefaultSelector = context =>
-                jwt.Enabled && !state.Open && BearerToken.From(context.Request) is { } token && BearerToken.LooksLikeJwt(token)
-                    ? JwtBearerDefaults.AuthenticationScheme
-                    : ApiKeyAuthenticationHandler.SchemeName)
+        // With JWT configured a selector scheme sends JWT-shaped bearers to JwtBearer and the rest to the key handler;
+        // without it the key handler is the default scheme itself (one handler per request, not two).
+        var authentication = builder.Services.AddAuthentication(jwt.Enabled ? SelectorScheme : ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         if (jwt.Enabled)
-            authentication.AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
+            authentication
+                .AddPolicyScheme(SelectorScheme, "API key or JWT bearer", o => o.ForwardDefaultSelector = context =>
+                    !state.Open && BearerToken.From(context.Request) is { } token && BearerToken.LooksLikeJwt(token)
+                        ? JwtBearerDefaults.AuthenticationScheme
+                        : ApiKeyAuthenticationHandler.SchemeName)
+                .AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
         builder.Services.AddAuthorization(ApiPolicies.Add);
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
         var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();

@@ -15,8 +15,19 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
 {
     sealed record Entry(ApiKeyRecord Key, long VerifiedAt);
 
+    /// <summary>
+    /// A key's newest use and the newest use already written, as UTC ticks. One holder per key, written without a
+    /// lock: every request of a busy key records its use here, and a dictionary write per request would serialize
+    /// them all on the key's bucket lock.
+    /// </summary>
+    sealed class LastUse
+    {
+        public long UsedTicks;
+        public long FlushedTicks;
+    }
+
     readonly ConcurrentDictionary<string, Entry> _byHash = new(StringComparer.Ordinal);
-    readonly ConcurrentDictionary<string, DateTimeOffset> _lastUsed = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, LastUse> _lastUsed = new(StringComparer.Ordinal);
     readonly long _cacheTicks = (long)(options.Value.KeyCacheMilliseconds ?? 1000) * Stopwatch.Frequency / 1000;
 
     /// <summary>The key's record when it exists and has not expired; otherwise null and why.</summary>
@@ -41,7 +52,10 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
         var at = clock.GetUtcNow();
         if (key.IsExpired(at))
             return (null, $"The API key '{key.Name}' expired at {key.ExpiresAt:O}.");
-        _lastUsed[key.Id] = at;
+        var use = _lastUsed.GetOrAdd(key.Id, static _ => new LastUse());
+        // Concurrent requests may write in any order; the stored time is then off by the time between them, which
+        // a last-used time (flushed every few seconds) does not notice.
+        Volatile.Write(ref use.UsedTicks, at.UtcTicks);
         return (key, null);
     }
 
@@ -55,16 +69,29 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
     }
 
     /// <summary>Last-used times not yet written, for GET /keys to show the newest.</summary>
-    public DateTimeOffset? PendingLastUsed(string keyId) => _lastUsed.TryGetValue(keyId, out var at) ? at : null;
+    public DateTimeOffset? PendingLastUsed(string keyId) =>
+        _lastUsed.TryGetValue(keyId, out var use) && Volatile.Read(ref use.UsedTicks) is var used && used > Volatile.Read(ref use.FlushedTicks)
+            ? new DateTimeOffset(used, TimeSpan.Zero)
+            : null;
 
-    /// <summary>Writes the recorded last-used times in one batch and clears those that did not change meanwhile.</summary>
+    /// <summary>Writes the last-used times recorded since the previous flush, in one batch.</summary>
     public async Task FlushLastUsedAsync(CancellationToken cancellationToken)
     {
-        var batch = _lastUsed.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        var batch = new Dictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        var written = new List<(LastUse Use, long Ticks)>();
+        foreach (var (id, use) in _lastUsed)
+        {
+            long used = Volatile.Read(ref use.UsedTicks);
+            if (used <= Volatile.Read(ref use.FlushedTicks))
+                continue;
+            batch[id] = new DateTimeOffset(used, TimeSpan.Zero);
+            written.Add((use, used));
+        }
         if (batch.Count == 0)
             return;
         await store.RecordLastUsedAsync(batch, cancellationToken);
-        foreach (var (id, at) in batch)
-            _lastUsed.TryRemove(new KeyValuePair<string, DateTimeOffset>(id, at));
+        // Only after the store took them: a failed write leaves them pending for the next flush.
+        foreach (var (use, ticks) in written)
+            Volatile.Write(ref use.FlushedTicks, ticks);
     }
 }

@@ -19,26 +19,34 @@ public static class RateLimits
         limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
         limiter.OnRejected = RejectAsync;
         int rate = options.InferenceRequestsPerSecond;
+        // The partitions' factories are made once: the policy runs for every request, and a lambda built inside it
+        // would be a new closure per request.
+        var tokenBucket = new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.InferenceBurst ?? 2 * rate,
+            TokensPerPeriod = rate,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        };
+        Func<string, RateLimiter> inferenceLimiter = _ => new TokenBucketRateLimiter(tokenBucket);
         limiter.AddPolicy(Inference, http => Caller(http, state) is { } caller && rate > 0
-            ? RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = options.InferenceBurst ?? 2 * rate,
-                TokensPerPeriod = rate,
-                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            })
-            : RateLimitPartition.GetNoLimiter("unlimited"));
+            ? RateLimitPartition.Get(caller, inferenceLimiter)
+            : Unlimited);
         int jobs = options.JobsPerHour;
+        var fixedWindow = new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = Math.Max(1, jobs),
+            Window = TimeSpan.FromHours(1),
+            QueueLimit = 0,
+        };
+        Func<string, RateLimiter> jobsLimiter = _ => new FixedWindowRateLimiter(fixedWindow);
         limiter.AddPolicy(Jobs, http => Caller(http, state) is { } caller && jobs > 0
-            ? RateLimitPartition.GetFixedWindowLimiter(caller, _ => new FixedWindowRateLimiterOptions
-            {
-                PermitLimit = jobs,
-                Window = TimeSpan.FromHours(1),
-                QueueLimit = 0,
-            })
-            : RateLimitPartition.GetNoLimiter("unlimited"));
+            ? RateLimitPartition.Get(caller, jobsLimiter)
+            : Unlimited);
     }
+
+    static readonly RateLimitPartition<string> Unlimited = RateLimitPartition.GetNoLimiter("unlimited");
 
     /// <summary>The key id, or the token's issuer and subject; null when authentication is off.</summary>
     public static string? Caller(HttpContext http, AuthenticationState state)
