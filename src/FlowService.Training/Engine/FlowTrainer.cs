@@ -62,8 +62,7 @@ public sealed class FlowTrainer
         float[] best;
         if (state is not null)
         {
-            _flow.SetParameters(state.Parameters);
-            optimizer.Restore(state.Step, Padded(state.FirstMoment), Padded(state.SecondMoment));
+            state.RestoreInto(_flow, optimizer);
             (epoch, bestEpoch, badEpochs, bestValidation, best) = (state.Epoch, state.BestEpoch, state.BadEpochs, state.BestValidationNll, state.BestParameters);
             observer.Resumed(epoch);
         }
@@ -165,22 +164,6 @@ public sealed class FlowTrainer
         }
     }
 
-    private void SaveState(string folder, string fingerprint, int epoch, AdamW optimizer, int bestEpoch, int badEpochs, double bestValidation, float[] best)
-    {
-        int count = _flow.Layout.Length;
-        var first = new float[optimizer.FirstMoment.Length];
-        var second = new float[optimizer.SecondMoment.Length];
-        _flow.Backend.Download(optimizer.FirstMoment, first);
-        _flow.Backend.Download(optimizer.SecondMoment, second);
-        new TrainingState(fingerprint, epoch, optimizer.Step, bestEpoch, badEpochs, bestValidation,
-            _flow.GetParameters(), first[..count], second[..count], best).Save(folder);
-    }
-
-    /// <summary>Moments are saved for the layout's parameters; the arena may carry padding.</summary>
-    private float[] Padded(float[] values)
-    {
-        var padded = new float[_flow.Parameters.Length];
-        values.CopyTo(padded, 0);
-        return padded;
-    }
+    private void SaveState(string folder, string fingerprint, int epoch, AdamW optimizer, int bestEpoch, int badEpochs, double bestValidation, float[] best) =>
+        TrainingState.Capture(_flow, optimizer, fingerprint, epoch, bestEpoch, badEpochs, bestValidation, best).Save(folder);
 }

@@ -39,8 +39,7 @@ public sealed class ReverseKlTrainer(NormalizingFlow flow, TrainingParameters pa
         float[] bestParameters = flow.GetParameters();
         if (state is not null)
         {
-            flow.SetParameters(state.Parameters);
-            optimizer.Restore(state.Step, Padded(state.FirstMoment), Padded(state.SecondMoment));
+            state.RestoreInto(flow, optimizer);
             (epoch, bestEpoch, badEpochs, best, bestParameters) = (state.Epoch, state.BestEpoch, state.BadEpochs, state.BestValidationNll, state.BestParameters);
             observer.Resumed(epoch);
         }
@@ -115,21 +114,6 @@ public sealed class ReverseKlTrainer(NormalizingFlow flow, TrainingParameters pa
         return noise;
     }
 
-    private void SaveState(string folder, string fingerprint, int epoch, AdamW optimizer, int bestEpoch, int badEpochs, double best, float[] bestParameters)
-    {
-        int count = flow.Layout.Length;
-        var first = new float[optimizer.FirstMoment.Length];
-        var second = new float[optimizer.SecondMoment.Length];
-        flow.Backend.Download(optimizer.FirstMoment, first);
-        flow.Backend.Download(optimizer.SecondMoment, second);
-        new TrainingState(fingerprint, epoch, optimizer.Step, bestEpoch, badEpochs, best,
-            flow.GetParameters(), first[..count], second[..count], bestParameters).Save(folder);
-    }
-
-    private float[] Padded(float[] values)
-    {
-        var padded = new float[flow.Parameters.Length];
-        values.CopyTo(padded, 0);
-        return padded;
-    }
+    private void SaveState(string folder, string fingerprint, int epoch, AdamW optimizer, int bestEpoch, int badEpochs, double best, float[] bestParameters) =>
+        TrainingState.Capture(flow, optimizer, fingerprint, epoch, bestEpoch, badEpochs, best, bestParameters).Save(folder);
 }

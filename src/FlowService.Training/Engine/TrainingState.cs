@@ -1,5 +1,7 @@
 using System.Globalization;
 using FlowService.Model.Checkpoints;
+using FlowService.Model.Flows;
+using FlowService.Training.Optimization;
 using FlowService.Training.Storage;
 
 namespace FlowService.Training.Engine;
@@ -24,6 +26,36 @@ public sealed record TrainingState(
     float[] BestParameters)
 {
     public const string FileName = "training-state.safetensors";
+
+    /// <summary>
+    /// The state of a run now: the flow's weights and the optimizer's moments (the layout's parameters only; the
+    /// arena may carry padding) with the early-stopping counters and the best weights so far.
+    /// </summary>
+    public static TrainingState Capture(NormalizingFlow flow, AdamW optimizer, string fingerprint, int epoch, int bestEpoch, int badEpochs,
+        double bestValidationNll, float[] bestParameters)
+    {
+        int count = flow.Layout.Length;
+        var first = new float[optimizer.FirstMoment.Length];
+        var second = new float[optimizer.SecondMoment.Length];
+        flow.Backend.Download(optimizer.FirstMoment, first);
+        flow.Backend.Download(optimizer.SecondMoment, second);
+        return new TrainingState(fingerprint, epoch, optimizer.Step, bestEpoch, badEpochs, bestValidationNll,
+            flow.GetParameters(), first[..count], second[..count], bestParameters);
+    }
+
+    /// <summary>Puts the saved weights into the flow and the saved moments and step into the optimizer.</summary>
+    public void RestoreInto(NormalizingFlow flow, AdamW optimizer)
+    {
+        flow.SetParameters(Parameters);
+        optimizer.Restore(Step, Padded(FirstMoment), Padded(SecondMoment));
+
+        float[] Padded(float[] values)
+        {
+            var padded = new float[flow.Parameters.Length];
+            values.CopyTo(padded, 0);
+            return padded;
+        }
+    }
 
     public void Save(string folder)
     {
