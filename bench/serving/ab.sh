@@ -31,19 +31,12 @@ fi
 dotnet build bench/serving/ServingLoad -c Release -nologo -v q
 load() { dotnet bench/serving/ServingLoad/bin/Release/net10.0/ServingLoad.dll "$@"; }
 
-start() { # build folder [extra environment settings]
-  # Request logs at Warning (both the hand-written middleware's category and Serilog.AspNetCore's), as in run.sh; auth off
-  # (a build without authentication ignores the setting), since this compares the observability libraries.
-  # shellcheck disable=SC2086
-  (cd "$1" && exec env FlowService__Auth__Mode=none ${2:-} FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
-    Serilog__MinimumLevel__Override__FlowService.Api.Observability.RequestLoggingMiddleware=Warning \
-    Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning \
-    dotnet FlowService.Api.dll) > "$out/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 300); do curl -sf "$url/health/ready" > /dev/null && return; sleep 0.2; done
-  echo "service did not start" >&2; exit 1
-}
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+# shellcheck source=bench/serving/common.sh
+source bench/serving/common.sh
+# Auth off (a build without authentication ignores the setting): this compares the observability libraries.
+# shellcheck disable=SC2086
+start() { serving_start "$1" FlowService__Auth__Mode=none ${2:-}; }
+stop() { serving_stop; }
 wrk_post() { # build connections body label
   BODY="$3" CONTENT_TYPE=application/json wrk -t1 -c"$2" -d"${seconds}s" --timeout 5s -s bench/serving/post.lua "$url/score" \
     | grep '^{' | /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); r.update(build=sys.argv[1], label=sys.argv[2], load=open("/proc/loadavg").read().split()[0]); print(json.dumps(r))' "$1" "$4" \
@@ -51,7 +44,7 @@ wrk_post() { # build connections body label
 }
 
 : > "$out/results.jsonl"
-echo "{\"date\":\"$(date -u +%FT%TZ)\",\"machine\":\"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"before\":\"$before\",\"after\":\"$after\",\"afterEnv\":\"${AFTER_ENV:-}\"}" | tee -a "$out/results.jsonl"
+machine_json ",\"before\":\"$before\",\"after\":\"$after\",\"afterEnv\":\"${AFTER_ENV:-}\"" | tee -a "$out/results.jsonl"
 start "$after"
 load prepare "$url" "$out/bodies" > /dev/null
 stop

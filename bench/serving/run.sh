@@ -21,15 +21,10 @@ dotnet build bench/serving/ServingLoad -c Release -nologo -v q
 bin=src/FlowService.Api/bin/Release/net10.0
 load() { dotnet bench/serving/ServingLoad/bin/Release/net10.0/ServingLoad.dll "$@"; }
 
-start() {
-  (cd "$bin" && exec env FlowService__Auth__Mode=none "$@" FlowService__DataPath="$data" ASPNETCORE_URLS="$url" ASPNETCORE_ENVIRONMENT=Production \
-    Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning \
-    dotnet FlowService.Api.dll) > "$out/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 200); do curl -sf "$url/health/ready" > /dev/null && return; sleep 0.2; done
-  echo "service did not start" >&2; exit 1
-}
-stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+# shellcheck source=bench/serving/common.sh
+source bench/serving/common.sh
+start() { serving_start "$bin" FlowService__Auth__Mode=none "$@"; }
+stop() { serving_stop; }
 record() { tee -a "$out/results.jsonl"; }
 wrk_post() { # connections path body content-type label
   echo "{\"label\":\"$5\",\"uptimeLoad\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | record
@@ -41,7 +36,7 @@ wrk_post() { # connections path body content-type label
 }
 
 : > "$out/results.jsonl"
-echo "{\"date\":\"$(date -u +%FT%TZ)\",\"machine\":\"$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | record
+machine_json | record
 
 start
 load prepare "$url" "$out/bodies" | record
