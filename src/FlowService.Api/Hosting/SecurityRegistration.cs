@@ -1,7 +1,9 @@
 using FlowService.Api.Security;
+using FlowService.Training.Jobs;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
 namespace FlowService.Api.Hosting;
@@ -44,7 +46,10 @@ public static class SecurityRegistration
         if (jwt.Enabled)
             authentication.AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
         builder.Services.AddAuthorization(ApiPolicies.Add);
-        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // The running-jobs quota is enforced by whichever worker claims a job, so every worker process carries it.
+        builder.Services.AddOptions<WorkerOptions>().Configure<IOptions<RateLimitOptions>>(
+            (worker, limits) => worker.RunningJobsPerOwner = limits.Value.RunningJobsPerKey);
         var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
