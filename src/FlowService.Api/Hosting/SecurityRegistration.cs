@@ -24,6 +24,8 @@ public static class SecurityRegistration
             .Validate(o => AuthOptions.Modes.Contains(o.Mode, StringComparer.OrdinalIgnoreCase), "FlowService:Auth:Mode must be auto, required or none.")
             .Validate(o => string.IsNullOrEmpty(o.BootstrapAdminKey) || (o.BootstrapAdminKey.Length >= 32 && !o.BootstrapAdminKey.Contains('.') && !o.BootstrapAdminKey.Any(char.IsWhiteSpace)),
                 "FlowService:Auth:BootstrapAdminKey must be at least 32 characters without '.' or whitespace (e.g. openssl rand -base64 32 | tr -d '=+/').")
+            .Validate(o => o.Jwt.HasUsableAuthority,
+                "FlowService:Auth:Jwt:Authority must be an absolute https URL; an http one (an issuer on loopback) needs FlowService:Auth:Jwt:RequireHttpsMetadata=false.")
             .ValidateOnStart();
         if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(StorageRegistration.PostgresConnectionName)))
             builder.Services.PostConfigure<AuthOptions>(o => o.KeyCacheMilliseconds ??= 0);
@@ -44,7 +46,7 @@ public static class SecurityRegistration
                     : ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         if (jwt.Enabled)
-            authentication.AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
+            authentication.AddJwtBearer(o => ConfigureJwt(o, jwt));
         builder.Services.AddAuthorization(ApiPolicies.Add);
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         // The running-jobs quota is enforced by whichever worker claims a job, so every worker process carries it.
@@ -97,13 +99,15 @@ public static class SecurityRegistration
             "or FlowService:Auth:Mode=required to use keys already in the store; or FlowService:Auth:Mode=none to run open behind another gate.");
     }
 
-    static void ConfigureJwt(JwtBearerOptions options, JwtOptions jwt, IWebHostEnvironment environment)
+    static void ConfigureJwt(JwtBearerOptions options, JwtOptions jwt)
     {
         options.MapInboundClaims = false;
         if (!string.IsNullOrWhiteSpace(jwt.Authority))
         {
+            // JwtBearer fetches {Authority}/.well-known/openid-configuration and its jwks_uri, and fetches them again when a
+            // token names a key it does not know, so keys rotated at the issuer are picked up without a restart.
             options.Authority = jwt.Authority;
-            options.RequireHttpsMetadata = !environment.IsDevelopment();
+            options.RequireHttpsMetadata = jwt.RequireHttpsMetadata;
         }
         options.TokenValidationParameters = new TokenValidationParameters
         {
