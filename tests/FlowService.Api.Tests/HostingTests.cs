@@ -28,6 +28,8 @@ public class HostingTests
     [InlineData("FlowService:Worker:HeartbeatMilliseconds", "20000", "HeartbeatMilliseconds")] // over a third of the 30 s lease
     [InlineData("FlowService:Worker:Concurrency", "0", "Concurrency")]
     [InlineData("FlowService:Limits:MaxRows", "-1", "MaxRows")]
+    [InlineData("FlowService:RateLimits:RunningJobsPerKey", "-1", "RunningJobsPerKey")]
+    [InlineData("FlowService:RateLimits:InferenceBurst", "0", "InferenceBurst")]
     public async Task Out_of_range_settings_stop_the_start_naming_the_setting(string key, string value, string name)
     {
         await using var factory = new FlowServiceFactory(settings: new() { [key] = value });

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of every parser of untrusted bytes (CSV, JSON and .npy uploads, .npy and JSON inference bodies,
-# safetensors, model.json): tools/fuzz/FlowService.Fuzz, an in-process mutation fuzzer seeded from its committed corpus.
+# Bounded fuzzing of every parser of untrusted bytes (CSV, JSON, .npy and IDX uploads, .npy and JSON inference bodies,
+# a job's flow spec and reverse-KL target with its expression language, safetensors, model.json):
+# tools/fuzz/FlowService.Fuzz, an in-process mutation fuzzer seeded from its committed corpus.
+# Targets: csv json-dataset npy-dataset npy-inference json-inference safetensors model-json idx expression target flow-spec.
+# To a fixed count instead of a time: tools/fuzz/run.sh 3600 all --executions 10000000 (each target stops at whichever comes first).
 # Usage: tools/fuzz/run.sh [seconds per target, default 8] [target, default all] [extra arguments, e.g. --seed 7]
 # Exit status 1 when an input raised an exception other than the parser's own rejection; such inputs are written to
 # fuzz-crashes/ (turn each into a regression test, then fix the parser). Build first (test.sh does).

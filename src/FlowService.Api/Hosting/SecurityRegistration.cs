@@ -1,7 +1,9 @@
 using FlowService.Api.Security;
+using FlowService.Training.Jobs;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
 namespace FlowService.Api.Hosting;
@@ -22,6 +24,8 @@ public static class SecurityRegistration
             .Validate(o => AuthOptions.Modes.Contains(o.Mode, StringComparer.OrdinalIgnoreCase), "FlowService:Auth:Mode must be auto, required or none.")
             .Validate(o => string.IsNullOrEmpty(o.BootstrapAdminKey) || (o.BootstrapAdminKey.Length >= 32 && !o.BootstrapAdminKey.Contains('.') && !o.BootstrapAdminKey.Any(char.IsWhiteSpace)),
                 "FlowService:Auth:BootstrapAdminKey must be at least 32 characters without '.' or whitespace (e.g. openssl rand -base64 32 | tr -d '=+/').")
+            .Validate(o => o.Jwt.HasUsableAuthority,
+                "FlowService:Auth:Jwt:Authority must be an absolute https URL; an http one (an issuer on loopback) needs FlowService:Auth:Jwt:RequireHttpsMetadata=false.")
             .ValidateOnStart();
         if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(StorageRegistration.PostgresConnectionName)))
             builder.Services.PostConfigure<AuthOptions>(o => o.KeyCacheMilliseconds ??= 0);
@@ -45,9 +49,12 @@ public static class SecurityRegistration
                     !state.Open && BearerToken.From(context.Request) is { } token && BearerToken.LooksLikeJwt(token)
                         ? JwtBearerDefaults.AuthenticationScheme
                         : ApiKeyAuthenticationHandler.SchemeName)
-                .AddJwtBearer(o => ConfigureJwt(o, jwt, builder.Environment));
+                .AddJwtBearer(o => ConfigureJwt(o, jwt));
         builder.Services.AddAuthorization(ApiPolicies.Add);
-        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section);
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // The running-jobs quota is enforced by whichever worker claims a job, so every worker process carries it.
+        builder.Services.AddOptions<WorkerOptions>().Configure<IOptions<RateLimitOptions>>(
+            (worker, limits) => worker.RunningJobsPerOwner = limits.Value.RunningJobsPerKey);
         var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
@@ -106,13 +113,15 @@ public static class SecurityRegistration
             "or FlowService:Auth:Mode=required to use keys already in the store; or FlowService:Auth:Mode=none to run open behind another gate.");
     }
 
-    static void ConfigureJwt(JwtBearerOptions options, JwtOptions jwt, IWebHostEnvironment environment)
+    static void ConfigureJwt(JwtBearerOptions options, JwtOptions jwt)
     {
         options.MapInboundClaims = false;
         if (!string.IsNullOrWhiteSpace(jwt.Authority))
         {
+            // JwtBearer fetches {Authority}/.well-known/openid-configuration and its jwks_uri, and fetches them again when a
+            // token names a key it does not know, so keys rotated at the issuer are picked up without a restart.
             options.Authority = jwt.Authority;
-            options.RequireHttpsMetadata = !environment.IsDevelopment();
+            options.RequireHttpsMetadata = jwt.RequireHttpsMetadata;
         }
         options.TokenValidationParameters = new TokenValidationParameters
         {

@@ -22,5 +22,18 @@ public sealed class JwtOptions
     /// <summary>The claim that carries the role.</summary>
     public string RoleClaim { get; set; } = "role";
 
+    /// <summary>
+    /// True (the default, in every environment): the discovery document and the keys are fetched only over https, so nobody
+    /// on the path can substitute signing keys. False allows an http <see cref="Authority"/>, for an issuer on loopback
+    /// or inside the same pod (and tests); set it deliberately, never for an issuer across a network.
+    /// </summary>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    /// <summary>No authority, or an absolute https URL (http only with <see cref="RequireHttpsMetadata"/> off).</summary>
+    public bool HasUsableAuthority =>
+        string.IsNullOrWhiteSpace(Authority)
+        || (Uri.TryCreate(Authority, UriKind.Absolute, out var uri)
+            && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && !RequireHttpsMetadata)));
+
     public bool Enabled => !string.IsNullOrWhiteSpace(Authority) || !string.IsNullOrWhiteSpace(SigningKey);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FlowService.Model.Json;
 
 namespace FlowService.Model.Flows;
 
@@ -50,6 +51,8 @@ public sealed class FlowSpec
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new FlowSpecException("flow", "A flow spec must be a JSON object.");
+        if (JsonText.FindUnreadable(root, "") is { } unreadable)
+            throw new FlowSpecException(unreadable.Length == 0 ? "flow" : unreadable, JsonText.Problem(unreadable.Length == 0 ? "flow" : unreadable));
         if (!root.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(type.GetString()))
             throw new FlowSpecException("type", "A flow spec needs a string field 'type' (e.g. \"maf\", \"nsf\").");
         return new FlowSpec(root.Clone(), type.GetString()!.Trim().ToLowerInvariant(), "");

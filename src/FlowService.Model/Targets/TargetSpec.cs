@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FlowService.Model.Json;
 using FlowService.Model.Targets.Expressions;
 
 namespace FlowService.Model.Targets;
@@ -26,6 +27,8 @@ public sealed record TargetSpec(TargetDensity Density, int StepsPerEpoch, int Ev
     {
         if (root.ValueKind != JsonValueKind.Object)
             throw new TargetSpecException("", "'target' must be a JSON object: {\"name\": \"funnel\", \"dimensions\": 10} or {\"expression\": \"...\", \"dimensions\": 2}.");
+        if (JsonText.FindUnreadable(root, "") is { } unreadable)
+            throw new TargetSpecException(unreadable, JsonText.Problem(unreadable.Length == 0 ? "target" : $"target.{unreadable}"));
         foreach (var property in root.EnumerateObject())
             if (!Fields.Contains(property.Name))
                 throw new TargetSpecException(property.Name, $"'{property.Name}' is not a field of a target; fields: {string.Join(", ", Fields)}.");

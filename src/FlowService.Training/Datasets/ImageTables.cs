@@ -30,9 +30,13 @@ public static class ImageTables
         string text = $"({string.Join(", ", shape)})";
         if (n < 1 || c < 1 || h < 1 || w < 1)
             throw new DatasetValidationException($"The image array has shape {text}: it holds no image.", column: "shape");
-        long perImage = (long)c * h * w;
+        // Three sizes below 2^31 can wrap a long (to a negative size that passed this check); the third factor is applied
+        // only once the first two are known to be within the limit.
+        long perImage = (long)c * h;
+        if (perImage <= limits.MaxImageValues)
+            perImage *= w;
         if (perImage > limits.MaxImageValues)
-            throw new DatasetValidationException($"Images of {c}x{h}x{w} have {perImage} values; at most {limits.MaxImageValues} are allowed (FlowService:Limits:MaxImageValues).", column: "shape");
+            throw new DatasetValidationException($"Images of {c}x{h}x{w} have more than {limits.MaxImageValues} values, the most allowed (FlowService:Limits:MaxImageValues).", column: "shape");
         if (n > limits.MaxRows)
             throw new DatasetValidationException($"The dataset has {n} images; at most {limits.MaxRows} are allowed (FlowService:Limits:MaxRows).", row: limits.MaxRows + 1L);
         if (n * perImage > limits.MaxImageDatasetValues)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FlowService.Model.Json;
 
 namespace FlowService.Training.Engine;
 
@@ -17,6 +18,9 @@ public sealed class FlowEngineCatalog(IEnumerable<IFlowEngine> engines)
     {
         if (spec.ValueKind != JsonValueKind.Object)
             return ("flow", "'flow' must be a JSON object (a flow spec) such as {\"type\": \"realnvp\"}.");
+        // Before any string is read: engines and messages read "type", which would throw on bytes that are not text.
+        if (JsonText.FindUnreadable(spec, "flow") is { } unreadable)
+            return (unreadable, JsonText.Problem(unreadable));
         if (!spec.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
             return ("flow.type", "The flow spec needs a string \"type\".");
         var engine = Find(spec);

@@ -28,18 +28,21 @@ public static class IdxFormat
         if (raw.Length < headerLength)
             throw new DatasetValidationException("The IDX header is truncated.", column: "shape");
         var shape = new int[dimensions];
-        long count = 1;
         for (int i = 0; i < dimensions; i++)
         {
             uint size = BinaryPrimitives.ReadUInt32BigEndian(raw.AsSpan(4 + 4 * i));
             if (size is 0 or > int.MaxValue)
                 throw new DatasetValidationException($"IDX dimension {i} has size {size}.", column: "shape");
             shape[i] = (int)size;
-            count *= size;
         }
+        // The product of four sizes below 2^31 can wrap a long (to the data's length, as a fuzzed header did); stopping
+        // once it passes the data's length keeps every product below 2^31 * 2^31.
+        long count = 1;
+        for (int i = 0; i < dimensions && count <= raw.Length; i++)
+            count *= shape[i];
         if (raw.Length - headerLength != count)
             throw new DatasetValidationException(
-                $"The IDX data holds {raw.Length - headerLength} bytes but its shape ({string.Join(", ", shape)}) needs {count}.", column: "shape");
+                $"The IDX data holds {raw.Length - headerLength} bytes but its shape ({string.Join(", ", shape)}) needs {(count > raw.Length ? "more" : count)}.", column: "shape");
         return (shape, raw[headerLength..]);
     }
 

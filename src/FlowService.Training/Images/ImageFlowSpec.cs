@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FlowService.Model.Json;
 using FlowService.Training.Datasets;
 
 namespace FlowService.Training.Images;
@@ -18,6 +19,9 @@ public static class ImageFlowSpec
 
     public static JsonElement ForDataset(JsonElement spec, DatasetImage image)
     {
+        // A spec with a string that is not text is left as sent: validation names the field (FlowEngineCatalog.Validate).
+        if (JsonText.FindUnreadable(spec, "flow") is not null)
+            return spec;
         // The default ("auto") searches tabular candidates; on images it means the multi-scale RealNVP with image defaults.
         if (spec.ValueKind == JsonValueKind.Object && spec.TryGetProperty("type", out var requested) && requested.ValueKind == JsonValueKind.String
             && requested.GetString()!.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase) && !spec.EnumerateObject().Skip(1).Any())

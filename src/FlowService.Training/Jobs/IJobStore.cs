@@ -20,8 +20,11 @@ public interface IJobStore
     /// <summary>
     /// Atomically moves the oldest claimable job (queued, or running under an expired lease) to Running for
     /// <paramref name="workerId"/> with a lease of <paramref name="lease"/> and the next attempt number; null when none waits.
+    /// With <paramref name="runningPerOwner"/> above 0, a job whose <see cref="JobRequest.Owner"/> already has that many
+    /// jobs running (under a live lease) is passed over, so one credential cannot take every worker; jobs without an
+    /// owner (authentication off) are never passed over.
     /// </summary>
-    Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken = default);
+    Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, int runningPerOwner = 0, CancellationToken cancellationToken = default);
 
     /// <summary>The heartbeat: extends the lease of <paramref name="attempt"/> by <paramref name="lease"/> and says whether cancellation was asked.</summary>
     Task<JobLeaseStatus> RenewLeaseAsync(string id, int attempt, TimeSpan lease, CancellationToken cancellationToken = default);

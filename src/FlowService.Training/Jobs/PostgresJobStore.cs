@@ -18,6 +18,19 @@ public sealed class PostgresJobStore(PostgresDatabase database) : IJobStore
     /// <summary>The condition of every write a worker makes about its job: still running under its attempt.</summary>
     const string Held = "id = @id AND state = 'running' AND attempts = @attempt";
 
+    /// <summary>Queued, or running under a lease that expired (its worker died): what a claim may take.</summary>
+    const string Claimable = "state = 'queued' OR (state = 'running' AND lease_expires_at < now())";
+
+    const string ClaimNext = """
+        UPDATE jobs SET state = 'running', worker_id = @worker, attempts = jobs.attempts + 1,
+            lease_expires_at = now() + @lease, started_at = COALESCE(jobs.started_at, now())
+        FROM next WHERE jobs.id = next.id
+        RETURNING jobs.id
+        """;
+
+    /// <summary>The advisory lock that serializes claims under a per-owner quota ("flowclm1").</summary>
+    const long ClaimLockKey = 0x666C6F77636C6D31;
+
     const string SelectJob = """
         SELECT j.*, COALESCE((
             SELECT json_agg(json_build_array(e.epoch, e.train_nll, e.validation_nll, e.samples_per_second, e.seconds, e.importance_json) ORDER BY e.epoch)
@@ -52,21 +65,37 @@ public sealed class PostgresJobStore(PostgresDatabase database) : IJobStore
             : await QueryAsync(connection, null, $"{SelectJob} WHERE j.state = @state {order}", cancellationToken, ("state", Name(state.Value)), ("limit", limit));
     }
 
-    public async Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken = default)
+    public async Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, int runningPerOwner = 0, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        var id = await ScalarAsync(connection, null, """
-            WITH next AS (
+        if (runningPerOwner <= 0)
+        {
+            var any = await ScalarAsync(connection, null, $"""
+                WITH next AS (
+                    SELECT id FROM jobs WHERE {Claimable}
+                    ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+                {ClaimNext}
+                """, cancellationToken, ("worker", workerId), ("lease", lease)) as string;
+            return any is null ? null : (await QueryAsync(connection, null, $"{SelectJob} WHERE j.id = @id", cancellationToken, ("id", any))).FirstOrDefault();
+        }
+        // Two workers claiming at once would each count the other's owner's jobs without the other's uncommitted claim
+        // and could both take one, going over the quota. Claims with a quota are therefore serialized by an advisory
+        // lock held to the end of the transaction; the claim statement then runs on a snapshot taken after the lock,
+        // which holds every earlier claim. Claims are a few per poll interval per worker, so the wait is short.
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await ScalarAsync(connection, transaction, "SELECT pg_advisory_xact_lock(@key)", cancellationToken, ("key", ClaimLockKey));
+        var id = await ScalarAsync(connection, transaction, $"""
+            WITH busy AS (
+                SELECT request_json->>'owner' AS owner FROM jobs
+                WHERE state = 'running' AND lease_expires_at >= now() AND request_json->>'owner' IS NOT NULL
+                GROUP BY 1 HAVING count(*) >= @limit),
+            next AS (
                 SELECT id FROM jobs
-                WHERE state = 'queued' OR (state = 'running' AND lease_expires_at < now())
-                ORDER BY created_at, id
-                LIMIT 1
-                FOR UPDATE SKIP LOCKED)
-            UPDATE jobs SET state = 'running', worker_id = @worker, attempts = jobs.attempts + 1,
-                lease_expires_at = now() + @lease, started_at = COALESCE(jobs.started_at, now())
-            FROM next WHERE jobs.id = next.id
-            RETURNING jobs.id
-            """, cancellationToken, ("worker", workerId), ("lease", lease)) as string;
+                WHERE ({Claimable}) AND (request_json->>'owner' IS NULL OR request_json->>'owner' NOT IN (SELECT owner FROM busy))
+                ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+            {ClaimNext}
+            """, cancellationToken, ("worker", workerId), ("lease", lease), ("limit", runningPerOwner)) as string;
+        await transaction.CommitAsync(cancellationToken);
         return id is null ? null : (await QueryAsync(connection, null, $"{SelectJob} WHERE j.id = @id", cancellationToken, ("id", id))).FirstOrDefault();
     }
 

@@ -12,6 +12,16 @@ namespace FlowService.Training.Jobs;
 /// </summary>
 public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
 {
+    /// <summary>Owners with at least <c>$limit</c> running jobs: their queued jobs wait (<see cref="TryClaimAsync"/>).</summary>
+    const string BusyOwners = """
+        WITH busy AS (
+            SELECT json_extract(request_json, '$.owner') AS owner FROM jobs
+            WHERE state = 'running' AND json_extract(request_json, '$.owner') IS NOT NULL
+            GROUP BY 1 HAVING COUNT(*) >= $limit)
+        """;
+
+    const string NotBusy = "(json_extract(request_json, '$.owner') IS NULL OR json_extract(request_json, '$.owner') NOT IN (SELECT owner FROM busy))";
+
     public async Task<JobRecord> EnqueueAsync(JobRequest request, CancellationToken cancellationToken = default)
     {
         string id = Guid.CreateVersion7().ToString("N");
@@ -56,7 +66,7 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         return Task.FromResult<IReadOnlyList<JobRecord>>(ids.Select(id => Get(connection, null, id)!).ToList());
     }
 
-    public Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, CancellationToken cancellationToken = default)
+    public Task<JobRecord?> TryClaimAsync(string workerId, TimeSpan lease, int runningPerOwner = 0, CancellationToken cancellationToken = default)
     {
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction(deferred: false);
@@ -64,7 +74,10 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         using (var pick = connection.CreateCommand())
         {
             pick.Transaction = transaction;
-            pick.CommandText = "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, id LIMIT 1";
+            // The running count is read inside the IMMEDIATE transaction, so it cannot change before the claim is written.
+            pick.CommandText = runningPerOwner > 0 ? $"{BusyOwners} SELECT id FROM jobs WHERE state = 'queued' AND {NotBusy} ORDER BY created_at, id LIMIT 1"
+                : "SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, id LIMIT 1";
+            pick.Parameters.AddWithValue("$limit", runningPerOwner);
             id = pick.ExecuteScalar() as string;
         }
         if (id is null)

@@ -9,7 +9,8 @@ namespace FlowService.Training.Jobs;
 /// <summary>
 /// The background worker: at start, puts jobs left Running by a dead worker back in the queue; then
 /// each of <see cref="WorkerOptions.Concurrency"/> loops claims the oldest claimable job (with a lease of
-/// <see cref="WorkerOptions.LeaseSeconds"/>) and runs it. A job that throws is failed with the exception's
+/// <see cref="WorkerOptions.LeaseSeconds"/>), passing over jobs whose owner already has
+/// <see cref="WorkerOptions.RunningJobsPerOwner"/> running, and runs it. A job that throws is failed with the exception's
 /// message, except when the store itself could not be reached: the job keeps its lease and, once that
 /// expires, resumes from its checkpoint on whichever worker claims it. The loop never dies of either; while
 /// the store is down it waits a poll interval between attempts. On shutdown the running job stops at its
@@ -55,7 +56,7 @@ public sealed class TrainingWorker(
                 JobRecord? job = null;
                 try
                 {
-                    job = await jobs.TryClaimAsync($"{_workerId}/{index}", options.Value.Lease, stoppingToken);
+                    job = await jobs.TryClaimAsync($"{_workerId}/{index}", options.Value.Lease, options.Value.RunningJobsPerOwner, stoppingToken);
                     if (job is null)
                     {
                         await Task.Delay(idle, stoppingToken);

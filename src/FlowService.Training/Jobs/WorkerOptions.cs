@@ -29,6 +29,14 @@ public sealed class WorkerOptions : IValidatableObject
     [Range(10, int.MaxValue)]
     public int HeartbeatMilliseconds { get; set; } = 1000;
 
+    /// <summary>
+    /// Jobs of one credential (<see cref="JobRequest.Owner"/>) that may run at once across every worker sharing the store;
+    /// a claim passes over a job whose owner is at this count, so other credentials' jobs are trained meanwhile. 0: no
+    /// limit. The host sets it from <c>FlowService:RateLimits:RunningJobsPerKey</c>, beside the other per-key limits.
+    /// </summary>
+    [Range(0, 10_000)]
+    public int RunningJobsPerOwner { get; set; }
+
     public TimeSpan Lease => TimeSpan.FromSeconds(LeaseSeconds);
 
     public TimeSpan Heartbeat => TimeSpan.FromMilliseconds(HeartbeatMilliseconds);

@@ -73,4 +73,49 @@ public class RateLimitTests
         Assert.Equal(HttpStatusCode.OK, (await trainer.PostAsync($"/jobs/{first.Text("id")}/cancel", null)).StatusCode);
         await (await trainer.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m" })).AssertJson(HttpStatusCode.Accepted);
     }
+
+    [Fact]
+    public async Task A_key_at_its_running_jobs_limit_waits_in_the_queue_while_other_keys_jobs_train()
+    {
+        await using var factory = new FlowServiceFactory(settings: new()
+        {
+            ["FlowService:Auth:BootstrapAdminKey"] = AuthFixture.AdminKey,
+            ["FlowService:Worker:Concurrency"] = "2",
+            ["FlowService:RateLimits:RunningJobsPerKey"] = "1",
+        });
+        var (_, key) = await factory.CreateKeyAsync(ApiRoles.Trainer);
+        var trainer = factory.Client(key);
+        var admin = factory.Client(AuthFixture.AdminKey);
+        var csv = new StringBuilder("a,b\n");
+        for (int i = 0; i < 64; i++)
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i % 7},{(i * 3) % 11}\n");
+        string dataset = (await (await trainer.PostAsync("/datasets?name=d", new StringContent(csv.ToString(), Encoding.UTF8, "text/csv"))).AssertJson(HttpStatusCode.Created)).Text("id")!;
+        async Task<string> Submit(HttpClient client, int epochs) =>
+            (await (await client.PostAsJsonAsync("/jobs", new { datasetId = dataset, model = "m", training = new { epochs, patience = epochs } })).AssertJson(HttpStatusCode.Accepted)).Text("id")!;
+        async Task<string> State(string id) => (await (await admin.GetAsync($"/jobs/{id}")).AssertJson(HttpStatusCode.OK)).Text("state")!;
+        async Task Until(Func<Task<bool>> done)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!await done())
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "timed out");
+                await Task.Delay(50);
+            }
+        }
+
+        // Patience as long as the epochs: the first job trains until it is cancelled.
+        string long1 = await Submit(trainer, 100_000);
+        string second = await Submit(trainer, 1);
+        await Until(async () => await State(long1) == "running");
+        // Two worker loops poll every 50 ms and one is idle, yet the key's second job stays queued...
+        await Task.Delay(1000);
+        Assert.Equal("queued", await State(second));
+        // ...while another key's job, queued after it, is claimed and trains on the idle loop.
+        string other = await Submit(admin, 1);
+        await Until(async () => await State(other) is "succeeded" or "failed");
+        Assert.Equal("queued", await State(second));
+        // The running job ends (cancelled): the waiting one starts.
+        Assert.Equal(HttpStatusCode.Accepted, (await trainer.PostAsync($"/jobs/{long1}/cancel", null)).StatusCode);
+        await Until(async () => await State(second) is "running" or "succeeded" or "failed");
+    }
 }

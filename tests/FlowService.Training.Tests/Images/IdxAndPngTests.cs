@@ -37,6 +37,24 @@ public sealed class IdxAndPngTests
         Assert.True(bomb.TooLarge);
     }
 
+    /// <summary>
+    /// Found by tools/fuzz ("idx"): a 20-byte header of (8, 0x03040000, 0x30000000, 0x30000000) and no data. The product
+    /// of the sizes wrapped a long to 0, the data's length, so the file passed as 8 images of a negative size and
+    /// naming their columns threw IndexOutOfRangeException (a 500).
+    /// </summary>
+    [Fact]
+    public void Sizes_whose_product_wraps_around_are_refused_not_taken_for_the_datas_length()
+    {
+        byte[] header = [0, 0, 8, 4, 0, 0, 0, 8, 3, 4, 0, 0, 0x30, 0, 0, 0, 0x30, 0, 0, 0];
+        var error = Assert.Throws<DatasetValidationException>(() => DatasetParser.Parse(header, DatasetFormat.Idx, new DatasetLimits()));
+        Assert.Equal("shape", error.Column);
+        Assert.Contains("needs more", error.Message);
+        // The same sizes reaching the image table another way (a .npy of images) are refused there too.
+        var table = Assert.Throws<DatasetValidationException>(() => ImageTables.FromPixels([8, 0x03040000, 0x30000000, 0x30000000], 0, _ => 0, new DatasetLimits()));
+        Assert.Contains("MaxImageValues", table.Message);
+        Assert.Throws<DatasetValidationException>(() => ImageTables.FromPixels([1, int.MaxValue, int.MaxValue, int.MaxValue], 0, _ => 0, new DatasetLimits()));
+    }
+
     [FashionMnistFact]
     public void The_installed_Fashion_MNIST_archives_read_as_60000_and_10000_images_of_28x28()
     {
