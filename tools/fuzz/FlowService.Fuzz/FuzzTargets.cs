@@ -34,8 +34,9 @@ public static class FuzzTargets
     static byte[][] Tokens(params string[] tokens) =>
         tokens.Select(t => Encoding.UTF8.GetBytes(t)).Concat([[0xFF, 0xFF, 0xFF, 0xFF], [0x00], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0x7F], [0xC2, 0x85]]).ToArray();
 
+    // The magic strings as raw bytes: "\x93" in a string token would be UTF-8 encoded into C2 93.
     static readonly byte[][] NpyTokens = Tokens("'shape': (", "-1", "4611686018427387904", "2147483648", ", ", ")", "'<f4'", "'<f8'", "'>f8'", "True",
-        "'fortran_order': ", "'descr': ", "\x93NUMPY\x02\x00", "\x93NUMPY\x01\x00", "}", "\n");
+        "'fortran_order': ", "'descr': ", "}", "\n").Concat([[0x93, .."NUMPY"u8, 2, 0], [0x93, .."NUMPY"u8, 1, 0]]).ToArray();
     static readonly byte[][] JsonTokens = Tokens("\"columns\":", "\"rows\":", "[", "]", "{", "}", ",", "\"", "\\u0000", "\\n", "\\ud800", "1e309", "-0",
         "NaN", "null", "true", "\"model\":", "\"version\":", "\"alias\":", "\"context\":", "\"z\":", "\"anomalyQuantile\":", "2147483648", "99999999999999999999");
     static readonly byte[][] CsvTokens = Tokens(",", "\n", "\r\n", "\"", "\"\"", "NaN", "Infinity", "1e309", "-", "\uFEFF", "\t", "0x10", "1,2");
