@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Prometheus;
 
@@ -27,6 +28,8 @@ public sealed class InferenceMetrics
     private readonly Counter cacheHits;
     private readonly Counter cacheMisses;
     private volatile Func<int> loadedModels = () => 0;
+    private readonly ConcurrentDictionary<(string Model, int Version, InferenceOperation Operation), CallSeries> callSeries = new();
+    private readonly ConcurrentDictionary<(string Model, int Version), Counter.Child> anomalySeries = new();
 
     /// <param name="registry">The host's registry (one per host, so two hosts in one test process never mix).</param>
     public InferenceMetrics(CollectorRegistry registry)
@@ -55,10 +58,26 @@ public sealed class InferenceMetrics
     /// <summary>One inference call over <paramref name="rowCount"/> rows of <paramref name="model"/> version <paramref name="version"/>.</summary>
     public void RecordCall(InferenceOperation operation, string model, int version, int rowCount, double seconds)
     {
-        var labels = new[] { models.Label(model), version.ToString(CultureInfo.InvariantCulture), OperationLabel(operation) };
-        rows.WithLabels(labels).Inc(rowCount);
-        duration.WithLabels(labels).Observe(seconds);
+        var series = CallSeriesFor(model, version, operation);
+        series.Rows.Inc(rowCount);
+        series.Duration.Observe(seconds);
     }
+
+    /// <summary>
+    /// The labelled series of one (model, version, operation), looked up once and kept: every request records into
+    /// them, and resolving the labels each time (a label array, the version's string, two label-set lookups) was most
+    /// of what recording a request cost. One entry per (model, version, operation) this process has served; models past
+    /// <see cref="ModelLabelLimiter.MaxModels"/> share the "other" series as before.
+    /// </summary>
+    private CallSeries CallSeriesFor(string model, int version, InferenceOperation operation)
+    {
+        if (callSeries.TryGetValue((model, version, operation), out var series))
+            return series;
+        string[] labels = [models.Label(model), version.ToString(CultureInfo.InvariantCulture), OperationLabel(operation)];
+        return callSeries.GetOrAdd((model, version, operation), new CallSeries(rows.WithLabels(labels), duration.WithLabels(labels)));
+    }
+
+    private sealed record CallSeries(Counter.Child Rows, Histogram.Child Duration);
 
     /// <summary>One batch the engine ran: <paramref name="requestCount"/> requests merged into <paramref name="rowCount"/> rows.</summary>
     public void RecordBatch(InferenceOperation operation, int rowCount, int requestCount)
@@ -87,8 +106,12 @@ public sealed class InferenceMetrics
         _ => "sample",
     };
 
-    public void RecordAnomalies(string model, int version, int count) =>
-        anomalies.WithLabels(models.Label(model), version.ToString(CultureInfo.InvariantCulture)).Inc(count);
+    public void RecordAnomalies(string model, int version, int count)
+    {
+        if (!anomalySeries.TryGetValue((model, version), out var series))
+            series = anomalySeries.GetOrAdd((model, version), anomalies.WithLabels(models.Label(model), version.ToString(CultureInfo.InvariantCulture)));
+        series.Inc(count);
+    }
 
     public void CacheHit() => cacheHits.Inc();
 
