@@ -102,14 +102,15 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
         var set = RealDatasets.Load(name);
         await using var factory = new FlowServiceFactory();
         var run = await DefaultJobRun.TrainAndScoreAsync(factory.CreateClient(), "fashion", set.Train, set.Columns, set.Test, timeoutSeconds: 3600);
-        // Read after the job (its baseline takes longer to compute than the job to train; both can start together).
+        double mean = run.LogProb.Average(v => (double)v), minimum = run.LogProb.Min();
+        var selection = run.Version.GetProperty("metrics").GetProperty("selection");
+        // Reported before the baseline is read: a run of many minutes keeps its figures even when the baseline is missing.
+        Report(name, "density", new { mean, minimum, chosen = selection.GetProperty("chosen").GetString(), candidates = selection.GetProperty("candidates"),
+            seconds = run.Seconds });
         var baselines = ClassicalBaselines.Load(name);
         Assert.Equal(baselines.TrainSha256, Sha256(set.Train));
         Assert.Equal(baselines.TestSha256, Sha256(set.Test));
-        double mean = run.LogProb.Average(v => (double)v), minimum = run.LogProb.Min();
-        var selection = run.Version.GetProperty("metrics").GetProperty("selection");
-        Report(name, "density", new { mean, minimum, chosen = selection.GetProperty("chosen").GetString(), candidates = selection.GetProperty("candidates"),
-            seconds = run.Seconds, baselines.Gmm, baselines.Kde, baselines.Gaussian, baselines.GaussianMinimum });
+        Report(name, "baseline", new { baselines.Gmm, baselines.Kde, baselines.Gaussian, baselines.GaussianMinimum });
         Assert.True(mean >= baselines.Best, $"{name}: held-out mean log p {mean:F3} < best classical {baselines.Best:F3}");
     }
 
