@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using FlowService.Model.Distributions;
 using FlowService.Model.Flows;
 using FlowService.Training.Jobs;
 using FlowService.Training.Storage;
@@ -24,7 +25,10 @@ namespace FlowService.Training.Engine;
 /// </remarks>
 /// <param name="defend">Given a flow's log p of the validation rows: its defensive mixture (null: served alone) and the
 /// served log p of those rows.</param>
-public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<float[], (DefensiveMixture? Mixture, float[] Served)> defend)
+/// <param name="fitGaussian">The defensive Gaussian of some rows (null: the data gets none, as conditional data), for the folds
+/// of a cross-validated search (<see cref="FoldsFor"/>, <see cref="CandidateCrossValidation"/>).</param>
+public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<float[], (DefensiveMixture? Mixture, float[] Served)> defend,
+    Func<DatasetSplit.Part, FullCovarianceGaussian?> fitGaussian)
 {
     /// <summary>Default total budget for all candidates, seconds.</summary>
     public const int DefaultBudgetSeconds = 900;
@@ -38,10 +42,25 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
     /// <summary>Training rows from which the candidates with conditioner networks (MAF, NSF) are tried on unconditional data.</summary>
     public const int NetworkMinimumRows = 1000;
 
+    /// <summary>
+    /// Training cells (rows x columns) up to which candidates are chosen by cross-validation: there the validation split is a
+    /// few dozen rows (too few to rank candidates or pick ε) and the 10% it holds back is worth refitting on. Each candidate
+    /// then trains <see cref="DefaultFolds"/> times plus the winner's refit, so the bound keeps it cheap:
+    /// measured on the real-data suite, breast cancer (363 x 30 = 10,890) takes about 15 s of CPU for the whole search,
+    /// while digits' anomaly split (574 x 64 = 36,736) took 114 s, 6x the plain search, for no better ranking.
+    /// </summary>
+    public const int CrossValidationMaximumCells = 20_000;
+
+    /// <summary>Folds of the cross-validated choice on small sets (scikit-learn's default).</summary>
+    public const int DefaultFolds = 5;
+
     private const string SearchFile = "auto-search.json";
     private const string CandidateFile = "auto-candidate-{0}.json";
 
-    public sealed record Result(NormalizingFlow Flow, DefensiveMixture? Defensive, AutoSelection Selection, int EpochsRun, int BestEpoch);
+    /// <param name="ValidationLogProb">With cross-validation: the served out-of-fold log p of the job's validation rows (the
+    /// refitted model has trained on them, so its own scores of them would flatter it); null otherwise.</param>
+    public sealed record Result(NormalizingFlow Flow, DefensiveMixture? Defensive, AutoSelection Selection, int EpochsRun, int BestEpoch,
+        float[]? ValidationLogProb = null);
 
     /// <summary>
     /// The candidates for <paramref name="trainRows"/> x <paramref name="features"/> data (plus context):
@@ -100,16 +119,43 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
         return given.Select((spec, i) => new AutoCandidate($"candidate-{i}", spec, settings)).ToArray();
     }
 
+    /// <summary>
+    /// The "folds" of an "auto" spec: 0 ranks candidates on the validation rows; k of 2 to 10 by k-fold cross-validation over
+    /// the non-test rows, refitting the winner on all of them. By default <see cref="DefaultFolds"/> on unconditional data of at
+    /// most <see cref="CrossValidationMaximumCells"/> training cells and 0 otherwise; any k falls back to 0 when the non-test
+    /// rows are fewer than 2k.
+    /// </summary>
+    public static int FoldsFor(FlowSpec auto, DatasetSplit data)
+    {
+        int pool = data.Train.Rows + data.Validation.Rows;
+        bool small = data.ContextColumns.Count == 0 && (long)data.Train.Rows * data.FeatureColumns.Count <= CrossValidationMaximumCells
+            && pool >= 10 * DefaultFolds;
+        int folds = ReadFolds(auto, small ? DefaultFolds : 0);
+        return folds >= 2 && pool >= 2 * folds ? folds : 0;
+    }
+
+    /// <summary>The spec's "folds" (0, or 2 to 10), <paramref name="byDefault"/> when absent.</summary>
+    public static int ReadFolds(FlowSpec auto, int byDefault)
+    {
+        int folds = auto.GetInt("folds", byDefault, 0, 10);
+        return folds == 1 ? throw new FlowSpecException("folds", "'folds' must be 0 (rank candidates on the validation rows) or 2 to 10 (cross-validate), not 1.") : folds;
+    }
+
     public Result Run(FlowSpec auto, DatasetSplit data, TrainingParameters p, ITrainingObserver observer, string stateFolder,
         Func<FlowSpec, string> fingerprint, CancellationToken cancellationToken)
     {
         int budget = auto.GetInt("budgetSeconds", DefaultBudgetSeconds, 1, 7 * 24 * 3600);
         var candidates = CandidatesFor(auto, data.Train.Rows, data.FeatureColumns.Count, data.ContextColumns.Count, p);
+        int folds = FoldsFor(auto, data);
         auto.RejectUnreadFields();
         long deadline = Stopwatch.GetTimestamp() + (long)(budget * (double)Stopwatch.Frequency);
         Directory.CreateDirectory(stateFolder);
         var done = LoadDone(stateFolder);
         int offset = done.Sum(r => r.EpochsRun);
+
+        // Small unconditional sets: candidates are ranked on out-of-fold rows of train + validation, and the winner refitted on them.
+        var validator = folds >= 2 ? new CandidateCrossValidation(build, fitGaussian, folds) : null;
+        var pool = validator is null ? null : CandidateCrossValidation.Concat(data.Train, data.Validation);
 
         for (int i = done.Count; i < candidates.Count; i++)
         {
@@ -123,18 +169,30 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
             }
             long started = Stopwatch.GetTimestamp();
             var spec = FlowSpec.From(candidate.Spec);
-            var flow = build(spec);
             var numbered = new OffsetObserver(observer, offset);
-            numbered.Resumed(0);
-            var result = new FlowTrainer(flow, candidate.Parameters).Train(data.Train, data.Validation, numbered,
-                Path.Combine(stateFolder, $"candidate-{i}"), fingerprint(spec), cancellationToken, deadline);
-            flow.SetParameters(result.BestParameters);
-            var rowNll = defend(LogProb(flow, data.Validation)).Served.Select(v => -(double)v).ToArray();
-            double nll = rowNll.Length == 0 ? double.NaN : rowNll.Average();
-            SaveCandidate(stateFolder, i, new CandidateState(result.BestParameters, rowNll));
-            done.Add(new CandidateResult(candidate.Name, candidate.Spec, double.IsFinite(nll) ? nll : null, result.EpochsRun, result.BestEpoch,
+            CandidateState state;
+            int epochsRun, bestEpoch;
+            if (validator is not null)
+            {
+                var validated = validator.Run(candidate, pool!, numbered, Path.Combine(stateFolder, $"candidate-{i}"), fingerprint(spec), cancellationToken, deadline);
+                state = new CandidateState([], validated.RowNll, validated.RefitEpochs, validated.Weight);
+                (epochsRun, bestEpoch) = (validated.EpochsRun, validated.RefitEpochs);
+            }
+            else
+            {
+                var flow = build(spec);
+                numbered.Resumed(0);
+                var result = new FlowTrainer(flow, candidate.Parameters).Train(data.Train, data.Validation, numbered,
+                    Path.Combine(stateFolder, $"candidate-{i}"), fingerprint(spec), cancellationToken, deadline);
+                flow.SetParameters(result.BestParameters);
+                state = new CandidateState(result.BestParameters, defend(LogProb(flow, data.Validation)).Served.Select(v => -(double)v).ToArray());
+                (epochsRun, bestEpoch) = (result.EpochsRun, result.BestEpoch);
+            }
+            double nll = state.RowNll.Length == 0 ? double.NaN : state.RowNll.Average();
+            SaveCandidate(stateFolder, i, state);
+            done.Add(new CandidateResult(candidate.Name, candidate.Spec, double.IsFinite(nll) ? nll : null, epochsRun, bestEpoch,
                 Stopwatch.GetElapsedTime(started).TotalSeconds));
-            offset += result.EpochsRun;
+            offset += epochsRun;
             SaveDone(stateFolder, done);
         }
         var states = Enumerable.Range(0, done.Count).Select(i => done[i].ValidationNll is null ? null : LoadCandidate(stateFolder, i)).ToArray();
@@ -142,6 +200,18 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
         if (winner < 0)
             throw new TrainingDivergedException("No candidate of the \"auto\" flow reached a finite validation NLL; check the data for extreme values or pick a flow type.");
         var chosen = candidates[winner];
+        if (validator is not null)
+        {
+            var won = states[winner]!;
+            var (refitted, refitEpochs) = validator.Refit(chosen, pool!, won.RefitEpochs, new OffsetObserver(observer, offset),
+                Path.Combine(stateFolder, "refit"), fingerprint(FlowSpec.From(chosen.Spec)), cancellationToken);
+            var gaussian = fitGaussian!(pool!);
+            var mixture = won.Weight is { } weight && gaussian is not null ? new DefensiveMixture(weight, gaussian) : null;
+            // The pool is the training rows then the validation rows: the latter's out-of-fold scores stand for the validation part.
+            var validationLogProb = won.RowNll.Skip(data.Train.Rows).Select(v => (float)-v).ToArray();
+            return new Result(refitted, mixture, new AutoSelection(chosen.Name, chosen.Spec, done, folds),
+                offset + refitEpochs, done[winner].BestEpoch, validationLogProb);
+        }
         var model = build(FlowSpec.From(chosen.Spec));
         model.SetParameters(states[winner]!.Parameters);
         return new Result(model, defend(LogProb(model, data.Validation)).Mixture, new AutoSelection(chosen.Name, chosen.Spec, done), offset, done[winner].BestEpoch);
@@ -182,7 +252,9 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
         return logProb;
     }
 
-    private sealed record CandidateState(float[] Parameters, double[] RowNll);
+    /// <summary>A finished candidate: its best weights (none when cross-validated), its per-row served NLLs (out-of-fold when
+    /// cross-validated), and for cross-validation the refit's epochs and the chosen ε.</summary>
+    private sealed record CandidateState(float[] Parameters, double[] RowNll, int RefitEpochs = 0, double? Weight = null);
 
     private static List<CandidateResult> LoadDone(string folder)
     {
@@ -201,12 +273,4 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
     private static void SaveCandidate(string folder, int index, CandidateState state) =>
         AtomicFile.Write(Path.Combine(folder, string.Format(System.Globalization.CultureInfo.InvariantCulture, CandidateFile, index)),
             stream => JsonSerializer.Serialize(stream, state, StoreJson.Options));
-
-    /// <summary>Numbers a candidate's epochs after those of the candidates before it, so the job's history is one sequence.</summary>
-    private sealed class OffsetObserver(ITrainingObserver inner, int offset) : ITrainingObserver
-    {
-        public void Resumed(int completedEpochs) => inner.Resumed(offset + completedEpochs);
-
-        public void EpochFinished(EpochRecord epoch) => inner.EpochFinished(epoch with { Epoch = offset + epoch.Epoch });
-    }
 }

@@ -96,10 +96,12 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         var spec = FlowSpec.From(run.Spec);
         if (spec.Type == AutoType)
         {
-            var search = new AutoFlowSearch(Build, Defend).Run(spec, data, run.Parameters, observer, run.StateFolder,
+            // Folds of a cross-validated search get their own defensive Gaussian, fitted like the job's one (none where the job has none).
+            FullCovarianceGaussian? FitGaussian(Jobs.DatasetSplit.Part part) => gaussianValidation is null ? null : FullCovarianceGaussian.Fit(part.Features, features);
+            var search = new AutoFlowSearch(Build, Defend, FitGaussian).Run(spec, data, run.Parameters, observer, run.StateFolder,
                 candidate => Fingerprint(candidate, data, run), cancellationToken);
             return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive),
-                search.EpochsRun, search.BestEpoch, search.Selection);
+                search.EpochsRun, search.BestEpoch, search.Selection, search.ValidationLogProb);
         }
         var flow = Build(spec);
         var result = new FlowTrainer(flow, run.Parameters, dequantize).Train(data.Train, data.Validation, observer, run.StateFolder,
@@ -225,6 +227,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
     private static (string Field, string Message)? ValidateAuto(FlowSpec auto, int features, int contextFeatures)
     {
         auto.GetInt("budgetSeconds", AutoFlowSearch.DefaultBudgetSeconds, 1, 7 * 24 * 3600);
+        AutoFlowSearch.ReadFolds(auto, 0);
         var candidates = auto.GetSpecArray("candidates", 1, 16);
         auto.RejectUnreadFields();
         for (int i = 0; i < (candidates?.Length ?? 0); i++)

@@ -145,7 +145,8 @@ public sealed class FlowJobRunner(
     async Task<ModelVersion> RegisterAsync(JobRecord job, JobLease lease, DatasetInfo info, DatasetSplit split, IFlowEngine engine, TrainingOutcome outcome)
     {
         var request = job.Request;
-        var validationLogProb = LogProb(outcome.Flow, split.Validation);
+        // A refitted "auto" winner has trained on the validation rows: their out-of-fold scores are the honest ones.
+        var validationLogProb = outcome.ValidationLogProb ?? LogProb(outcome.Flow, split.Validation);
         double validationNll = MeanNll(validationLogProb);
         double? testNll = split.Test.Rows > 0 ? MeanNll(LogProb(outcome.Flow, split.Test)) : null;
         // The baseline every flow must beat: the full-covariance Gaussian of the same training rows (tables; an image's

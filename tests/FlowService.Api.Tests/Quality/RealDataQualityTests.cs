@@ -15,16 +15,16 @@ namespace FlowService.Api.Tests.Quality;
 public sealed class RealDataQualityTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Known shortfalls against the best classical estimator (nats per row); 0 = must win. Iris (96 training rows
-    /// after the job's own validation and test split, against the GMM's 120) is where a CV'd two-component GMM is the
-    /// right model for so few rows: the default is 0.10 nat behind it (and ahead of KDE); see bench/RESULTS.md.
+    /// Known shortfalls against the best classical estimator (nats per row); 0 = must win. Iris: the job keeps 10% of the
+    /// upload as its test rows, so the default refits on 108 rows where the CV'd two-component GMM fits all 120; the same
+    /// GMM on 108 of the 120 rows scores -1.92 on average (bench/RESULTS.md), and the default -1.913 against -1.897.
     /// </summary>
     static readonly Dictionary<string, double> AllowedShortfall = new()
     {
         ["breast_cancer"] = 0,
         ["diabetes"] = 0,
         ["digits"] = 0,
-        ["iris"] = 0.15,
+        ["iris"] = 0.02,
         ["wine"] = 0,
     };
 
@@ -59,13 +59,14 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Known shortfalls of the anomaly AUROC against the best classical estimator, with why: on digits the default
-    /// (a Gaussianization flow, best in held-out density by 20 nats) ranks other digits below the GMM's 0.976; the
-    /// mixture-base candidate reaches 0.969 but the one-standard-error rule keeps the simpler flow.
+    /// Known shortfalls of the anomaly AUROC against the best classical estimator, as measured (bench/RESULTS.md). The
+    /// default chooses by held-out likelihood of the normal classes, which is not the anomaly ranking: on digits the chosen
+    /// Gaussianization flow models held-out normal digits 25 nats per row better than the Gaussian and still ranks other
+    /// digits below the GMM's 0.976 (0.940); on breast cancer it is 0.003 behind the GMM (0.9738 against 0.9767).
     /// </summary>
     static readonly Dictionary<string, double> AllowedAurocShortfall = new()
     {
-        ["breast_cancer"] = 0.005,
+        ["breast_cancer"] = 0.004,
         ["digits"] = 0.04,
     };
 
@@ -99,14 +100,17 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
     {
         const string name = "fashion_mnist_7x7";
         var set = RealDatasets.Load(name);
-        var baselines = ClassicalBaselines.Load(name);
-        Assert.Equal(baselines.TrainSha256, Sha256(set.Train));
         await using var factory = new FlowServiceFactory();
         var run = await DefaultJobRun.TrainAndScoreAsync(factory.CreateClient(), "fashion", set.Train, set.Columns, set.Test, timeoutSeconds: 3600);
         double mean = run.LogProb.Average(v => (double)v), minimum = run.LogProb.Min();
         var selection = run.Version.GetProperty("metrics").GetProperty("selection");
+        // Reported before the baseline is read: a run of many minutes keeps its figures even when the baseline is missing.
         Report(name, "density", new { mean, minimum, chosen = selection.GetProperty("chosen").GetString(), candidates = selection.GetProperty("candidates"),
-            seconds = run.Seconds, baselines.Gmm, baselines.Kde, baselines.Gaussian, baselines.GaussianMinimum });
+            seconds = run.Seconds });
+        var baselines = ClassicalBaselines.Load(name);
+        Assert.Equal(baselines.TrainSha256, Sha256(set.Train));
+        Assert.Equal(baselines.TestSha256, Sha256(set.Test));
+        Report(name, "baseline", new { baselines.Gmm, baselines.Kde, baselines.Gaussian, baselines.GaussianMinimum });
         Assert.True(mean >= baselines.Best, $"{name}: held-out mean log p {mean:F3} < best classical {baselines.Best:F3}");
     }
 

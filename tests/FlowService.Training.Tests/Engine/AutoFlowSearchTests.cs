@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FlowService.Model.Flows;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
@@ -57,11 +58,13 @@ public sealed class AutoFlowSearchTests : IDisposable
     {
         var split = Split(600);
         var engine = new NormalizingFlowEngine();
-        var spec = JsonDocument.Parse("""{"type":"auto","candidates":[{"type":"gaussian"},{"type":"gaussianization","layers":1,"bins":4}]}""").RootElement;
+        var spec = JsonDocument.Parse("""{"type":"auto","folds":0,"candidates":[{"type":"gaussian"},{"type":"gaussianization","layers":1,"bins":4}]}""").RootElement;
         var outcome = engine.Train(new TrainingRun(spec, split, new TrainingParameters { Epochs = 5 }, Path.Combine(_root, "state")),
             new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
 
         var selection = Assert.IsType<AutoSelection>(outcome.Selection);
+        Assert.Null(selection.Folds);
+        Assert.Null(outcome.ValidationLogProb);
         Assert.Equal(2, selection.Candidates.Count);
         Assert.All(selection.Candidates, c => Assert.True(c.ValidationNll is { } v && double.IsFinite(v) && c.EpochsRun > 0 && c.Skipped is null));
         var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
@@ -83,7 +86,7 @@ public sealed class AutoFlowSearchTests : IDisposable
     public void An_interrupted_auto_search_resumes_and_ends_bit_identical_to_an_uninterrupted_one()
     {
         var split = Split(400);
-        var spec = JsonDocument.Parse("""{"type":"auto","candidates":[{"type":"gaussianization","layers":1,"bins":4},{"type":"maf","layers":2,"hidden":[8],"whiten":true,"zeroInit":true}]}""").RootElement;
+        var spec = JsonDocument.Parse("""{"type":"auto","folds":0,"candidates":[{"type":"gaussianization","layers":1,"bins":4},{"type":"maf","layers":2,"hidden":[8],"whiten":true,"zeroInit":true}]}""").RootElement;
         var parameters = new TrainingParameters { Epochs = 6, Patience = 100 };
         var engine = new NormalizingFlowEngine();
         var reference = engine.Train(new TrainingRun(spec, split, parameters, Path.Combine(_root, "reference")), new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
@@ -102,6 +105,97 @@ public sealed class AutoFlowSearchTests : IDisposable
         Assert.Equal(Enumerable.Range(10, resumed.Epochs.Count), resumed.Epochs.Select(e => e.Epoch));
         Assert.Equal(reference.Selection!.Chosen, outcome.Selection!.Chosen);
         Assert.Equal(reference.Selection.Candidates.Select(c => c.ValidationNll), outcome.Selection.Candidates.Select(c => c.ValidationNll));
+        var a = new float[split.Test.Rows];
+        var b = new float[split.Test.Rows];
+        reference.Flow.LogProb(split.Test.Features, split.Test.Rows, [], a);
+        outcome.Flow.LogProb(split.Test.Features, split.Test.Rows, [], b);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Small_unconditional_sets_cross_validate_by_default_and_folds_can_be_set()
+    {
+        FlowSpec Auto(string json) => FlowSpec.Parse(json);
+        // 480 training rows x 3 columns: small.
+        Assert.Equal(AutoFlowSearch.DefaultFolds, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), Split(600)));
+        Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto","folds":0}"""), Split(600)));
+        Assert.Equal(3, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto","folds":3}"""), Split(600)));
+        // 8,000 x 3 = 24,000 training cells: over the bound, the validation rows rank the candidates.
+        Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), Split(10_000)));
+        // 16 non-test rows cannot make 10 folds of two rows: the validation rows decide.
+        Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto","folds":10}"""), Split(20)));
+        var engine = new NormalizingFlowEngine();
+        Assert.Equal("flow.folds", engine.Validate(JsonDocument.Parse("""{"type":"auto","folds":1}""").RootElement, 3, 0)?.Field);
+        Assert.Equal("flow.folds", engine.Validate(JsonDocument.Parse("""{"type":"auto","folds":11}""").RootElement, 3, 0)?.Field);
+        Assert.Null(engine.Validate(JsonDocument.Parse("""{"type":"auto","folds":5}""").RootElement, 3, 0));
+    }
+
+    [Fact]
+    public void Fold_ranges_cover_every_row_once()
+    {
+        foreach (int rows in new[] { 10, 11, 108, 577 })
+            foreach (int folds in new[] { 2, 5, 10 })
+            {
+                var ranges = Enumerable.Range(0, folds).Select(f => CandidateCrossValidation.FoldRange(rows, folds, f)).ToArray();
+                Assert.Equal(0, ranges[0].Start);
+                for (int f = 1; f < folds; f++)
+                    Assert.Equal(ranges[f - 1].Start + ranges[f - 1].Count, ranges[f].Start);
+                Assert.Equal(rows, ranges.Sum(r => r.Count));
+                Assert.True(ranges.Max(r => r.Count) - ranges.Min(r => r.Count) <= 1);
+            }
+    }
+
+    [Fact]
+    public void A_cross_validated_search_scores_candidates_out_of_fold_and_refits_the_winner_on_the_non_test_rows()
+    {
+        var split = Split(300);
+        var engine = new NormalizingFlowEngine();
+        var spec = JsonDocument.Parse("""{"type":"auto","candidates":[{"type":"gaussian"},{"type":"gaussianization","layers":1,"bins":4}]}""").RootElement;
+        var outcome = engine.Train(new TrainingRun(spec, split, new TrainingParameters { Epochs = 8 }, Path.Combine(_root, "cv")),
+            new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+
+        var selection = Assert.IsType<AutoSelection>(outcome.Selection);
+        Assert.Equal(AutoFlowSearch.DefaultFolds, selection.Folds);
+        Assert.All(selection.Candidates, c => Assert.True(c.ValidationNll is { } v && double.IsFinite(v) && c.EpochsRun > 0));
+        // The out-of-fold scores of the validation rows come back for the job's metrics and calibration, and they are
+        // not the refitted flow's own (it trained on those rows).
+        var outOfFold = Assert.IsType<float[]>(outcome.ValidationLogProb);
+        Assert.Equal(split.Validation.Rows, outOfFold.Length);
+        Assert.All(outOfFold, v => Assert.True(float.IsFinite(v)));
+        var inSample = new float[split.Validation.Rows];
+        outcome.Flow.LogProb(split.Validation.Features, split.Validation.Rows, [], inSample);
+        Assert.NotEqual(inSample, outOfFold);
+        // The served defensive Gaussian is the one of all non-test rows (training and validation), not of the training rows.
+        var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
+        var pool = CandidateCrossValidation.Concat(split.Train, split.Validation);
+        for (int j = 0; j < 3; j++)
+        {
+            double poolMean = Enumerable.Range(0, pool.Rows).Average(r => (double)pool.Features[r * 3 + j]);
+            double trainMean = Enumerable.Range(0, split.Train.Rows).Average(r => (double)split.Train.Features[r * 3 + j]);
+            Assert.Equal(poolMean, trained.Defensive!.Gaussian.Mean[j], 4);
+            Assert.NotEqual(trainMean, trained.Defensive!.Gaussian.Mean[j], 4);
+        }
+    }
+
+    [Fact]
+    public void An_interrupted_cross_validated_search_resumes_and_ends_bit_identical_to_an_uninterrupted_one()
+    {
+        var split = Split(200);
+        var spec = JsonDocument.Parse("""{"type":"auto","folds":3,"candidates":[{"type":"gaussianization","layers":1,"bins":4},{"type":"gaussian"}]}""").RootElement;
+        var parameters = new TrainingParameters { Epochs = 6, Patience = 100 };
+        var engine = new NormalizingFlowEngine();
+        var reference = engine.Train(new TrainingRun(spec, split, parameters, Path.Combine(_root, "reference")), new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+
+        // Stop in the first candidate's second fold (epochs 7-12), then run again on the same state folder.
+        using var cancel = new CancellationTokenSource();
+        var interrupted = new NormalizingFlowEngineTests.Recorder { OnEpoch = e => { if (e.Epoch == 9) cancel.Cancel(); } };
+        string state = Path.Combine(_root, "resumed");
+        Assert.ThrowsAny<OperationCanceledException>(() => engine.Train(new TrainingRun(spec, split, parameters, state), interrupted, cancel.Token));
+        var outcome = engine.Train(new TrainingRun(spec, split, parameters, state), new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+
+        Assert.Equal(reference.Selection!.Chosen, outcome.Selection!.Chosen);
+        Assert.Equal(reference.Selection.Candidates.Select(c => c.ValidationNll), outcome.Selection.Candidates.Select(c => c.ValidationNll));
+        Assert.Equal(reference.ValidationLogProb, outcome.ValidationLogProb);
         var a = new float[split.Test.Rows];
         var b = new float[split.Test.Rows];
         reference.Flow.LogProb(split.Test.Features, split.Test.Rows, [], a);

@@ -1,0 +1,86 @@
+using FlowService.Model.Distributions;
+using FlowService.Model.Flows;
+using FlowService.Training.Jobs;
+
+namespace FlowService.Training.Engine;
+
+/// <summary>
+/// k-fold cross-validation of one "auto" candidate over the job's non-test rows (training plus validation), for small
+/// sets: each fold trains on the other folds with early stopping on its own rows and scores them, so every non-test row
+/// gets an out-of-fold log p. Ten-odd validation rows (a 120-row set's 10%) cannot tell candidates apart; a hundred
+/// out-of-fold rows can, and the defensive weight ε is chosen on them too. The winner is then refitted on all the
+/// non-test rows (<see cref="Refit"/>), for the same number of epochs that its folds stopped at on average.
+/// </summary>
+/// <remarks>Each fold trains with its own <see cref="FlowTrainer"/> state in <c>fold-{f}/</c>, so a resumed job continues it.</remarks>
+internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> build, Func<DatasetSplit.Part, FullCovarianceGaussian?> fitGaussian, int folds)
+{
+    /// <param name="RowNll">Per non-test row, the served (defended) out-of-fold NLL.</param>
+    /// <param name="Weight">The defensive ε chosen on the out-of-fold rows; null when the data has no defensive Gaussian.</param>
+    /// <param name="RefitEpochs">The mean best epoch of the folds (at least 1): how long the refit on all rows trains.</param>
+    public sealed record Outcome(double[] RowNll, double? Weight, int RefitEpochs, int EpochsRun);
+
+    public Outcome Run(AutoCandidate candidate, DatasetSplit.Part pool, ITrainingObserver observer, string folder, string fingerprint,
+        CancellationToken cancellationToken, long deadline)
+    {
+        var flowLogProb = new float[pool.Rows];
+        var gaussianLogProb = new double[pool.Rows];
+        FullCovarianceGaussian? gaussian = null;
+        int epochsRun = 0;
+        double bestEpochs = 0;
+        for (int f = 0; f < folds; f++)
+        {
+            var (start, count) = FoldRange(pool.Rows, folds, f);
+            var held = Slice(pool, start, count);
+            var train = Concat(Slice(pool, 0, start), Slice(pool, start + count, pool.Rows - start - count));
+            var flow = build(FlowSpec.From(candidate.Spec));
+            var numbered = new OffsetObserver(observer, epochsRun);
+            numbered.Resumed(0);
+            var result = new FlowTrainer(flow, candidate.Parameters).Train(train, held, numbered, Path.Combine(folder, $"fold-{f}"),
+                $"{fingerprint}/fold-{f}", cancellationToken, deadline);
+            flow.SetParameters(result.BestParameters);
+            AutoFlowSearch.LogProb(flow, held).CopyTo(flowLogProb, start);
+            gaussian = fitGaussian(train);
+            gaussian?.LogDensity(held.Features, held.Rows, gaussianLogProb.AsSpan(start, count));
+            epochsRun += result.EpochsRun;
+            bestEpochs += result.BestEpoch;
+        }
+        // One ε for the candidate, chosen on all out-of-fold rows, as it will be served (each row's Gaussian is its fold's;
+        // the one passed here is only carried, the served mixture takes the Gaussian of all non-test rows).
+        var mixture = gaussian is null ? null : DefensiveMixture.Choose(gaussian, flowLogProb, gaussianLogProb);
+        var rowNll = new double[pool.Rows];
+        for (int r = 0; r < pool.Rows; r++)
+            rowNll[r] = -(mixture is null ? flowLogProb[r] : mixture.Combine(flowLogProb[r], gaussianLogProb[r]));
+        return new Outcome(rowNll, mixture?.Weight, Math.Max(1, (int)Math.Round(bestEpochs / folds)), epochsRun);
+    }
+
+    /// <summary>
+    /// Trains <paramref name="candidate"/> on all of <paramref name="pool"/> for <paramref name="epochs"/> epochs at a
+    /// constant learning rate (the folds stopped early, long before a cosine schedule decays), keeping the last weights.
+    /// </summary>
+    public (NormalizingFlow Flow, int EpochsRun) Refit(AutoCandidate candidate, DatasetSplit.Part pool, int epochs, ITrainingObserver observer,
+        string folder, string fingerprint, CancellationToken cancellationToken)
+    {
+        var flow = build(FlowSpec.From(candidate.Spec));
+        // No early stopping: the pool is its own "validation", so the trainer keeps its best in-sample weights, about the last.
+        var p = candidate.Parameters with { Epochs = epochs, Schedule = "constant", Patience = epochs + 1 };
+        var result = new FlowTrainer(flow, p).Train(pool, pool, observer, folder, $"{fingerprint}/refit-{epochs}", cancellationToken);
+        flow.SetParameters(result.BestParameters);
+        return (flow, result.EpochsRun);
+    }
+
+    /// <summary>Fold <paramref name="fold"/>'s rows: contiguous blocks of the (already shuffled) rows, sizes differing by at most one.</summary>
+    public static (int Start, int Count) FoldRange(int rows, int folds, int fold)
+    {
+        int start = (int)((long)rows * fold / folds), end = (int)((long)rows * (fold + 1) / folds);
+        return (start, end - start);
+    }
+
+    public static DatasetSplit.Part Slice(DatasetSplit.Part part, int start, int count)
+    {
+        int d = part.Features.Length / Math.Max(1, part.Rows), c = part.Context.Length / Math.Max(1, part.Rows);
+        return new DatasetSplit.Part(part.Features.AsSpan(start * d, count * d).ToArray(), part.Context.AsSpan(start * c, count * c).ToArray(), count);
+    }
+
+    public static DatasetSplit.Part Concat(DatasetSplit.Part a, DatasetSplit.Part b) =>
+        new([.. a.Features, .. b.Features], [.. a.Context, .. b.Context], a.Rows + b.Rows);
+}
