@@ -92,6 +92,7 @@ public class ImageFlowEndToEndTests
         })).AssertJson(HttpStatusCode.Accepted);
         // The service gave the spec the dataset's image shape.
         Assert.Equal("[1,8,8]", job.GetProperty("flow").GetProperty("image").GetRawText());
+        Assert.True(job.GetProperty("flow").GetProperty("inputNorm").GetBoolean());
         var done = await EndToEndTests.WaitAsync(client, job.Text("id")!, EndToEndTests.Finished, seconds: 240);
         Assert.Equal("succeeded", done.Text("state"));
 
