@@ -93,6 +93,28 @@ public sealed class ImageFlowTests
         Assert.True(worst < 2e-3, $"max |x - f⁻¹(f(x))| = {worst} pixel units");
     }
 
+    [Theory]
+    [InlineData(0.05f)]
+    [InlineData(0f)]
+    public void The_logits_inverse_of_saturated_codes_stays_inside_its_domain(float alpha)
+    {
+        // A trained flow's samples can reach |z| in the hundreds before the logit; their pixels must still score finitely
+        // (the service refuses a model whose own samples score NaN).
+        var backend = CpuBackend.Instance;
+        float[] codes = [-1000f, -100f, -30f, -17f, 17f, 30f, 100f, 1000f];
+        var z = backend.Allocate(1, codes.Length);
+        backend.Upload(codes, z);
+        var x = backend.Allocate(1, codes.Length);
+        backend.LogitInverse(z, alpha, x);
+        var back = backend.Allocate(1, codes.Length);
+        var logDet = backend.Allocate(1, 1);
+        backend.Fill(logDet, 0f);
+        backend.LogitForward(x, alpha, back, logDet);
+        Assert.All(back.Span().ToArray(), v => Assert.True(float.IsFinite(v), $"logit(x) = {v}"));
+        Assert.True(float.IsFinite(logDet.Span()[0]), $"log|det| = {logDet.Span()[0]}");
+        Assert.All(x.Span().ToArray(), v => Assert.InRange(v, -alpha / (1 - 2 * alpha), (1 - alpha) / (1 - 2 * alpha)));
+    }
+
     [Fact]
     public void InputNorm_starts_every_value_after_the_logit_at_zero_mean_and_unit_variance()
     {

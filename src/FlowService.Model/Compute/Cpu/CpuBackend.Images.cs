@@ -116,6 +116,7 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <remarks>x stays strictly inside the logit's domain (0 &lt; α + (1 - 2α)x &lt; 1), so LogitForward of it is finite.</remarks>
     public void LogitInverse(Tensor z, float alpha, Tensor x)
     {
         RequireSameShape(x, z);
@@ -126,7 +127,14 @@ public sealed partial class CpuBackend
         for (int i = 0; i < zs.Length; i++)
         {
             double s = 1.0 / (1.0 + Math.Exp(-(double)zs[i]));
-            xs[i] = (float)((s - alpha) / scale);
+            float value = (float)((s - alpha) / scale);
+            // A saturated sigmoid (|z| > ~17 in float terms) or the rounding to float can land x on or past the edge of the
+            // logit's domain, where LogitForward gives ±∞ and a flow's log p of its own sample turns NaN: step inside.
+            while (alpha + scale * value >= 1.0)
+                value = MathF.BitDecrement(value);
+            while (alpha + scale * value <= 0.0)
+                value = MathF.BitIncrement(value);
+            xs[i] = value;
         }
     }
 
