@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -39,8 +40,11 @@ def call(url, method="GET", body=None, content_type=None, accept=None):
         request.add_header("Content-Type", content_type)
     if accept:
         request.add_header("Accept", accept)
-    with urllib.request.urlopen(request, timeout=3600) as response:
-        return response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=3600) as response:
+            return response.read()
+    except urllib.error.HTTPError as e:
+        sys.exit(f"{method} {url}: HTTP {e.code}: {e.read()[:2000].decode(errors='replace')}")
 
 
 def emit(metric, value, unit, note):

@@ -17,7 +17,7 @@ data=$(mktemp -d)
 ASPNETCORE_ENVIRONMENT=Development FlowService__Auth__Mode=none FlowService__DataPath="$data" \
   dotnet src/FlowService.Api/bin/Release/net10.0/FlowService.Api.dll --urls http://localhost:5077 >"$data/service.log" 2>&1 &
 service=$!
-trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; cp "$data/service.log" "${SERVICE_LOG:-/dev/null}" 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 60); do curl -sf http://localhost:5077/health/ready >/dev/null 2>&1 && break; sleep 1; done
 /usr/bin/python3 bench/images_api.py --url http://localhost:5077 --train "$train" --flow "$flow" --training "$training" --png "$png"
 echo "load after: $(cat /proc/loadavg)"

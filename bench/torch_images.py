@@ -53,7 +53,8 @@ def main():
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--blocks", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--input-norm", action="store_true", help="the engine's inputNorm: a per-value ActNorm after the logit, initialised from 1,024 dequantized training images")
+    parser.add_argument("--no-input-norm", dest="input_norm", action="store_false",
+                        help="leave out the engine's inputNorm (a per-value ActNorm after the logit, initialised from 1,024 dequantized training images)")
     parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps (the engine's training.warmupSteps)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
