@@ -4,6 +4,8 @@
 # the same budget, in one run; then PyTorch's throughput at the other thread count, and with
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset. Raw JSON lines land in bench/out/images-*.jsonl.
 # Usage: bench/run_images.sh [train images, default 10000] [epochs, default 2] [batch, default 64] [test images, default 10000]
+#        [learning rate, default 1e-3] [warm-up steps, default 0]
+# Both sides use the architecture's default input ActNorm (engine "inputNorm", torch_images.py's default).
 # Needs Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) and python3-torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +13,8 @@ train=${1:-10000}
 epochs=${2:-2}
 batch=${3:-64}
 test=${4:-10000}
+lr=${5:-0.001}
+warmup=${6:-0}
 out=bench/out
 mkdir -p "$out" docs/images
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -22,9 +26,9 @@ echo "load before: $(uptime | sed 's/.*load average/load average/')"
 dotnet build bench/FlowService.Bench -c Release -nologo -v q >/dev/null
 
 dotnet bench/FlowService.Bench/bin/Release/net10.0/FlowService.Bench.dll images --train "$train" --test "$test" --epochs "$epochs" --batch "$batch" \
-  --png docs/images/fashion-mnist-samples.png | tee "$out/images-flowservice.jsonl"
+  --lr "$lr" --warmup "$warmup" --png docs/images/fashion-mnist-samples.png | tee "$out/images-flowservice.jsonl"
 echo "load after FlowService: $(uptime | sed 's/.*load average/load average/')"
-OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_images.py --train "$train" --test "$test" --epochs "$epochs" --batch "$batch" --threads 2 | tee "$out/images-torch.jsonl"
+OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_images.py --train "$train" --test "$test" --epochs "$epochs" --batch "$batch" --lr "$lr" --warmup "$warmup" --threads 2 | tee "$out/images-torch.jsonl"
 echo "load after PyTorch (2 threads): $(uptime | sed 's/.*load average/load average/')"
 # Throughput only (short runs): the other thread count, and OpenBLAS's tuning variables unset.
 OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_images.py --train 512 --test 500 --epochs 1 --batch "$batch" --threads 1 | tee "$out/images-torch-1thread.jsonl"

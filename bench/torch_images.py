@@ -53,6 +53,9 @@ def main():
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--blocks", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-input-norm", dest="input_norm", action="store_false",
+                        help="leave out the engine's inputNorm (a per-value ActNorm after the logit, initialised from 1,024 dequantized training images)")
+    parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps (the engine's training.warmupSteps)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -61,13 +64,16 @@ def main():
     d = train.shape[1]
 
     level0 = image_flows.realnvp_level(1, args.levels, args.steps, "affine", args.channels, args.blocks, "relu")
-    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0).float()
+    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0, input_norm=args.input_norm).float()
+    init_rows = train[:min(1024, args.train)]
+    flow.initialize_from_data(init_rows + torch.rand(init_rows.shape, generator=torch.Generator().manual_seed(2)))
     with torch.no_grad():
         for module in flow.modules():
             if isinstance(module, image_flows.ConvResNet):
                 module.output.weight.zero_()
                 module.output.bias.zero_()
     optimizer = torch.optim.Adam(flow.parameters(), lr=args.lr)
+    step = 0
 
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(args.train)
@@ -77,6 +83,9 @@ def main():
             x = x + torch.rand_like(x)
             loss = -flow.log_prob(x).mean()
             optimizer.zero_grad()
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * min(1.0, (step + 1) / args.warmup) if args.warmup > 0 else args.lr
+            step += 1
             loss.backward()
             torch.nn.utils.clip_grad_norm_(flow.parameters(), 5.0)
             optimizer.step()

@@ -16,31 +16,36 @@ internal static class FlowProfile
     public static int Run(string[] args)
     {
         string[] only = args.SkipWhile(a => a != "--only").Skip(1).Take(1).SelectMany(a => a.Split(',')).ToArray();
+        bool images = args.Contains("--images");
         int steps = args.Contains("--quick") ? 50 : 200;
+        if (images)
+            steps /= 10;
+        // Images: batches of 64 (bench/run_images.sh), pixel values in [0, 256); vectors: FlowBenchmark.Batch rows in [-2, 2).
+        int batch = images ? 64 : FlowBenchmark.Batch;
         var backend = new ProfiledBackend(CpuBackend.Instance);
-        foreach (var shape in FlowShape.All.Where(s => only.Length == 0 || only.Contains(s.Name)))
+        foreach (var shape in (images ? FlowShape.Images : FlowShape.All).Where(s => only.Length == 0 || only.Contains(s.Name)))
         {
             var flow = NormalizingFlow.Create(shape.SpecJson, shape.Features, contextFeatures: 0, seed: 1, backend: backend);
-            var data = new float[16 * FlowBenchmark.Batch * shape.Features];
+            var data = new float[16 * batch * shape.Features];
             var random = new Random(2);
             for (int i = 0; i < data.Length; i++)
-                data[i] = (float)(random.NextDouble() * 4 - 2);
-            var step = new ShardedTrainingStep(flow, data, 16 * FlowBenchmark.Batch, FlowBenchmark.Batch, ShardRunner.Shared);
-            Report($"{shape.Name} training step (batch {FlowBenchmark.Batch}, {step.Shards} shards)", backend, steps, step.Run);
+                data[i] = images ? (float)(random.NextDouble() * 256) : (float)(random.NextDouble() * 4 - 2);
+            var step = new ShardedTrainingStep(flow, data, 16 * batch, batch, ShardRunner.Shared);
+            Report($"{shape.Name} training step (batch {batch}, {step.Shards} shards)", backend, steps, step.Run);
 
-            var x = data.AsSpan(0, FlowBenchmark.Batch * shape.Features).ToArray();
-            var logProb = new float[FlowBenchmark.Batch];
-            Report($"{shape.Name} scoring, {FlowBenchmark.Batch} rows", backend, steps, () => flow.LogProb(x, FlowBenchmark.Batch, ReadOnlySpan<float>.Empty, logProb));
+            var x = data.AsSpan(0, batch * shape.Features).ToArray();
+            var logProb = new float[batch];
+            Report($"{shape.Name} scoring, {batch} rows", backend, steps, () => flow.LogProb(x, batch, ReadOnlySpan<float>.Empty, logProb));
             var one = new float[1];
             var row = x.AsSpan(0, shape.Features).ToArray();
-            Report($"{shape.Name} scoring, 1 row", backend, steps * 10, () => flow.LogProb(row, 1, ReadOnlySpan<float>.Empty, one));
+            Report($"{shape.Name} scoring, 1 row", backend, images ? steps : steps * 10, () => flow.LogProb(row, 1, ReadOnlySpan<float>.Empty, one));
         }
         return 0;
     }
 
     private static void Report(string title, ProfiledBackend backend, int calls, Action call)
     {
-        for (int i = 0; i < Math.Max(50, calls / 2); i++)
+        for (int i = 0; i < Math.Max(Math.Min(50, calls), calls / 2); i++)
             call();
         backend.Reset();
         long start = Stopwatch.GetTimestamp();

@@ -23,4 +23,10 @@ internal sealed record FlowShape(string Name, int Features, string SpecJson)
         // RealNVP with the gated self-attention conditioner (embedding 16, 2 heads) before the [128, 128] head (issue 15).
         new("realnvp_attention_d16", 16, """{"type":"realnvp","layers":8,"hidden":[128,128],"activation":"relu","scaleClamp":3,"conditioner":"attention","heads":2,"embedding":16}"""),
     };
+
+    /// <summary>The image architecture of issue 13 (bench/torch_images.py's defaults), for <c>flow-profile --images</c>.</summary>
+    public static readonly FlowShape[] Images =
+    {
+        new("realnvp_fmnist", 784, """{"type":"realnvp","image":[1,28,28],"levels":2,"steps":2,"channels":32,"blocks":1}"""),
+    };
 }

@@ -19,12 +19,13 @@ namespace FlowService.Bench;
 /// </summary>
 internal static class ImageBenchmark
 {
-    private const string DefaultSpec = """{"type":"realnvp","image":[1,28,28],"levels":2,"steps":2,"channels":32,"blocks":1}""";
+    private const string DefaultSpec = """{"type":"realnvp","image":[1,28,28],"levels":2,"steps":2,"channels":32,"blocks":1,"inputNorm":true}""";
 
     public static int Run(string[] args)
     {
         string data = "/usr/share/datasets/fashion-mnist", spec = DefaultSpec, png = "";
-        int train = 10_000, test = 10_000, epochs = 1, batch = 256, noiseImages = 1000, samples = 64;
+        string schedule = "constant";
+        int train = 10_000, test = 10_000, epochs = 1, batch = 256, noiseImages = 1000, samples = 64, warmup = 0;
         double learningRate = 1e-3;
         float temperature = 0.7f;
         for (int i = 0; i + 1 < args.Length; i += 2)
@@ -39,6 +40,8 @@ internal static class ImageBenchmark
                 case "--test": test = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--epochs": epochs = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--batch": batch = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--schedule": schedule = value; break;
+                case "--warmup": warmup = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--lr": learningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--temperature": temperature = float.Parse(value, CultureInfo.InvariantCulture); break;
                 default:
@@ -52,7 +55,8 @@ internal static class ImageBenchmark
         var validation = new DatasetSplit.Part(trainImages[(train * d)..], [], 1000);
 
         var flow = NormalizingFlow.Create(spec, d, 0, seed: 1);
-        var parameters = new TrainingParameters { Epochs = epochs, BatchSize = batch, LearningRate = learningRate, Schedule = "constant", Patience = epochs, Seed = 1 };
+        var parameters = new TrainingParameters { Epochs = epochs, BatchSize = batch, LearningRate = learningRate, Schedule = schedule, WarmupSteps = warmup,
+            Patience = epochs, Seed = 1 };
         var observer = new EpochLog();
         var result = new FlowTrainer(flow, parameters, dequantize: true).Train(trainPart, validation, observer, null, "bench", CancellationToken.None);
         flow.SetParameters(result.BestParameters);

@@ -48,6 +48,22 @@ internal sealed class ProfiledBackend : IBackend
 
     public void Fill(Tensor destination, float value) => Time("Fill", destination, () => _inner.Fill(destination, value));
 
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output)
+    {
+        long start = Stopwatch.GetTimestamp();
+        bool done = _inner.TryConvolve3x3(pixels, height, width, weight, output);
+        Add(new OpKey("Conv3x3", $"{output.Rows}x{output.Cols}x{9 * pixels.Cols}"), start);
+        return done;
+    }
+
+    public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels)
+    {
+        long start = Stopwatch.GetTimestamp();
+        bool done = _inner.TryConvolve3x3Backward(pixels, height, width, weight, dOutput, dWeight, dPixels);
+        Add(new OpKey(dPixels is null ? "Conv3x3 backward (dW)" : "Conv3x3 backward", $"{dOutput.Rows}x{dOutput.Cols}x{9 * pixels.Cols}"), start);
+        return done;
+    }
+
     public void Gemm(bool transposeA, bool transposeB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
     {
         long start = Stopwatch.GetTimestamp();

@@ -92,6 +92,7 @@ public class ImageFlowEndToEndTests
         })).AssertJson(HttpStatusCode.Accepted);
         // The service gave the spec the dataset's image shape.
         Assert.Equal("[1,8,8]", job.GetProperty("flow").GetProperty("image").GetRawText());
+        Assert.True(job.GetProperty("flow").GetProperty("inputNorm").GetBoolean());
         var done = await EndToEndTests.WaitAsync(client, job.Text("id")!, EndToEndTests.Finished, seconds: 240);
         Assert.Equal("succeeded", done.Text("state"));
 
@@ -121,9 +122,42 @@ public class ImageFlowEndToEndTests
         Assert.Equal("shape", (await (await client.PostAsync("/score?model=strokes", Body(Npy("|u1", "5, 8, 7", raw[..280]), "application/x-npy")))
             .AssertProblem(HttpStatusCode.BadRequest)).Text("field"));
 
+        // The same images as nested JSON arrays, [H][W] and [C][H][W]: the same log p as flat rows; a misshapen one names its place.
+        double[][][] Nested(byte[] values) => values.Chunk(64).Select(image => image.Chunk(8).Select(row => row.Select(v => (double)v).ToArray()).ToArray()).ToArray();
+        var asNested = await (await client.PostAsJsonAsync("/score", new { model = "strokes", rows = Nested(raw) })).AssertJson(HttpStatusCode.OK);
+        var asChannels = await (await client.PostAsJsonAsync("/score", new { model = "strokes", rows = Nested(raw).Select(image => new[] { image }).ToArray() }))
+            .AssertJson(HttpStatusCode.OK);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.Equal(asJson.GetProperty("logProb")[i].GetDouble(), asNested.GetProperty("logProb")[i].GetDouble());
+            Assert.Equal(asJson.GetProperty("logProb")[i].GetDouble(), asChannels.GetProperty("logProb")[i].GetDouble());
+        }
+        var shortRow = Nested(raw);
+        shortRow[1][6] = shortRow[1][6][..7];
+        var misshapen = await (await client.PostAsJsonAsync("/score", new { model = "strokes", rows = shortRow })).AssertProblem(HttpStatusCode.BadRequest);
+        Assert.Equal("rows[1][6]", misshapen.Text("field"));
+        Assert.Contains("[8][8]", misshapen.Text("detail"));
+        var tooDeep = await (await client.PostAsJsonAsync("/score", new { model = "strokes", rows = new[] { new[] { Nested(raw) } } })).AssertProblem(HttpStatusCode.BadRequest);
+        Assert.Equal("rows[0]", tooDeep.Text("field"));
+
         // Samples decode through the exact inverse into the pixel range (up to the logit's α margin).
         var sample = await (await client.GetAsync("/sample?model=strokes&n=8&seed=2&temperature=0.7")).AssertJson(HttpStatusCode.OK);
         Assert.All(sample.GetProperty("rows").EnumerateArray().SelectMany(r => r.EnumerateArray()), v => Assert.InRange(v.GetDouble(), -15, 271));
+
+        // Accept: application/x-npy: the same samples as uint8 pixels shaped (n, H, W), floor(x) clamped to 0..255.
+        var npyRequest = new HttpRequestMessage(HttpMethod.Get, "/sample?model=strokes&n=8&seed=2&temperature=0.7");
+        npyRequest.Headers.Accept.ParseAdd("application/x-npy");
+        var npy = await client.SendAsync(npyRequest);
+        Assert.Equal(HttpStatusCode.OK, npy.StatusCode);
+        var npyBytes = await npy.Content.ReadAsByteArrayAsync();
+        int headerLength = BinaryPrimitives.ReadUInt16LittleEndian(npyBytes.AsSpan(8));
+        string header = Encoding.ASCII.GetString(npyBytes, 10, headerLength);
+        Assert.Contains("'descr': '|u1'", header);
+        Assert.Contains("'shape': (8, 8, 8)", header);
+        Assert.Equal(10 + headerLength + 8 * 64, npyBytes.Length);
+        Assert.Equal(npyBytes.Length, npy.Content.Headers.ContentLength);
+        var sampled = sample.GetProperty("rows").EnumerateArray().SelectMany(r => r.EnumerateArray()).Select(v => (byte)Math.Clamp(Math.Floor(v.GetDouble()), 0, 255)).ToArray();
+        Assert.Equal(sampled, npyBytes[(10 + headerLength)..]);
 
         // Accept: image/png: one grid of the samples (9 tiles of 8x8 in 3 columns, 2-pixel borders), at most 256.
         var png = new HttpRequestMessage(HttpMethod.Get, "/sample?model=strokes&n=9&seed=2&temperature=0.7");

@@ -162,21 +162,54 @@ class Level(nn.Module):
         return channels_last(x), ladj
 
 
+class ValueActNorm(nn.Module):
+    """y = (x + shift) * exp(log_scale) per value (the engine's ActNorm over all C*H*W features)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shift = nn.Parameter(torch.zeros(shape))
+        self.log_scale = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):
+        return (x + self.shift) * torch.exp(self.log_scale), self.log_scale.sum().expand(x.shape[0])
+
+
 class ImageFlow(nn.Module):
     """transforms.0 channels-last, .1 division by the pixel range, .2 logit, .3 level 0."""
 
-    def __init__(self, shape, pixel_range, alpha, level0):
+    def __init__(self, shape, pixel_range, alpha, level0, input_norm=False):
         super().__init__()
         self.shape, self.pixel_range, self.alpha = shape, pixel_range, alpha
-        self.transforms = nn.ModuleList([Marker("channels-last"), Marker("scale"), Marker("logit"), level0])
+        parts = [Marker("channels-last"), Marker("scale"), Marker("logit")]
+        # The engine's "inputNorm": a per-value ActNorm after the logit (transforms.3), the levels then at .4.
+        self.input_norm = ValueActNorm(shape) if input_norm else None
+        if input_norm:
+            parts.append(self.input_norm)
+        self.transforms = nn.ModuleList(parts + [level0])
 
-    def forward(self, rows):
+    def logit(self, rows):
         c, h, w = self.shape
         d = c * h * w
         x = rows.view(-1, c, h, w) / self.pixel_range
         s = self.alpha + (1 - 2 * self.alpha) * x
         ladj = -d * math.log(self.pixel_range) + (math.log(1 - 2 * self.alpha) - torch.log(s) - torch.log1p(-s)).sum(dim=(1, 2, 3))
-        z, level_ladj = self.transforms[3](torch.log(s) - torch.log1p(-s))
+        return torch.log(s) - torch.log1p(-s), ladj
+
+    @torch.no_grad()
+    def initialize_from_data(self, rows):
+        """The engine's data-dependent start: the input ActNorm standardizes these (dequantized) rows per value."""
+        if self.input_norm is not None:
+            y, _ = self.logit(rows)
+            mean, std = y.mean(dim=0), y.std(dim=0, unbiased=False)
+            self.input_norm.shift.copy_(-mean)
+            self.input_norm.log_scale.copy_(torch.where(std > 0, -torch.log(std), torch.zeros_like(std)))
+
+    def forward(self, rows):
+        y, ladj = self.logit(rows)
+        if self.input_norm is not None:
+            y, norm_ladj = self.input_norm(y)
+            ladj = ladj + norm_ladj
+        z, level_ladj = self.transforms[-1](y)
         return z, ladj + level_ladj
 
     def log_prob(self, rows):

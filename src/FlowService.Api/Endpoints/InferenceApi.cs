@@ -28,7 +28,7 @@ public static class InferenceApi
         group.MapPost("/score", Score)
             .Accepts<ScoreRequest>(MediaTypes.Json, MediaTypes.Csv, MediaTypes.Npy)
             .Produces<ScoreResponse>(StatusCodes.Status200OK, MediaTypes.Json)
-            .WithSummary("Exact log p(x) per row, anomaly flags (log p below the validation quantile) and percentiles. A text/csv body needs a header of the training columns, a .npy body is (rows, columns) in training order; both take ?model=.")
+            .WithSummary("Exact log p(x) per row, anomaly flags (log p below the validation quantile) and percentiles. A text/csv body needs a header of the training columns, a .npy body is (rows, columns) in training order; both take ?model=. Image models also take JSON rows as nested [H][W] or [C][H][W] arrays, and (N, H, W) / (N, C, H, W) .npy bodies.")
             .WithRequestExample(MediaTypes.Json, ApiExamples.Score)
             .WithRequestExample(MediaTypes.Csv, ApiExamples.ScoreCsv)
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.ScoreResult);
@@ -46,7 +46,7 @@ public static class InferenceApi
             .WithResponseExample(StatusCodes.Status200OK, ApiExamples.DecodeResult);
         group.MapGet("/sample", Sample)
             .WithSummary("n samples (seeded, temperature-scaled base noise) as JSON, CSV (Accept: text/csv) or float32 .npy (Accept: application/x-npy); streamed in chunks. " +
-                "Image models also answer Accept: image/png with a PNG grid of the samples (n <= 256).")
+                "Image models answer Accept: application/x-npy with uint8 pixels shaped (n, H, W) or (n, C, H, W), and Accept: image/png with a PNG grid of the samples (n <= 256).")
             .Produces(StatusCodes.Status200OK, contentType: MediaTypes.Csv)
             .Produces(StatusCodes.Status200OK, contentType: "image/png")
             .Produces(StatusCodes.Status200OK, contentType: MediaTypes.Npy)
@@ -151,6 +151,17 @@ public static class InferenceApi
             return SamplePng(http, metrics, resolved.Flow, v, n, seed, temperature);
         var format = MediaTypes.Accepted(http.Request, csvOffered: true);
         var stream = new SampleStream(resolved.Flow, v.Columns, contextRow, n, seed, temperature, options.Value.SampleChunkRows);
+        if (format == PayloadFormat.Npy && ImageModelShape.Of(v) is { } image)
+        {
+            // Images come back as what they are: uint8 pixels, (n, H, W) or (n, C, H, W).
+            async Task WriteImages(HttpResponse response)
+            {
+                long started = Stopwatch.GetTimestamp();
+                await stream.WriteImageNpyAsync(image, response.BodyWriter, cancellationToken);
+                Observe(http, metrics, InferenceOperation.Sample, v, n, started);
+            }
+            return new WrittenResult(MediaTypes.Npy, WriteImages, SampleStream.ImageNpyLength(image, n));
+        }
         async Task Write(HttpResponse response)
         {
             long started = Stopwatch.GetTimestamp();

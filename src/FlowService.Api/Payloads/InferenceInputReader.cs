@@ -74,7 +74,9 @@ public static class InferenceInputReader
                 (x, context) = Split(both, rows, d, contextNames.Count);
                 break;
             default:
-                if (JsonInferenceReader.ReadMatrix(body.Span, matrixField, names, maxRows, out x, out rows, out bool present) is { } rowsProblem)
+                // Images may come as nested [H][W] / [C][H][W] rows; latent codes are always flat.
+                var image = latent ? null : ImageModelShape.Of(version);
+                if (JsonInferenceReader.ReadMatrix(body.Span, matrixField, names, maxRows, out x, out rows, out bool present, image) is { } rowsProblem)
                     return (null, rowsProblem);
                 if (!present)
                     return (null, Problems.BadRequest($"'{matrixField}' must hold at least one row of {d} numbers ({string.Join(", ", names)}).", field: matrixField));

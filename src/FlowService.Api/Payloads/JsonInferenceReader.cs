@@ -13,7 +13,9 @@ namespace FlowService.Api.Payloads;
 /// checks the syntax and reads the small fields (model, version, alias, anomalyQuantile) so the model, and with
 /// it the expected width and column names, is known; the second parses one matrix field. Property names match
 /// case-insensitively (as the web JSON defaults do); unknown properties are ignored. Every error names its place:
-/// <c>$</c> with line and byte for syntax, <c>rows[3][1]</c> for a value.
+/// <c>$</c> with line and byte for syntax, <c>rows[3][1]</c> for a value. For an image model a row may also be the
+/// image as nested arrays, [H][W] (one channel) or [C][H][W], read in the same channels-first order as a flat row
+/// (an error then names <c>rows[3][0][5][2]</c>).
 /// </summary>
 public static class JsonInferenceReader
 {
@@ -87,9 +89,10 @@ public static class JsonInferenceReader
     /// <summary>
     /// Pass two: the top-level array-of-arrays <paramref name="field"/> as a rows x names.Count float32 matrix.
     /// An absent or null field gives zero rows and <paramref name="present"/> false; the caller decides whether that is allowed.
+    /// With <paramref name="image"/>, rows may also be nested [H][W] or [C][H][W] arrays of that image shape.
     /// </summary>
     public static ProblemHttpResult? ReadMatrix(ReadOnlySpan<byte> json, string field, IReadOnlyList<string> names, int maxRows,
-        out float[] values, out int rows, out bool present)
+        out float[] values, out int rows, out bool present, ImageModelShape? image = null)
     {
         values = [];
         rows = 0;
@@ -115,7 +118,7 @@ public static class JsonInferenceReader
                 continue;
             }
             present = true;
-            if (ParseRows(ref reader, field, names, maxRows, json.Length, out values, out rows) is { } problem)
+            if (ParseRows(ref reader, field, names, maxRows, json.Length, image, out values, out rows) is { } problem)
                 return problem;
         }
         return null;
@@ -142,7 +145,7 @@ public static class JsonInferenceReader
     }
 
     static ProblemHttpResult? ParseRows(ref Utf8JsonReader reader, string field, IReadOnlyList<string> names, int maxRows, int bodyBytes,
-        out float[] values, out int rows)
+        ImageModelShape? image, out float[] values, out int rows)
     {
         int width = names.Count;
         rows = 0;
@@ -162,6 +165,17 @@ public static class JsonInferenceReader
                 Array.Resize(ref buffer, Math.Max((rows + 1) * width, buffer.Length * 2));
             int c = 0;
             long at = (long)rows * width;
+            if (image is not null && NestingDepth(reader) is > 1 and var depth)
+            {
+                int[] dimensions = image.NestedDimensions(depth);
+                if (dimensions.Length == 0)
+                    return Problems.BadRequest($"{field}[{rows}] is nested {depth} deep; an image row is {width} numbers, " +
+                        (image.Channels == 1 ? $"[{image.Height}][{image.Width}] or " : "") + $"[{image.Channels}][{image.Height}][{image.Width}] nested arrays.", field: $"{field}[{rows}]");
+                if (ParseNested(ref reader, dimensions, string.Concat(dimensions.Select(size => $"[{size}]")), $"{field}[{rows}]", buffer, at) is { } nestedProblem)
+                    return nestedProblem;
+                rows++;
+                continue;
+            }
             while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
                 if (reader.TokenType != JsonTokenType.Number)
@@ -184,6 +198,50 @@ public static class JsonInferenceReader
         if (rows == 0)
             return Problems.BadRequest($"'{field}' must hold at least one row of {width} numbers ({string.Join(", ", names)}).", field: field);
         values = buffer;
+        return null;
+    }
+
+    /// <summary>How many arrays open in a row, the row's own included (1 for a flat row), read on a copy of the reader.</summary>
+    static int NestingDepth(Utf8JsonReader probe)
+    {
+        int depth = 1;
+        while (probe.Read() && probe.TokenType == JsonTokenType.StartArray)
+            depth++;
+        return depth;
+    }
+
+    /// <summary>
+    /// From the StartArray of a nested block of shape <paramref name="dimensions"/> (part of the image's <paramref name="expected"/>
+    /// nesting, as text): its numbers, row-major, into buffer[at..]; a problem naming the first place where the block is not of that shape or holds no finite float32.
+    /// </summary>
+    static ProblemHttpResult? ParseNested(ref Utf8JsonReader reader, ReadOnlySpan<int> dimensions, string expected, string path, float[] buffer, long at)
+    {
+        int count = dimensions[0], stride = 1;
+        foreach (int size in dimensions[1..])
+            stride *= size;
+        for (int i = 0; i < count; i++)
+        {
+            if (!reader.Read() || reader.TokenType == JsonTokenType.EndArray)
+                return Problems.BadRequest($"{path} has {i} entries; this model's images need {expected}.", field: path);
+            string place = $"{path}[{i}]";
+            if (dimensions.Length == 1)
+            {
+                if (reader.TokenType != JsonTokenType.Number)
+                    return Problems.BadRequest($"{place} must be a number; got a {Describe(reader.TokenType)}.", field: place);
+                bool parsed = reader.TryGetDouble(out double v);
+                float f = (float)v;
+                if (!parsed || !double.IsFinite(v) || !float.IsFinite(f))
+                    return Problems.BadRequest($"{place} = {Raw(ref reader)} is not a finite float32 number.", field: place);
+                buffer[at + i] = f;
+                continue;
+            }
+            if (reader.TokenType != JsonTokenType.StartArray)
+                return Problems.BadRequest($"{place} must be an array {string.Concat(dimensions[1..].ToArray().Select(size => $"[{size}]"))}; got a {Describe(reader.TokenType)}.", field: place);
+            if (ParseNested(ref reader, dimensions[1..], expected, place, buffer, at + (long)i * stride) is { } problem)
+                return problem;
+        }
+        if (!reader.Read() || reader.TokenType != JsonTokenType.EndArray)
+            return Problems.BadRequest($"{path} has more than {count} entries; this model's images need {expected}.", field: path);
         return null;
     }
 

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using FlowService.Api.Payloads;
+using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
 
 namespace FlowService.Api.Scoring;
@@ -13,7 +14,8 @@ namespace FlowService.Api.Scoring;
 /// Writes n samples chunk by chunk as CSV, JSON or float32 .npy, so a large n never sits in memory whole: one
 /// chunk of <c>chunkRows</c> rows is drawn, formatted into the response pipe and flushed (the flush waits for a
 /// slow client) before the next is drawn. Chunk k draws with seed <c>seed</c> when n fits one chunk, else with a
-/// seed derived from (seed, k): the same request always returns the same samples, in every format.
+/// seed derived from (seed, k): the same request always returns the same samples, in every format. An image model's
+/// .npy is its samples as uint8 pixels shaped (n, H, W) or (n, C, H, W) (<see cref="WriteImageNpyAsync"/>).
 /// </summary>
 public sealed class SampleStream(IDensityFlow flow, IReadOnlyList<string> columns, float[] contextRow, int n, int seed, float temperature, int chunkRows)
 {
@@ -32,6 +34,30 @@ public sealed class SampleStream(IDensityFlow flow, IReadOnlyList<string> column
             await body.FlushAsync(cancellationToken);
         }
     }
+
+    /// <summary>Bytes of an image model's uint8 .npy answer.</summary>
+    public static long ImageNpyLength(ImageModelShape image, int n) => ImageNpyHeader(image, n).Length + (long)n * image.Channels * image.Height * image.Width;
+
+    /// <summary>The samples as uint8 pixels (<see cref="ImageModelShape.ToByte"/>), (n, H, W) for one channel, else (n, C, H, W).</summary>
+    public async Task WriteImageNpyAsync(ImageModelShape image, PipeWriter body, CancellationToken cancellationToken)
+    {
+        body.Write(ImageNpyHeader(image, n));
+        await body.FlushAsync(cancellationToken);
+        var x = new float[Math.Min(chunkRows, n) * columns.Count];
+        var pixels = new byte[x.Length];
+        for (int done = 0, k = 0; done < n; done += chunkRows, k++)
+        {
+            int values = Draw(x, done, k) * columns.Count;
+            for (int i = 0; i < values; i++)
+                pixels[i] = image.ToByte(x[i]);
+            body.Write(pixels.AsSpan(0, values));
+            await body.FlushAsync(cancellationToken);
+        }
+    }
+
+    static byte[] ImageNpyHeader(ImageModelShape image, int n) => image.Channels == 1
+        ? NpyHeader.Write("|u1", n, image.Height, image.Width)
+        : NpyHeader.Write("|u1", n, image.Channels, image.Height, image.Width);
 
     public async Task WriteCsvAsync(PipeWriter body, CancellationToken cancellationToken)
     {

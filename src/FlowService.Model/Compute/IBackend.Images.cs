@@ -19,6 +19,19 @@ public partial interface IBackend
     void Col2Im3x3(Tensor columns, int height, int width, Tensor pixels);
 
     /// <summary>
+    /// output = conv3x3(pixels; weight) (stride 1, zero padding 1, no bias) computed directly, without im2col, where this
+    /// backend has such a path for the shape; returns false and leaves output alone where it has none (the caller
+    /// then runs <see cref="Im2Col3x3"/> and a GEMM). weight is [out, 9·in] in (ky, kx, in) order.
+    /// </summary>
+    bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output);
+
+    /// <summary>
+    /// The backward of <see cref="TryConvolve3x3"/> on the same terms: <b>adds</b> dL/dweight to dWeight and, when
+    /// dPixels is not null, <b>overwrites</b> it with dL/dpixels; false (nothing written) where the backend has no direct path.
+    /// </summary>
+    bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels);
+
+    /// <summary>
     /// z = logit(α + (1 - 2α) x) element-wise (x in [0, 1]); <b>adds</b> Σ_j log|dz_j/dx_j| =
     /// Σ_j [log(1 - 2α) - log s_j - log(1 - s_j)] with s = α + (1 - 2α) x to each row of logDet.
     /// </summary>

@@ -9,7 +9,8 @@ namespace FlowService.Model.Neural;
 /// A 2-D convolution with a 1x1 or 3x3 kernel, stride 1 and zero padding (the output has the input's
 /// height and width), bias and a fused activation, on "pixel rows": a batch of B images of H x W
 /// pixels is a (B·H·W) x C tensor, channels last. A 1x1 kernel is one GEMM; a 3x3 kernel is im2col
-/// (<see cref="IBackend.Im2Col3x3"/>) and one GEMM. y = f(conv(x) + b [+ residual]).
+/// (<see cref="IBackend.Im2Col3x3"/>) and one GEMM, or a direct convolution where the backend has one
+/// (<see cref="IBackend.TryConvolve3x3"/> and its backward). y = f(conv(x) + b [+ residual]).
 /// </summary>
 /// <remarks>
 /// Parameters: <c>weight</c> [out, k·k·in] in (ky, kx, in) order, which is PyTorch's
@@ -73,7 +74,8 @@ public sealed class Conv2d
     public void Forward(FlowContext context, Tensor x, int height, int width, Tensor y, Tensor? residual = null)
     {
         var backend = context.Backend;
-        backend.Gemm(false, true, 1f, Columns(context, x, height, width), context.Param(Weight), 0f, y);
+        if (Kernel == 1 || !backend.TryConvolve3x3(x, height, width, context.Param(Weight), y))
+            backend.Gemm(false, true, 1f, Columns(context, x, height, width), context.Param(Weight), 0f, y);
         if (residual is not null)
             backend.AddScaled(residual, 1f, y);
         backend.BiasActivationForward(y, context.Param(Bias), y, Activation);
@@ -87,6 +89,8 @@ public sealed class Conv2d
     {
         var backend = context.Backend;
         backend.BiasActivationBackward(y, dy, dy, context.Grad(Bias), Activation);
+        if (Kernel == 3 && backend.TryConvolve3x3Backward(x, height, width, context.Param(Weight), dy, context.Grad(Weight), dx))
+            return;
         var columns = Columns(context, x, height, width);
         backend.Gemm(true, false, 1f, dy, columns, 1f, context.Grad(Weight));
         if (dx is null)

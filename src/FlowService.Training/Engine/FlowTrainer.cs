@@ -69,13 +69,22 @@ public sealed class FlowTrainer
         else
         {
             int rows = Math.Min(InitializationRows, train.Rows);
-            _flow.InitializeFromData(train.Features.AsSpan(0, rows * d), rows, train.Context.AsSpan(0, rows * c));
+            var initial = train.Features.AsSpan(0, rows * d);
+            if (_dequantize)
+            {
+                // Data-initialised layers must see what training feeds them: 8-bit pixels without their noise have
+                // zero variance wherever the background is constant, and an ActNorm would take an infinite scale there.
+                var noisy = initial.ToArray();
+                UniformDequantization.AddNoise(noisy, new Random(unchecked(p.Seed * 1_000_003 - 1)));
+                initial = noisy;
+            }
+            _flow.InitializeFromData(initial, rows, train.Context.AsSpan(0, rows * c));
             best = _flow.GetParameters();
             // The starting point competes too: a flow that begins as the data's Gaussian fit ("whiten") keeps it
             // when no epoch beats it on validation, instead of the first epoch's weights whatever they score.
-            double initial = MeanNll(validation);
-            if (double.IsFinite(initial))
-                bestValidation = initial;
+            double startingNll = MeanNll(validation);
+            if (double.IsFinite(startingNll))
+                bestValidation = startingNll;
         }
 
         var x = new float[batchSize * d];
@@ -129,12 +138,16 @@ public sealed class FlowTrainer
     }
 
     /// <summary>The schedule of <paramref name="p"/> over optimizer steps.</summary>
-    public static LearningRateSchedule Schedule(TrainingParameters p, int batchesPerEpoch) => p.Schedule switch
+    public static LearningRateSchedule Schedule(TrainingParameters p, int batchesPerEpoch)
     {
-        "constant" => LearningRateSchedule.Constant(p.LearningRate),
-        "step" => LearningRateSchedule.Step(p.LearningRate, p.StepEpochs * batchesPerEpoch, p.StepGamma),
-        _ => LearningRateSchedule.Cosine(p.LearningRate, Math.Max(1, p.Epochs * batchesPerEpoch), minimum: p.LearningRate * 0.01),
-    };
+        int total = Math.Max(1, p.Epochs * batchesPerEpoch);
+        if (p.Schedule is not ("constant" or "step"))
+            return LearningRateSchedule.Cosine(p.LearningRate, total, Math.Min(p.WarmupSteps, total - 1), minimum: p.LearningRate * 0.01);
+        var schedule = p.Schedule == "constant"
+            ? LearningRateSchedule.Constant(p.LearningRate)
+            : LearningRateSchedule.Step(p.LearningRate, p.StepEpochs * batchesPerEpoch, p.StepGamma);
+        return p.WarmupSteps > 0 ? LearningRateSchedule.WarmUp(schedule, p.WarmupSteps) : schedule;
+    }
 
     private double MeanNll(DatasetSplit.Part part)
     {

@@ -9,7 +9,8 @@ namespace FlowService.Training.Images;
 /// A job on an image dataset: a "realnvp" or "glow" spec without an "image" field gets the dataset's
 /// [C, H, W], so the engine builds the multi-scale convolutional flow (defaults scaled to the image
 /// size), and, for non-8-bit data, its "pixelRange" is the dataset's maximum rounded up to a power of 2
-/// (values must lie in [0, pixelRange)). Other types model the pixels as a flat vector.
+/// (values must lie in [0, pixelRange)), and "inputNorm" is on unless the spec says otherwise. Other types model the
+/// pixels as a flat vector.
 /// </summary>
 public static class ImageFlowSpec
 {
@@ -31,6 +32,10 @@ public static class ImageFlowSpec
             return spec;
         var node = JsonNode.Parse(spec.GetRawText())!.AsObject();
         node["image"] = new JsonArray(image.Channels, image.Height, image.Width);
+        // New image jobs start every pixel at unit scale (a data-initialised per-value ActNorm after the logit): without
+        // it a RealNVP spends its first hundreds of steps learning the background's scale (bench/RESULTS.md, issue 13).
+        if (!node.ContainsKey("inputNorm"))
+            node["inputNorm"] = true;
         if (!image.Discrete && !node.ContainsKey("pixelRange"))
             node["pixelRange"] = PixelRange(image.Max);
         return JsonDocument.Parse(node.ToJsonString()).RootElement.Clone();

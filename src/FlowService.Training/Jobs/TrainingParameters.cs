@@ -31,6 +31,12 @@ public sealed record TrainingParameters
     /// </summary>
     public string Schedule { get; init; } = "cosine";
 
+    /// <summary>
+    /// Optimizer steps over which the rate rises linearly from rate/warmupSteps to the schedule's (0: none). Deep
+    /// flows on images need it: full-rate Adam steps on fresh couplings can blow the first batches' scales up.
+    /// </summary>
+    public int WarmupSteps { get; init; }
+
     /// <summary>Epochs between learning-rate drops of the "step" schedule.</summary>
     public int StepEpochs { get; init; } = 10;
 
@@ -52,6 +58,7 @@ public sealed record TrainingParameters
         if (Patience < 1) return ("training.patience", "must be at least 1");
         if (!(GradClip >= 0) || double.IsInfinity(GradClip)) return ("training.gradClip", "must be a finite number >= 0 (0 = no clipping)");
         if (!Schedules.Contains(Schedule)) return ("training.schedule", $"must be one of {string.Join(", ", Schedules.Select(s => $"\"{s}\""))}");
+        if (WarmupSteps is < 0 or > 1_000_000) return ("training.warmupSteps", "must be between 0 and 1000000");
         if (StepEpochs < 1) return ("training.stepEpochs", "must be at least 1");
         if (!(StepGamma > 0 && StepGamma <= 1)) return ("training.stepGamma", "must be in (0, 1]");
         return null;

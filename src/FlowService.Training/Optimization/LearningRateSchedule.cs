@@ -4,7 +4,8 @@ namespace FlowService.Training.Optimization;
 /// The learning rate at each optimizer step (0-based). <see cref="Constant"/>; <see cref="Cosine"/>:
 /// linear warm-up over <c>warmupSteps</c> then cosine decay to <c>minimum</c> at <c>totalSteps</c>
 /// (torch's CosineAnnealingLR after a LinearLR warm-up); <see cref="Step"/>: multiplied by
-/// <c>gamma</c> every <c>stepSize</c> steps (torch's StepLR).
+/// <c>gamma</c> every <c>stepSize</c> steps (torch's StepLR); <see cref="WarmUp"/>: any of them scaled by
+/// (step + 1) / warmupSteps over the first warmupSteps steps (torch's LinearLR composed with it).
 /// </summary>
 public abstract record LearningRateSchedule
 {
@@ -16,6 +17,23 @@ public abstract record LearningRateSchedule
         new CosineSchedule(rate, totalSteps, warmupSteps, minimum);
 
     public static LearningRateSchedule Step(double rate, int stepSize, double gamma) => new StepSchedule(rate, stepSize, gamma);
+
+    public static LearningRateSchedule WarmUp(LearningRateSchedule inner, int warmupSteps) => new WarmUpSchedule(inner, warmupSteps);
+
+    private sealed record WarmUpSchedule : LearningRateSchedule
+    {
+        private readonly LearningRateSchedule _inner;
+        private readonly int _warmup;
+
+        public WarmUpSchedule(LearningRateSchedule inner, int warmup)
+        {
+            ArgumentNullException.ThrowIfNull(inner);
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(warmup);
+            (_inner, _warmup) = (inner, warmup);
+        }
+
+        public override double At(int step) => step < _warmup ? _inner.At(step) * (step + 1) / _warmup : _inner.At(step);
+    }
 
     private sealed record ConstantSchedule(double Rate) : LearningRateSchedule
     {

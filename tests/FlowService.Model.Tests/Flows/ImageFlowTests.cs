@@ -93,6 +93,65 @@ public sealed class ImageFlowTests
         Assert.True(worst < 2e-3, $"max |x - f⁻¹(f(x))| = {worst} pixel units");
     }
 
+    [Theory]
+    [InlineData(0.05f)]
+    [InlineData(0f)]
+    public void The_logits_inverse_of_saturated_codes_stays_inside_its_domain(float alpha)
+    {
+        // A trained flow's samples can reach |z| in the hundreds before the logit; their pixels must still score finitely
+        // (the service refuses a model whose own samples score NaN).
+        var backend = CpuBackend.Instance;
+        float[] codes = [-1000f, -100f, -30f, -17f, 17f, 30f, 100f, 1000f];
+        var z = backend.Allocate(1, codes.Length);
+        backend.Upload(codes, z);
+        var x = backend.Allocate(1, codes.Length);
+        backend.LogitInverse(z, alpha, x);
+        var back = backend.Allocate(1, codes.Length);
+        var logDet = backend.Allocate(1, 1);
+        backend.Fill(logDet, 0f);
+        backend.LogitForward(x, alpha, back, logDet);
+        Assert.All(back.Span().ToArray(), v => Assert.True(float.IsFinite(v), $"logit(x) = {v}"));
+        Assert.True(float.IsFinite(logDet.Span()[0]), $"log|det| = {logDet.Span()[0]}");
+        Assert.All(x.Span().ToArray(), v => Assert.InRange(v, -alpha / (1 - 2 * alpha), (1 - alpha) / (1 - 2 * alpha)));
+    }
+
+    [Fact]
+    public void InputNorm_starts_every_value_after_the_logit_at_zero_mean_and_unit_variance()
+    {
+        const string plain = """{"type":"realnvp","image":[2,4,4],"levels":2,"steps":1,"channels":4,"blocks":1}""";
+        string normed = plain.Replace("}", ""","inputNorm":true}""");
+        int d = 32, rows = 200;
+        var without = NormalizingFlow.Create(plain, d, 0, seed: 5);
+        var flow = NormalizingFlow.Create(normed, d, 0, seed: 5);
+        Assert.Equal(without.Parameters.Length + 2 * d, flow.Parameters.Length);    // shift and logScale per value
+        var random = new Random(4);
+        var x = new float[rows * d];
+        for (int i = 0; i < x.Length; i++)    // a near-constant "background" value and a spread-out one, alternating
+            x[i] = i % 2 == 0 ? random.NextSingle() : random.Next(256) + random.NextSingle();
+        flow.InitializeFromData(x, rows, []);
+
+        // Channels-last, ÷ range, logit, the ActNorm: its output on the initialisation rows is standardized per value.
+        var backend = flow.Backend;
+        var context = new FlowContext(backend, flow.Parameters);
+        var h = backend.Allocate(rows, d);
+        backend.Upload(x, h);
+        var preprocessing = ((Chain)flow.Transform).Transforms.Take(4).ToList();
+        Assert.IsType<ActNorm>(preprocessing[3]);
+        foreach (var part in preprocessing)
+        {
+            var next = backend.Allocate(rows, d);
+            part.Forward(context, h, next, backend.Allocate(rows, 1));
+            h = next;
+        }
+        var values = h.Span().ToArray();
+        for (int j = 0; j < d; j++)
+        {
+            var column = Enumerable.Range(0, rows).Select(r => (double)values[r * d + j]).ToArray();
+            double mean = column.Average(), variance = column.Select(v => (v - mean) * (v - mean)).Average();
+            Assert.True(Math.Abs(mean) < 1e-3 && Math.Abs(variance - 1) < 1e-2, $"value {j}: mean {mean}, variance {variance}");
+        }
+    }
+
     /// <summary>Each per-channel ActNorm of the flow with the input it receives from <paramref name="x"/>.</summary>
     private static IEnumerable<(ChannelActNorm Norm, Tensor Input)> ActNormInputs(NormalizingFlow flow, float[] x, int rows)
     {

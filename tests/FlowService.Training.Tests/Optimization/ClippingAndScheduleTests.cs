@@ -1,5 +1,7 @@
 using FlowService.Model.Compute;
 using FlowService.Model.Compute.Cpu;
+using FlowService.Training.Engine;
+using FlowService.Training.Jobs;
 using FlowService.Training.Optimization;
 
 namespace FlowService.Training.Tests.Optimization;
@@ -69,6 +71,17 @@ public sealed class ClippingAndScheduleTests
         Assert.Equal(0.05, step.At(30), 12);
         Assert.Equal(0.025, step.At(60), 12);
         Assert.Throws<ArgumentOutOfRangeException>(() => LearningRateSchedule.Cosine(1, totalSteps: 5, warmupSteps: 5));
+        var warmed = LearningRateSchedule.WarmUp(LearningRateSchedule.Step(0.1, stepSize: 30, gamma: 0.5), warmupSteps: 4);
+        Assert.Equal(0.025, warmed.At(0), 12);      // the inner rate · (step + 1) / warmup
+        Assert.Equal(0.1, warmed.At(3), 12);
+        Assert.Equal(0.05, warmed.At(30), 12);
+        // The trainer's: "cosine" warms up inside its own schedule, the others through WarmUp; 0 leaves them as they were.
+        var job = new TrainingParameters { Epochs = 2, LearningRate = 1.0, WarmupSteps = 10 };
+        Assert.Equal(0.1, FlowTrainer.Schedule(job, batchesPerEpoch: 55).At(0), 12);
+        Assert.Equal(1.0, FlowTrainer.Schedule(job, batchesPerEpoch: 55).At(10), 12);
+        Assert.Equal(0.5, FlowTrainer.Schedule(job with { Schedule = "constant" }, 55).At(4), 12);
+        Assert.Equal(1.0, FlowTrainer.Schedule(job with { Schedule = "constant", WarmupSteps = 0 }, 55).At(0), 12);
+        Assert.Equal(("training.warmupSteps", "must be between 0 and 1000000"), (job with { WarmupSteps = -1 }).FindError());
     }
 
     [Fact]

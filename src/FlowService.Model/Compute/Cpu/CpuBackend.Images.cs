@@ -62,6 +62,38 @@ public sealed partial class CpuBackend
                 }
     }
 
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output)
+    {
+        if (!DirectConvolutionRuns(pixels, height, width, weight, output))
+            return false;
+        DirectConvolution3x3.Forward(pixels.Span(), pixels.Rows / (height * width), height, width, pixels.Cols, weight.Span(), output.Cols,
+            transposedWeight: false, output.Span());
+        return true;
+    }
+
+    public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels)
+    {
+        if (!DirectConvolutionRuns(pixels, height, width, weight, dOutput))
+            return false;
+        if (dWeight.Rows != weight.Rows || dWeight.Cols != weight.Cols || (dPixels is not null && (dPixels.Rows != pixels.Rows || dPixels.Cols != pixels.Cols)))
+            throw new ArgumentException("dWeight must have the weight's shape and dPixels the pixels'.");
+        DirectConvolution3x3.Backward(pixels.Span(), dOutput.Span(), pixels.Rows / (height * width), height, width, pixels.Cols, weight.Span(), dOutput.Cols,
+            dWeight.Span(), dPixels is null ? Span<float>.Empty : dPixels.Span());
+        return true;
+    }
+
+    /// <summary>The managed GEMM's tiles run the direct convolution; OpenBLAS and the reference GEMM keep im2col (they are the cross-checks).</summary>
+    private bool DirectConvolutionRuns(Tensor pixels, int height, int width, Tensor weight, Tensor output)
+    {
+        if (GemmImplementation != GemmImplementation.Managed || !DirectConvolution3x3.Supports(width))
+            return false;
+        if (weight.Rows != output.Cols || weight.Cols != 9 * pixels.Cols)
+            throw new ArgumentException($"A 3x3 convolution from {pixels.Cols} to {output.Cols} channels needs a {output.Cols}x{9 * pixels.Cols} weight, not {weight.Rows}x{weight.Cols}.", nameof(weight));
+        if (output.Rows != pixels.Rows || pixels.Rows % (height * width) != 0)
+            throw new ArgumentException($"{pixels.Rows} input and {output.Rows} output pixel rows are not the same whole number of {height}x{width} images.", nameof(output));
+        return true;
+    }
+
     public void LogitForward(Tensor x, float alpha, Tensor z, Tensor logDet)
     {
         RequireSameShape(x, z);
@@ -84,6 +116,7 @@ public sealed partial class CpuBackend
         }
     }
 
+    /// <remarks>x stays strictly inside the logit's domain (0 &lt; α + (1 - 2α)x &lt; 1), so LogitForward of it is finite.</remarks>
     public void LogitInverse(Tensor z, float alpha, Tensor x)
     {
         RequireSameShape(x, z);
@@ -94,7 +127,14 @@ public sealed partial class CpuBackend
         for (int i = 0; i < zs.Length; i++)
         {
             double s = 1.0 / (1.0 + Math.Exp(-(double)zs[i]));
-            xs[i] = (float)((s - alpha) / scale);
+            float value = (float)((s - alpha) / scale);
+            // A saturated sigmoid (|z| > ~17 in float terms) or the rounding to float can land x on or past the edge of the
+            // logit's domain, where LogitForward gives ±∞ and a flow's log p of its own sample turns NaN: step inside.
+            while (alpha + scale * value >= 1.0)
+                value = MathF.BitDecrement(value);
+            while (alpha + scale * value <= 0.0)
+                value = MathF.BitIncrement(value);
+            xs[i] = value;
         }
     }
 

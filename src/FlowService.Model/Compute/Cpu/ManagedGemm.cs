@@ -67,6 +67,15 @@ public static unsafe class ManagedGemm
         }
     }
 
+    /// <summary>
+    /// <see cref="Run"/> where op(B) = B's rows may overlap (ldb &lt; n): <see cref="DirectConvolution3x3"/> reads the
+    /// 3·C values under each pixel's kernel row straight from a padded image, rows C apart. B is only read, so the
+    /// overlap is harmless; the caller guarantees every address it implies lies inside its buffers.
+    /// </summary>
+    internal static void RunOverlappingB(int m, int n, int k, float alpha, float* a, nint lda, bool transposeA,
+        float* b, nint ldb, float beta, float* c, nint ldc, ManagedGemmPath path) =>
+        RunUnchecked(transposeA, false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Resolve(path));
+
     private static ManagedGemmPath Resolve(ManagedGemmPath path)
     {
         if (path == ManagedGemmPath.Best)

@@ -8,6 +8,10 @@ public sealed partial class CudaBackend
 
     public void Col2Im3x3(Tensor columns, int height, int width, Tensor pixels) => throw NotOnGpu(nameof(Col2Im3x3));
 
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output) => false;
+
+    public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels) => false;
+
     public void LogitForward(Tensor x, float alpha, Tensor z, Tensor logDet) => throw NotOnGpu(nameof(LogitForward));
 
     public void LogitInverse(Tensor z, float alpha, Tensor x) => throw NotOnGpu(nameof(LogitInverse));

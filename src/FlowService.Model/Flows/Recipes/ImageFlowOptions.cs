@@ -12,11 +12,12 @@ namespace FlowService.Model.Flows.Recipes;
 /// 0.05), "levels" (scales), "steps" (couplings per stage, or Glow steps per level), "channels" (the
 /// conditioner's width), "blocks" (its residual blocks), "coupling" ("affine" or "additive"),
 /// "scaleClamp" (3), "zeroInit" (true: every coupling starts as the identity), "activation" (the
-/// conditioner's: relu, elu or tanh). Defaults scale with
+/// conditioner's: relu, elu or tanh), "inputNorm" (false: a per-value <see cref="ActNorm"/> after the logit, initialised
+/// from the first training batch, so every pixel starts at unit scale; jobs on image datasets turn it on). Defaults scale with
 /// the image: as many levels as the size allows, up to 3; 64 channels from 16x16 pixels up, 32 below.
 /// </summary>
 public sealed record ImageFlowOptions(ImageShape Shape, float PixelRange, float Alpha, int Levels, int Steps, int Channels, int Blocks,
-    ICouplingLeaf Leaf, bool ZeroInit, FusedActivation Activation)
+    ICouplingLeaf Leaf, bool ZeroInit, FusedActivation Activation, bool InputNorm)
 {
     private const int MaxLevels = 3;
 
@@ -52,7 +53,9 @@ public sealed record ImageFlowOptions(ImageShape Shape, float PixelRange, float 
             "elu" => FusedActivation.Elu,
             _ => FusedActivation.Relu,
         };
-        return new ImageFlowOptions(shape, pixelRange, alpha, levels, steps, channels, blocks, leaf, zeroInit, activation);
+        // Off by default: image specs saved before this field existed must rebuild the same parameters.
+        bool inputNorm = spec.GetBool("inputNorm", false);
+        return new ImageFlowOptions(shape, pixelRange, alpha, levels, steps, channels, blocks, leaf, zeroInit, activation, inputNorm);
     }
 
     /// <summary>

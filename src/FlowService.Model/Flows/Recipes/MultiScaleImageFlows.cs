@@ -8,7 +8,9 @@ namespace FlowService.Model.Flows.Recipes;
 /// and Dhariwal 2018, figure 2), on rows that are images channels first. Both start with the same
 /// parameter-free preprocessing: reorder to channels last, divide by the pixel range (the
 /// dequantized pixels' [0, range) to [0, 1)) and RealNVP's logit, whose log|det| terms keep log p
-/// a density of the pixels the client sent.
+/// a density of the pixels the client sent; with "inputNorm", a per-value ActNorm after it. Without it the
+/// couplings must learn each pixel's scale themselves: a near-constant background pixel is a spike about 0.07 wide
+/// in logit space, and Adam moves a log-scale by about the learning rate per step.
 /// </summary>
 /// <remarks>
 /// The latent row is [z of the last level | the half factored out before it | … | the half
@@ -34,6 +36,8 @@ public static class MultiScaleImageFlows
         yield return ImagePermutations.ChannelsLast(options.Shape);
         yield return new Standardization(new float[d], Enumerable.Repeat(options.PixelRange, d).ToArray());
         yield return new Logit(d, options.Alpha);
+        if (options.InputNorm)
+            yield return new ActNorm(d);
     }
 
     private static ITransform RealNvpLevel(ImageFlowOptions options, ImageShape shape, int level)

@@ -1,0 +1,279 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace FlowService.Model.Compute.Cpu;
+
+/// <summary>
+/// A 3x3 convolution (stride 1, zero padding 1, no bias) on pixel rows (B·H·W) x C, channels last, computed
+/// without im2col: y = Σ_ky rows(ky) · W_kyᵀ, where rows(ky) of an output pixel are the 3·C values of the three
+/// input pixels above/on/below it, which lie side by side in a zero-padded copy of the input. The GEMM's register
+/// tiles (<see cref="Avx512MicroKernel"/> 8 x 32, <see cref="Avx2MicroKernel"/> 6 x 16) run over Rows consecutive
+/// pixels of one image row, k = 3·C per kernel row, the three kernel rows accumulated in C.
+/// </summary>
+/// <remarks>
+/// Why: im2col writes 9·C floats per pixel (58 MB for a batch of 64 28x28 images at 32 channels) and the GEMM
+/// reads them back; the padded copy is 1.15 C floats per pixel and stays in cache per image. The weight is
+/// repacked per call (9·C·out floats, small) as [ky][kx][in][out padded to the tile's narrow width]. With
+/// <c>transposedWeight</c> the same routine computes the input gradient of a convolution, dx = conv(dy, W'),
+/// W'[i, (ky, kx, o)] = W[o, (2 - ky, 2 - kx, i)]: no col2im either. Output rows of an image row are covered by
+/// tiles at 0, Rows, 2·Rows, …, and one last tile ending at W (overlapping, recomputing the same values), so the
+/// image width must be at least Rows; narrower images take the im2col path (<see cref="Supports"/>).
+/// </remarks>
+public static unsafe class DirectConvolution3x3
+{
+    [ThreadStatic] private static float[]? t_padded;
+    [ThreadStatic] private static float[]? t_weights;
+    [ThreadStatic] private static float[]? t_gridX;
+    [ThreadStatic] private static float[]? t_gridDy;
+
+    /// <summary>True when <paramref name="path"/> is a vector path this processor runs and images of this width fit its tiles.</summary>
+    public static bool Supports(int width, ManagedGemmPath path = ManagedGemmPath.Best)
+    {
+        path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
+        return path switch
+        {
+            ManagedGemmPath.Vector512 => Avx512MicroKernel.IsSupported && width >= Avx512MicroKernel.Rows,
+            ManagedGemmPath.Vector256 => Avx2MicroKernel.IsSupported && width >= Avx2MicroKernel.Rows,
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// y[(b,h,w), o] = Σ_{ky,kx,i} W[o, (ky·3 + kx)·in + i] · x[(b, h+ky-1, w+kx-1), i] (zero outside), overwriting y;
+    /// with <paramref name="transposedWeight"/>, W is the [in', 9·out'] weight of the convolution whose input gradient
+    /// this is (so <paramref name="x"/> has in' = W's rows channels and y has out' = W's columns / 9).
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ManagedGemmPath path = ManagedGemmPath.Best)
+    {
+        path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
+        if (!Supports(width, path))
+            throw new PlatformNotSupportedException($"No direct 3x3 convolution on the {path} path for images {width} wide.");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(images);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
+        long pixels = (long)images * height * width;
+        if (x.Length < pixels * inChannels || y.Length < pixels * outChannels || weight.Length < 9L * inChannels * outChannels)
+            throw new ArgumentException($"Buffers too small for {images} images of {height}x{width}, {inChannels} -> {outChannels} channels.");
+        if (outChannels <= DotProductOutputs)
+            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+        else if (path == ManagedGemmPath.Vector512)
+            Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+        else
+            Run<Avx2MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+    }
+
+    /// <summary>
+    /// dW += the weight gradient of <see cref="Forward"/> (not transposed) given dL/dy, and, when <paramref name="dx"/>
+    /// is not empty, dx = its input gradient (overwritten). W and dW are [out, 9·in].
+    /// </summary>
+    /// <remarks>
+    /// dW[:, ky-block] = Σ_q dy'[q]ᵀ · P[q + ky·(W + 2)], one GEMM (Aᵀ·B) per kernel row over the whole batch: P is the
+    /// batch's zero-padded input, image after image, and dy' is dy laid out on the same padded grid (zero at the two
+    /// padding columns and rows), so row q of B is the 3·in values under output pixel q's kernel row: rows in·1 apart,
+    /// overlapping, read in place by the GEMM. No im2col.
+    /// </remarks>
+    public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, Span<float> dWeight, Span<float> dx, ManagedGemmPath path = ManagedGemmPath.Best)
+    {
+        path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
+        if (!Supports(width, path))
+            throw new PlatformNotSupportedException($"No direct 3x3 convolution on the {path} path for images {width} wide.");
+        long pixels = (long)images * height * width;
+        if (x.Length < pixels * inChannels || dy.Length < pixels * outChannels || dWeight.Length < 9L * inChannels * outChannels
+            || (!dx.IsEmpty && dx.Length < pixels * inChannels))
+            throw new ArgumentException($"Buffers too small for {images} images of {height}x{width}, {inChannels} -> {outChannels} channels.");
+        int paddedWidth = width + 2, imageRows = (height + 2) * paddedWidth;
+        long gridRows = (long)images * imageRows;
+        fixed (float* px = x, pdy = dy, pdw = dWeight)
+        {
+            float* grid = Scratch(ref t_gridX, gridRows * inChannels);
+            float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
+            for (int b = 0; b < images; b++)
+                Pad(px + (long)b * height * width * inChannels, height, width, inChannels, grid + (long)b * imageRows * inChannels);
+            // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded image.
+            new Span<float>(gradient, checked((int)(gridRows * outChannels))).Clear();
+            for (int b = 0; b < images; b++)
+                for (int h = 0; h < height; h++)
+                    new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
+                        .CopyTo(new Span<float>(gradient + ((long)b * imageRows + (long)h * paddedWidth) * outChannels, width * outChannels));
+            // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
+            int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
+            int n = 3 * inChannels;
+            // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
+            for (int ky = 0; ky < 3; ky++)
+                ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
+                    grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+        }
+        if (!dx.IsEmpty)
+            Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, dx, path);
+    }
+
+    /// <summary>
+    /// Few outputs (a conditioner's last layer: 2 or 4 leaf parameters per pixel) would fill a fraction of a
+    /// register tile's columns; there each output is a dot product of 3·in contiguous values per kernel row,
+    /// vectorised along k.
+    /// </summary>
+    private const int DotProductOutputs = 4;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunDotProducts(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y)
+    {
+        int paddedWidth = width + 2, imageFloats = (height + 2) * paddedWidth * inChannels, kc = 3 * inChannels;
+        int vectorEnd = kc & ~7;
+        fixed (float* px = x, pw = weight, py = y)
+        {
+            // wk[(ky·out + o)·kc + kx·in + i]: the forward weight is already in this order, W[o, ky·kc + (kx·in + i)].
+            float* wk = pw;
+            long weightStride = 9L * inChannels, kyStride = kc;
+            if (transposedWeight)
+            {
+                wk = Scratch(ref t_weights, 3L * outChannels * kc);
+                for (int ky = 0; ky < 3; ky++)
+                    for (int o = 0; o < outChannels; o++)
+                        for (int kx = 0; kx < 3; kx++)
+                            for (int i = 0; i < inChannels; i++)
+                                wk[((long)ky * outChannels + o) * kc + kx * inChannels + i] = pw[(long)i * 9 * outChannels + (8 - (ky * 3 + kx)) * outChannels + o];
+                weightStride = kc;
+                kyStride = (long)outChannels * kc;
+            }
+            float* image = Scratch(ref t_padded, imageFloats);
+            for (int b = 0; b < images; b++)
+            {
+                Pad(px + (long)b * height * width * inChannels, height, width, inChannels, image);
+                for (int h = 0; h < height; h++)
+                    for (int w = 0; w < width; w++)
+                    {
+                        float* yPixel = py + (((long)b * height + h) * width + w) * outChannels;
+                        for (int o = 0; o < outChannels; o++)
+                        {
+                            var sum0 = Vector256<float>.Zero;
+                            var sum1 = Vector256<float>.Zero;
+                            float tail = 0f;
+                            for (int ky = 0; ky < 3; ky++)
+                            {
+                                float* a = image + ((h + ky) * paddedWidth + w) * inChannels;
+                                float* wr = wk + o * weightStride + ky * kyStride;
+                                int p = 0;
+                                for (; p + 16 <= vectorEnd; p += 16)
+                                {
+                                    sum0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + p), Vector256.Load(wr + p), sum0);
+                                    sum1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + p + 8), Vector256.Load(wr + p + 8), sum1);
+                                }
+                                for (; p < vectorEnd; p += 8)
+                                    sum0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + p), Vector256.Load(wr + p), sum0);
+                                for (; p < kc; p++)
+                                    tail = MathF.FusedMultiplyAdd(a[p], wr[p], tail);
+                            }
+                            yPixel[o] = Vector256.Sum(sum0 + sum1) + tail;
+                        }
+                    }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Run<TKernel>(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y) where TKernel : struct, IGemmMicroKernel
+    {
+        int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
+        int padded = (outChannels + narrow - 1) / narrow * narrow;
+        int paddedWidth = width + 2, imageFloats = (height + 2) * paddedWidth * inChannels;
+        float* tile = stackalloc float[8 * 32];
+        fixed (float* px = x, pw = weight, py = y)
+        {
+            float* packed = Scratch(ref t_weights, 9L * inChannels * padded);
+            PackWeights(pw, inChannels, outChannels, padded, transposedWeight, packed);
+            float* image = Scratch(ref t_padded, imageFloats);
+            int kc = 3 * inChannels;
+            for (int b = 0; b < images; b++)
+            {
+                // One image at a time: its padded copy (28x28x32: 115 KB) stays in L2 while the tiles read it.
+                Pad(px + (long)b * height * width * inChannels, height, width, inChannels, image);
+                for (int h = 0; h < height; h++)
+                {
+                    float* yRow = py + ((long)b * height + h) * width * outChannels;
+                    for (int start = 0; ; start += rows)
+                    {
+                        int w0 = Math.Min(start, width - rows);
+                        for (int j0 = 0; j0 < padded; )
+                        {
+                            int strip = padded - j0 >= wide ? wide : narrow;
+                            bool direct = j0 + strip <= outChannels;
+                            float* c = direct ? yRow + (long)w0 * outChannels + j0 : tile;
+                            nint ldc = direct ? outChannels : wide;
+                            for (int ky = 0; ky < 3; ky++)
+                            {
+                                float* a = image + ((h + ky) * paddedWidth + w0) * inChannels;
+                                float* bp = packed + (long)ky * kc * padded + j0;
+                                float beta = ky == 0 ? 0f : 1f;
+                                if (strip == wide)
+                                    TKernel.Wide(a, inChannels, 1, bp, padded, kc, c, ldc, 1f, beta);
+                                else
+                                    TKernel.Narrow(a, inChannels, 1, bp, padded, kc, c, ldc, 1f, beta);
+                            }
+                            if (!direct)
+                            {
+                                int keep = outChannels - j0;
+                                for (int r = 0; r < rows; r++)
+                                    new ReadOnlySpan<float>(tile + r * wide, keep).CopyTo(new Span<float>(yRow + (long)(w0 + r) * outChannels + j0, keep));
+                            }
+                            j0 += strip;
+                        }
+                        if (w0 == width - rows)
+                            break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[((ky·3 + kx)·in + i)·padded + o] = the tap's weight from input channel i to output o; zero for o ≥ out.</summary>
+    private static void PackWeights(float* w, int inChannels, int outChannels, int padded, bool transposed, float* dst)
+    {
+        new Span<float>(dst, checked(9 * inChannels * padded)).Clear();
+        for (int tap = 0; tap < 9; tap++)
+            for (int i = 0; i < inChannels; i++)
+            {
+                float* row = dst + ((long)tap * inChannels + i) * padded;
+                if (!transposed)
+                {
+                    // W is [out, 9·in]: W[o, tap·in + i].
+                    for (int o = 0; o < outChannels; o++)
+                        row[o] = w[(long)o * 9 * inChannels + tap * inChannels + i];
+                }
+                else
+                {
+                    // W is the forward layer's [out' = inChannels, 9·in' = 9·outChannels], flipped: W[i, (8 - tap)·out + o].
+                    for (int o = 0; o < outChannels; o++)
+                        row[o] = w[(long)i * 9 * outChannels + (8 - tap) * outChannels + o];
+                }
+            }
+    }
+
+    /// <summary>One image into a (H + 2) x (W + 2) x C buffer with a zero border.</summary>
+    private static void Pad(float* x, int height, int width, int channels, float* dst)
+    {
+        int rowFloats = (width + 2) * channels;
+        new Span<float>(dst, rowFloats).Clear();
+        new Span<float>(dst + (long)(height + 1) * rowFloats, rowFloats).Clear();
+        for (int h = 0; h < height; h++)
+        {
+            float* row = dst + (long)(h + 1) * rowFloats;
+            new Span<float>(row, channels).Clear();
+            new ReadOnlySpan<float>(x + (long)h * width * channels, width * channels).CopyTo(new Span<float>(row + channels, width * channels));
+            new Span<float>(row + (long)(width + 1) * channels, channels).Clear();
+        }
+    }
+
+    private static float* Scratch(ref float[]? buffer, long floats)
+    {
+        // Pinned (pinned object heap) so the pointer stays valid; one per thread because shards convolve concurrently.
+        if (buffer is null || buffer.Length < floats)
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats), pinned: true);
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+    }
+}

@@ -1,0 +1,81 @@
+using FlowService.Model.Compute.Cpu;
+
+namespace FlowService.Model.Tests.Neural;
+
+/// <summary>
+/// The im2col-free 3x3 convolution against <see cref="ReferenceConvolution"/>, on both vector paths (AVX-512 8 x 32 tiles
+/// and AVX2 6 x 16 tiles; a path this processor lacks is skipped), for the forward and for the input gradient
+/// (transposed, flipped weight) and the weight gradient (GEMMs over the padded grid), at widths that leave a partial last tile and channel counts that leave partial strips.
+/// </summary>
+public sealed class DirectConvolution3x3Tests
+{
+    public static TheoryData<ManagedGemmPath, int, int, int, int, int> Shapes()
+    {
+        var data = new TheoryData<ManagedGemmPath, int, int, int, int, int>();
+        foreach (var path in new[] { ManagedGemmPath.Vector512, ManagedGemmPath.Vector256 })
+        {
+            data.Add(path, 2, 28, 28, 1, 32);     // Fashion-MNIST's input convolution
+            data.Add(path, 2, 14, 14, 32, 4);     // a conditioner's output layer: fewer outputs than a strip
+            data.Add(path, 1, 9, 8, 5, 37);       // the width is exactly one AVX-512 tile; 37 = a wide and a narrow strip and a tail
+            data.Add(path, 3, 7, 11, 9, 64);      // 11 wide: two overlapping tiles
+            data.Add(path, 1, 1, 6, 3, 2);        // one row: every vertical tap but the centre is padding
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Matches_the_naive_convolution_and_its_input_gradient(ManagedGemmPath path, int images, int height, int width, int inChannels, int outChannels)
+    {
+        if (!DirectConvolution3x3.Supports(width, path))
+        {
+            Assert.False(ManagedGemm.IsSupported(path) && width >= 8, $"{path} should run {width}-wide images");
+            return;
+        }
+        int pixels = images * height * width;
+        var x = Random(pixels * inChannels, seed: 1);
+        var weight = Random(outChannels * 9 * inChannels, seed: 2);
+        var y = new float[pixels * outChannels];
+        Array.Fill(y, float.NaN);    // every output is written, none read
+        DirectConvolution3x3.Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight: false, y, path);
+        var expected = ReferenceConvolution.Forward(x, images, height, width, inChannels, weight, outChannels, kernel: 3);
+        for (int i = 0; i < expected.Length; i++)
+            AssertClose(expected[i], y[i], $"y[{i}]");
+
+        var dy = Random(pixels * outChannels, seed: 3);
+        var dx = new float[pixels * inChannels];
+        Array.Fill(dx, float.NaN);
+        var dWeight = Random(weight.Length, seed: 4);    // accumulated into
+        var dWeightBefore = (float[])dWeight.Clone();
+        DirectConvolution3x3.Backward(x, dy, images, height, width, inChannels, weight, outChannels, dWeight, dx, path);
+        var (expectedDx, expectedDWeight) = ReferenceConvolution.Backward(x, images, height, width, inChannels, weight, outChannels, kernel: 3, dy);
+        for (int i = 0; i < expectedDx.Length; i++)
+            AssertClose(expectedDx[i], dx[i], $"dx[{i}]");
+        for (int i = 0; i < expectedDWeight.Length; i++)
+            AssertClose(dWeightBefore[i] + expectedDWeight[i], dWeight[i], $"dW[{i}]");
+        // The transposed forward alone is the input gradient too.
+        var transposed = new float[pixels * inChannels];
+        DirectConvolution3x3.Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, transposed, path);
+        Assert.Equal(dx, transposed);
+    }
+
+    [Fact]
+    public void Images_narrower_than_a_tile_are_left_to_im2col()
+    {
+        Assert.False(DirectConvolution3x3.Supports(5, ManagedGemmPath.Vector256));
+        Assert.False(DirectConvolution3x3.Supports(7, ManagedGemmPath.Vector512));
+        Assert.False(DirectConvolution3x3.Supports(28, ManagedGemmPath.Scalar));
+    }
+
+    private static float[] Random(int length, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < length; i++)
+            values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    private static void AssertClose(double expected, float actual, string what) =>
+        Assert.True(Math.Abs(expected - actual) <= 1e-4 * (1 + Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
+}
