@@ -101,7 +101,10 @@ public sealed class SampleStream(IDensityFlow flow, IReadOnlyList<string> column
         return rows;
     }
 
-    /// <summary>UTF-8 straight into the pipe: shortest round-trip floats, CSV lines or JSON arrays ("[a,b]" joined by commas).</summary>
+    /// <summary>
+    /// UTF-8 straight into the pipe: shortest round-trip floats, CSV lines or JSON arrays ("[a,b]" joined by commas);
+    /// a non-finite value is null in JSON and an empty field in CSV.
+    /// </summary>
     void FormatRows(PipeWriter body, float[] x, int rows, bool csv, bool first)
     {
         int d = columns.Count;
@@ -121,8 +124,19 @@ public sealed class SampleStream(IDensityFlow flow, IReadOnlyList<string> column
             {
                 if (c > 0)
                     span[at++] = (byte)',';
-                x[r * d + c].TryFormat(span[at..], out int written, default, CultureInfo.InvariantCulture);
-                at += written;
+                float value = x[r * d + c];
+                if (float.IsFinite(value))
+                {
+                    value.TryFormat(span[at..], out int written, default, CultureInfo.InvariantCulture);
+                    at += written;
+                }
+                else if (!csv)
+                {
+                    // A sample that overflowed (a far-tail draw of an imperfect model) is JSON null, as /score writes a
+                    // log p it cannot represent; CSV leaves the field empty. "NaN" or "∞" would make the body invalid.
+                    "null"u8.CopyTo(span[at..]);
+                    at += 4;
+                }
             }
             span[at++] = csv ? (byte)'\n' : (byte)']';
             body.Advance(at);
