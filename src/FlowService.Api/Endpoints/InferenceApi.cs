@@ -188,23 +188,21 @@ public static class InferenceApi
     /// </summary>
     static IResult SamplePng(HttpContext http, InferenceMetrics metrics, IDensityFlow flow, ModelVersion v, int n, int seed, float temperature)
     {
-        if (v.Flow.ValueKind != JsonValueKind.Object || !v.Flow.TryGetProperty("image", out var image) || image.GetArrayLength() != 3)
+        if (ImageModelShape.Of(v) is not { } image)
             return Problems.Create(StatusCodes.Status406NotAcceptable, "Not an image model.",
                 $"Model '{v.Model}' version {v.Version} is not an image flow; ask for application/json, text/csv or application/x-npy.");
-        int channels = image[0].GetInt32(), height = image[1].GetInt32(), width = image[2].GetInt32();
         if (n > MaxPngSamples)
             return Problems.BadRequest($"A PNG grid shows at most {MaxPngSamples} samples, not {n}.", field: "n");
-        if (channels is not (1 or 3))
+        if (image.Channels is not (1 or 3))
             return Problems.Create(StatusCodes.Status406NotAcceptable, "No PNG for this image shape.",
-                $"The model's images have {channels} channels; a PNG shows 1 (grey) or 3 (RGB). Ask for application/x-npy.");
-        double range = v.Flow.TryGetProperty("pixelRange", out var r) ? r.GetDouble() : 256;
+                $"The model's images have {image.Channels} channels; a PNG shows 1 (grey) or 3 (RGB). Ask for application/x-npy.");
         long started = Stopwatch.GetTimestamp();
-        var x = new float[n * channels * height * width];
+        var x = new float[n * image.Channels * image.Height * image.Width];
         flow.Sample(n, seed, temperature, [], x);
         var pixels = new byte[x.Length];
         for (int i = 0; i < x.Length; i++)
-            pixels[i] = (byte)Math.Clamp(Math.Floor(x[i] * 256 / range), 0, 255);
-        var png = PngGrid.Encode(pixels, n, channels, height, width);
+            pixels[i] = image.ToByte(x[i]);
+        var png = PngGrid.Encode(pixels, n, image.Channels, image.Height, image.Width);
         Observe(http, metrics, InferenceOperation.Sample, v, n, started);
         return TypedResults.File(png, "image/png");
     }

@@ -58,11 +58,6 @@ public static class SecurityRegistration
         var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
-        // With authentication off the pipeline below runs no authentication, authorization or rate limiting at all
-        // (every caller would be the same anonymous admin with no limit), so the endpoints' role and limiter metadata
-        // has no middleware to act on, on purpose.
-        if (state.Open)
-            builder.Services.Configure<RouteOptions>(o => o.SuppressCheckForUnhandledSecurityMetadata = true);
         return builder;
     }
 
@@ -77,9 +72,9 @@ public static class SecurityRegistration
             context.Response.Headers.XContentTypeOptions = "nosniff";
             return next(context);
         });
-        // Open: nothing to authenticate, authorize or limit per key. Skipping the three middlewares saves each request
-        // their handler instances, claims principal, policy evaluation and the limiter's partition lock (bench/RESULTS.md,
-        // "Serving throughput after the merges").
+        // Open: no caller to limit per key (every caller is the same anonymous admin), so no rate limiter and its
+        // partition lock per request. Authentication and authorization still run: WebApplication adds both itself
+        // when their services are registered and the app did not, and the key handler answers the anonymous admin.
         if (open)
             return app;
         app.UseAuthentication();

@@ -183,9 +183,7 @@ public static class JsonInferenceReader
                         (reader.TokenType == JsonTokenType.String ? $" (\"{Truncate(Raw(ref reader))}\"). NaN and infinities are not accepted." : "."), field: $"{field}[{rows}][{c}]");
                 if (c < width)
                 {
-                    bool parsed = reader.TryGetDouble(out double v);
-                    float f = (float)v;
-                    if (!parsed || !double.IsFinite(v) || !float.IsFinite(f))
+                    if (!TryGetFiniteFloat32(ref reader, out float f))
                         return Problems.BadRequest($"{field}[{rows}][{c}]{NameOf(names, c)} = {Raw(ref reader)} is not a finite float32 number.", field: $"{field}[{rows}][{c}]");
                     buffer[at + c] = f;
                 }
@@ -199,6 +197,14 @@ public static class JsonInferenceReader
             return Problems.BadRequest($"'{field}' must hold at least one row of {width} numbers ({string.Join(", ", names)}).", field: field);
         values = buffer;
         return null;
+    }
+
+    /// <summary>The current number as a float32, false when it is not finite in double or overflows float32.</summary>
+    static bool TryGetFiniteFloat32(ref Utf8JsonReader reader, out float value)
+    {
+        bool parsed = reader.TryGetDouble(out double v);
+        value = (float)v;
+        return parsed && double.IsFinite(v) && float.IsFinite(value);
     }
 
     /// <summary>How many arrays open in a row, the row's own included (1 for a flat row), read on a copy of the reader.</summary>
@@ -228,9 +234,7 @@ public static class JsonInferenceReader
             {
                 if (reader.TokenType != JsonTokenType.Number)
                     return Problems.BadRequest($"{place} must be a number; got a {Describe(reader.TokenType)}.", field: place);
-                bool parsed = reader.TryGetDouble(out double v);
-                float f = (float)v;
-                if (!parsed || !double.IsFinite(v) || !float.IsFinite(f))
+                if (!TryGetFiniteFloat32(ref reader, out float f))
                     return Problems.BadRequest($"{place} = {Raw(ref reader)} is not a finite float32 number.", field: place);
                 buffer[at + i] = f;
                 continue;

@@ -15,8 +15,8 @@ public static class ModelWarmup
     /// <summary>The base-noise temperature of the samples that must all score a number.</summary>
     public const float CheckTemperature = 0.5f;
 
-    /// <summary>Runs the model; returns how many of its temperature-1 samples scored NaN.</summary>
-    public static int Run(ServedModel served, int batchRows)
+    /// <summary>Runs the model; returns how many of its temperature-1 samples scored NaN, out of how many.</summary>
+    public static (int TailNaN, int Rows) Run(ServedModel served, int batchRows)
     {
         var flow = served.Flow;
         int d = flow.Features, c = flow.ContextFeatures, rows = Math.Clamp(batchRows, 1, 4096);
@@ -38,6 +38,6 @@ public static class ModelWarmup
         flow.Decode(z, rows, context, x);
         var one = new float[1];
         served.Score.RunAsync(x, context, 1, one, [], CancellationToken.None).GetAwaiter().GetResult();
-        return tailNaN;
+        return (tailNaN, rows);
     }
 }

@@ -141,10 +141,10 @@ public sealed class ScoringService
             var served = new ServedModel(found, LoadVerified(engine, found), _options, _metrics);
             try
             {
-                int tailNaN = ModelWarmup.Run(served, _options.MaxBatchRows);
+                var (tailNaN, rows) = ModelWarmup.Run(served, _options.MaxBatchRows);
                 if (tailNaN > 0)
                     _logger.LogWarning("Model {Model} v{ModelVersion}: {Count} of {Rows} samples at temperature 1 score NaN (its far tails overflow); " +
-                        "served, since its typical samples score. /score answers null and flags such rows.", found.Model, found.Version, tailNaN, _options.MaxBatchRows);
+                        "served, since its typical samples score. /score answers null and flags such rows.", found.Model, found.Version, tailNaN, rows);
             }
             catch
             {

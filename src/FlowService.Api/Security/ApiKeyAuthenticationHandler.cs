@@ -33,8 +33,8 @@ public sealed class ApiKeyAuthenticationHandler(
 
     /// <summary>
     /// One ticket per verified key record, shared by that key's requests while the validator caches the record: the
-    /// principal is only read (roles, key id), and building it per request was a fifth of the key check's allocations.
-    /// A record that leaves the validator's cache takes its ticket with it.
+    /// principal is only read (roles, key id), so building it per request was allocation for nothing. A record that
+    /// leaves the validator's cache takes its ticket with it.
     /// </summary>
     static readonly ConditionalWeakTable<ApiKeyRecord, AuthenticationTicket> Tickets = [];
 

@@ -23,7 +23,8 @@ public sealed class ModelWarmupTests
         // temperature 0.5 a chi-square above 36 (probability 3e-7): some of the 256 tail rows, none of the typical ones.
         var flow = new GaussianWithNaNBeyond(features: 4, radiusSquared: 9);
         using var served = new ServedModel(Version(), flow, new ScoringOptions(), Metrics);
-        int tailNaN = ModelWarmup.Run(served, 256);
+        var (tailNaN, rows) = ModelWarmup.Run(served, 256);
+        Assert.Equal(256, rows);
         Assert.Equal(flow.NaNRowsAtTemperatureOne(256, seed: 2), tailNaN);
         Assert.InRange(tailNaN, 1, 255);
     }
