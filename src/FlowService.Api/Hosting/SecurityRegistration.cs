@@ -38,6 +38,21 @@ public static class SecurityRegistration
         builder.Services.AddHostedService<BootstrapAdminKey>();
         builder.Services.AddHostedService<LastUsedFlusher>();
 
+        var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        // The running-jobs quota is enforced by whichever worker claims a job, so every worker process carries it.
+        builder.Services.AddOptions<WorkerOptions>().Configure<IOptions<RateLimitOptions>>(
+            (worker, limits) => worker.RunningJobsPerOwner = limits.Value.RunningJobsPerKey);
+        if (state.Open)
+        {
+            // Open: every caller may do everything and there is no caller to limit per key, so no authentication,
+            // authorization or rate-limiter services, and therefore none of their middleware (WebApplication adds the
+            // first two itself whenever their services exist). The endpoints keep their role and limiter metadata for
+            // a process that runs with keys; routing is told that nothing here enforces it.
+            builder.Services.Configure<RouteOptions>(routing => routing.SuppressCheckForUnhandledSecurityMetadata = true);
+            return builder;
+        }
+
         var jwt = auth.Jwt;
         // With JWT configured a selector scheme sends JWT-shaped bearers to JwtBearer and the rest to the key handler;
         // without it the key handler is the default scheme itself (one handler per request, not two).
@@ -46,16 +61,11 @@ public static class SecurityRegistration
         if (jwt.Enabled)
             authentication
                 .AddPolicyScheme(SelectorScheme, "API key or JWT bearer", o => o.ForwardDefaultSelector = context =>
-                    !state.Open && BearerToken.From(context.Request) is { } token && BearerToken.LooksLikeJwt(token)
+                    BearerToken.From(context.Request) is { } token && BearerToken.LooksLikeJwt(token)
                         ? JwtBearerDefaults.AuthenticationScheme
                         : ApiKeyAuthenticationHandler.SchemeName)
                 .AddJwtBearer(o => ConfigureJwt(o, jwt));
         builder.Services.AddAuthorization(ApiPolicies.Add);
-        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        // The running-jobs quota is enforced by whichever worker claims a job, so every worker process carries it.
-        builder.Services.AddOptions<WorkerOptions>().Configure<IOptions<RateLimitOptions>>(
-            (worker, limits) => worker.RunningJobsPerOwner = limits.Value.RunningJobsPerKey);
-        var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
         return builder;
@@ -72,9 +82,7 @@ public static class SecurityRegistration
             context.Response.Headers.XContentTypeOptions = "nosniff";
             return next(context);
         });
-        // Open: no caller to limit per key (every caller is the same anonymous admin), so no rate limiter and its
-        // partition lock per request. Authentication and authorization still run: WebApplication adds both itself
-        // when their services are registered and the app did not, and the key handler answers the anonymous admin.
+        // Open: nothing to check or limit (AddSecurity registered none of it).
         if (open)
             return app;
         app.UseAuthentication();

@@ -8,12 +8,12 @@ using Microsoft.Extensions.Options;
 namespace FlowService.Api.Security;
 
 /// <summary>
-/// <c>Authorization: Bearer &lt;API key&gt;</c>: the key's id, name and role become the caller's identity. With
-/// authentication off (<see cref="AuthenticationState.Open"/>) every caller is an anonymous admin.
+/// <c>Authorization: Bearer &lt;API key&gt;</c>: the key's id, name and role become the caller's identity. Registered
+/// only when callers are checked: a process running open (<see cref="AuthenticationState.Open"/>) has no authentication.
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeyValidator validator, AuthenticationState state)
+    ApiKeyValidator validator)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -21,8 +21,6 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (state.Open)
-            return Success("anonymous", "anonymous (authentication is off)", ApiRoles.Admin);
         if (BearerToken.From(Request) is not { } token)
             return Request.Headers.Authorization.Count == 0
                 ? AuthenticateResult.NoResult()
@@ -37,8 +35,6 @@ public sealed class ApiKeyAuthenticationHandler(
     /// leaves the validator's cache takes its ticket with it.
     /// </summary>
     static readonly ConditionalWeakTable<ApiKeyRecord, AuthenticationTicket> Tickets = [];
-
-    static AuthenticateResult Success(string id, string name, string role) => AuthenticateResult.Success(Ticket(id, name, role));
 
     static AuthenticationTicket Ticket(string id, string name, string role)
     {

@@ -189,6 +189,22 @@ public class AuthenticationTests
     }
 
     [Fact]
+    public async Task Running_open_registers_no_authentication_authorization_or_rate_limiter_and_ignores_credentials()
+    {
+        await using var open = new FlowServiceFactory(worker: false, environment: "Production", settings: new() { ["FlowService:Auth:Mode"] = "none" });
+        var client = open.CreateClient();
+        // With their services registered, WebApplication would put authentication and authorization middleware on
+        // every request; open, there must be nothing to run.
+        Assert.Null(open.Services.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>());
+        Assert.Null(open.Services.GetService<Microsoft.AspNetCore.Authorization.IAuthorizationService>());
+        Assert.Null(open.Services.GetService<Microsoft.Extensions.Options.IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>>());
+        // Endpoints that require a role (admin: keys) answer anyone, whatever Authorization header comes along.
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-a-key");
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/keys")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/datasets")).StatusCode);
+    }
+
+    [Fact]
     public async Task Metrics_need_a_key_when_configured_and_swagger_offers_the_bearer_scheme()
     {
         await using var factory = AuthFixture.Create(settings: new() { ["FlowService:Auth:MetricsRequireKey"] = "true" });
