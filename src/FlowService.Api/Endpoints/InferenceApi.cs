@@ -57,11 +57,9 @@ public static class InferenceApi
     static async Task<IResult> Score(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
         IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken)
     {
-        if (Admit(http, admission, metrics, options.Value) is { } refused)
-            return refused;
-        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits.Value, options.Value, "rows", latent: false, cancellationToken);
-        if (problem is not null)
-            return problem;
+        var (input, refusal) = await AdmitAndReadAsync(http, scoring, admission, metrics, limits.Value, options.Value, "rows", latent: false, cancellationToken);
+        if (refusal is not null)
+            return refusal;
         var (model, rows) = (input!.Model, input.Rows);
         var logProb = new float[rows];
         if (await RunBatchedAsync(http, model.Served.Score, InferenceOperation.Score, input, logProb, [], metrics, options.Value, cancellationToken) is { } overloaded)
@@ -95,11 +93,9 @@ public static class InferenceApi
     static async Task<IResult> Encode(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
         IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken)
     {
-        if (Admit(http, admission, metrics, options.Value) is { } refused)
-            return refused;
-        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits.Value, options.Value, "rows", latent: false, cancellationToken);
-        if (problem is not null)
-            return problem;
+        var (input, refusal) = await AdmitAndReadAsync(http, scoring, admission, metrics, limits.Value, options.Value, "rows", latent: false, cancellationToken);
+        if (refusal is not null)
+            return refusal;
         var (model, rows) = (input!.Model, input.Rows);
         int d = model.Version.Columns.Count;
         var z = new float[rows * d];
@@ -112,11 +108,9 @@ public static class InferenceApi
     static async Task<IResult> Decode(HttpContext http, ScoringService scoring, InferenceAdmission admission, InferenceMetrics metrics,
         IOptions<DatasetLimits> limits, IOptions<ScoringOptions> options, CancellationToken cancellationToken)
     {
-        if (Admit(http, admission, metrics, options.Value) is { } refused)
-            return refused;
-        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits.Value, options.Value, "z", latent: true, cancellationToken);
-        if (problem is not null)
-            return problem;
+        var (input, refusal) = await AdmitAndReadAsync(http, scoring, admission, metrics, limits.Value, options.Value, "z", latent: true, cancellationToken);
+        if (refusal is not null)
+            return refusal;
         var (model, rows) = (input!.Model, input.Rows);
         int d = model.Version.Columns.Count;
         var x = new float[rows * d];
@@ -209,6 +203,20 @@ public static class InferenceApi
 
     /// <summary>The most samples one PNG grid shows.</summary>
     public const int MaxPngSamples = 256;
+
+    /// <summary>
+    /// What /score, /encode and /decode do first: an admission slot, then the body read into rows of the resolved model
+    /// (<paramref name="field"/> names the rows in problems; <paramref name="latent"/>: rows are latent codes). The input,
+    /// or the 503/4xx answer that refused the request.
+    /// </summary>
+    static async Task<(InferenceInput? Input, IResult? Refusal)> AdmitAndReadAsync(HttpContext http, ScoringService scoring, InferenceAdmission admission,
+        InferenceMetrics metrics, DatasetLimits limits, ScoringOptions options, string field, bool latent, CancellationToken cancellationToken)
+    {
+        if (Admit(http, admission, metrics, options) is { } refused)
+            return (null, refused);
+        var (input, problem) = await InferenceInputReader.ReadAsync(http.Request, scoring, limits, options, field, latent, cancellationToken);
+        return (input, problem);
+    }
 
     /// <summary>
     /// Takes an admission slot held until the response is complete (streamed bodies included), or answers 503 at once.

@@ -40,7 +40,7 @@ public static class InferenceResponses
                 await FlushSometimes(json, response);
             }
             json.WriteEndArray();
-            if (IsImageModel(version))
+            if (ImageModelShape.Of(version) is not null)
             {
                 // Image models: -log p / (D ln 2) per image, the unit image densities are compared in.
                 double perBit = version.Columns.Count * Math.Log(2);
@@ -55,9 +55,6 @@ public static class InferenceResponses
             json.WriteNumber("anomalyThreshold", threshold);
             json.WriteEndObject();
         });
-
-    static bool IsImageModel(ModelVersion version) =>
-        version.Flow.ValueKind == JsonValueKind.Object && version.Flow.TryGetProperty("image", out _);
 
     /// <summary>JSON {z, logDet}, or a (rows, D + 1) .npy whose last column is log|det ∂f/∂x|.</summary>
     public static IResult Encode(PayloadFormat format, ModelVersion version, float[] z, float[] logDet, int rows, int d)
