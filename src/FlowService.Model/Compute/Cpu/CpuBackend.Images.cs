@@ -4,6 +4,9 @@ namespace FlowService.Model.Compute.Cpu;
 
 public sealed partial class CpuBackend
 {
+    /// <summary>How far inside (0, 1) the logit's inverse keeps its sigmoid (≈ 16 float ulps of a value near 1).</summary>
+    public const double LogitInverseMargin = 2e-6;
+
     public void Im2Col3x3(Tensor pixels, int height, int width, Tensor columns)
     {
         int channels = RequireImageColumns(pixels, height, width, columns);
@@ -116,7 +119,16 @@ public sealed partial class CpuBackend
         }
     }
 
-    /// <remarks>x stays strictly inside the logit's domain (0 &lt; α + (1 - 2α)x &lt; 1), so LogitForward of it is finite.</remarks>
+    /// <summary>
+    /// The sigmoid is kept in [<see cref="LogitInverseMargin"/>, 1 - margin], not merely inside (0, 1): in a flow the logit
+    /// follows the fixed scaling x / range, whose inverse and forward (an exp of the log-scale, in float) move a sample by
+    /// a few ulps on its way out and back in; a sample one ulp inside the edge came back on or past it and scored NaN.
+    /// </summary>
+    /// <remarks>
+    /// x stays inside the logit's domain (0 &lt; α + (1 - 2α)x &lt; 1) with room for that rounding, so LogitForward of it,
+    /// after the scaling's round trip, is finite. The margin changes only codes with |z| &gt; 13.1, whose x lies within
+    /// 2·10⁻⁶ (of the range) of the support's edge: beyond the last pixel value, and where float x no longer resolves z.
+    /// </remarks>
     public void LogitInverse(Tensor z, float alpha, Tensor x)
     {
         RequireSameShape(x, z);
@@ -126,7 +138,7 @@ public sealed partial class CpuBackend
         var xs = x.Span();
         for (int i = 0; i < zs.Length; i++)
         {
-            double s = 1.0 / (1.0 + Math.Exp(-(double)zs[i]));
+            double s = Math.Clamp(1.0 / (1.0 + Math.Exp(-(double)zs[i])), LogitInverseMargin, 1.0 - LogitInverseMargin);
             float value = (float)((s - alpha) / scale);
             // A saturated sigmoid (|z| > ~17 in float terms) or the rounding to float can land x on or past the edge of the
             // logit's domain, where LogitForward gives ±∞ and a flow's log p of its own sample turns NaN: step inside.
