@@ -55,10 +55,11 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-input-norm", dest="input_norm", action="store_false",
                         help="leave out the engine's inputNorm (a per-value ActNorm after the logit, initialised from 1,024 dequantized training images)")
+    parser.add_argument("--seed", type=int, default=1, help="the initial weights' and the shuffles' seed (the engine's --seed)")
     parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps (the engine's training.warmupSteps)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
+    torch.manual_seed(args.seed)
     train = torch.from_numpy(load(os.path.join(args.data, "train-images-idx3-ubyte.gz"), args.train))
     test = torch.from_numpy(load(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"), args.test))
     d = train.shape[1]

@@ -25,7 +25,7 @@ internal static class ImageBenchmark
     {
         string data = "/usr/share/datasets/fashion-mnist", spec = DefaultSpec, png = "";
         string schedule = "constant";
-        int train = 10_000, test = 10_000, epochs = 1, batch = 256, noiseImages = 1000, samples = 64, warmup = 0;
+        int train = 10_000, test = 10_000, epochs = 1, batch = 256, noiseImages = 1000, samples = 64, warmup = 0, seed = 1;
         double learningRate = 1e-3;
         float temperature = 0.7f;
         for (int i = 0; i + 1 < args.Length; i += 2)
@@ -42,6 +42,7 @@ internal static class ImageBenchmark
                 case "--batch": batch = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--schedule": schedule = value; break;
                 case "--warmup": warmup = int.Parse(value, CultureInfo.InvariantCulture); break;
+                case "--seed": seed = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--lr": learningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--temperature": temperature = float.Parse(value, CultureInfo.InvariantCulture); break;
                 default:
@@ -54,9 +55,9 @@ internal static class ImageBenchmark
         var trainPart = new DatasetSplit.Part(trainImages[..(train * d)], [], train);
         var validation = new DatasetSplit.Part(trainImages[(train * d)..], [], 1000);
 
-        var flow = NormalizingFlow.Create(spec, d, 0, seed: 1);
+        var flow = NormalizingFlow.Create(spec, d, 0, seed);
         var parameters = new TrainingParameters { Epochs = epochs, BatchSize = batch, LearningRate = learningRate, Schedule = schedule, WarmupSteps = warmup,
-            Patience = epochs, Seed = 1 };
+            Patience = epochs, Seed = seed };
         var observer = new EpochLog();
         var result = new FlowTrainer(flow, parameters, dequantize: true).Train(trainPart, validation, observer, null, "bench", CancellationToken.None);
         flow.SetParameters(result.BestParameters);
