@@ -30,6 +30,7 @@ public class HostingTests
     [InlineData("FlowService:Limits:MaxRows", "-1", "MaxRows")]
     [InlineData("FlowService:RateLimits:RunningJobsPerKey", "-1", "RunningJobsPerKey")]
     [InlineData("FlowService:RateLimits:InferenceBurst", "0", "InferenceBurst")]
+    [InlineData("FlowService:Auth:LastUsedFlushSeconds", "0", "LastUsedFlushSeconds")]
     public async Task Out_of_range_settings_stop_the_start_naming_the_setting(string key, string value, string name)
     {
         await using var factory = new FlowServiceFactory(settings: new() { [key] = value });

@@ -24,6 +24,7 @@ public static class SecurityRegistration
             .Validate(o => AuthOptions.Modes.Contains(o.Mode, StringComparer.OrdinalIgnoreCase), "FlowService:Auth:Mode must be auto, required or none.")
             .Validate(o => string.IsNullOrEmpty(o.BootstrapAdminKey) || (o.BootstrapAdminKey.Length >= 32 && !o.BootstrapAdminKey.Contains('.') && !o.BootstrapAdminKey.Any(char.IsWhiteSpace)),
                 "FlowService:Auth:BootstrapAdminKey must be at least 32 characters without '.' or whitespace (e.g. openssl rand -base64 32 | tr -d '=+/').")
+            .Validate(o => o.LastUsedFlushSeconds >= 1, "FlowService:Auth:LastUsedFlushSeconds must be at least 1.")
             .Validate(o => o.Jwt.HasUsableAuthority,
                 "FlowService:Auth:Jwt:Authority must be an absolute https URL; an http one (an issuer on loopback) needs FlowService:Auth:Jwt:RequireHttpsMetadata=false.")
             .ValidateOnStart();

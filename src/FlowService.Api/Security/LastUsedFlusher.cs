@@ -7,7 +7,7 @@ public sealed class LastUsedFlusher(ApiKeyValidator validator, IOptions<AuthOpti
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var period = TimeSpan.FromSeconds(Math.Max(1, options.Value.LastUsedFlushSeconds));
+        var period = TimeSpan.FromSeconds(options.Value.LastUsedFlushSeconds);
         using var timer = new PeriodicTimer(period);
         try
         {
