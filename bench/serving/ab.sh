@@ -68,7 +68,10 @@ for label in dict.fromkeys(r["label"] for r in rows):
     rps = {b: [r["requestsPerSecond"] for r in rows if r["label"] == label and r["build"] == b] for b in ("before", "after")}
     med = {b: statistics.median(v) for b, v in rps.items()}
     best = {b: max(v) for b, v in rps.items()}
+    # Each round ran both builds back to back: the median of those paired ratios is the figure least moved by load drift.
+    paired = [round(a / b, 3) for b, a in zip(rps["before"], rps["after"])]
     print(json.dumps({"label": label, "beforeMedian": med["before"], "afterMedian": med["after"], "ratioMedian": round(med["after"] / med["before"], 3),
+                      "pairedRatioMedian": statistics.median(paired), "pairedRatios": paired,
                       "beforeBest": best["before"], "afterBest": best["after"], "ratioBest": round(best["after"] / best["before"], 3),
                       "before": rps["before"], "after": rps["after"]}))
 PY

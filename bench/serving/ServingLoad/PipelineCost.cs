@@ -40,6 +40,17 @@ public static class PipelineCost
         // Warm-up: tiered compilation reaches its optimized code and the model is loaded.
         for (int i = 0; i < Math.Max(2000, requests / 2); i++)
             await Post();
+        using var allocations = Environment.GetEnvironmentVariable("PIPELINE_ALLOCATIONS") == "1" ? new AllocationTypes() : null;
+        allocations?.Start();
+        // Exceptions thrown (and caught) along the way: each costs microseconds; the first of each type is printed with its stack.
+        var thrown = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        if (allocations is not null)
+            AppDomain.CurrentDomain.FirstChanceException += (_, e) =>
+            {
+                string type = e.Exception.GetType().FullName ?? "?";
+                if (thrown.AddOrUpdate(type, 1, (_, n) => n + 1) == 1)
+                    Console.Error.WriteLine($"first {type}: {e.Exception.Message}\n{Environment.StackTrace}");
+            };
         var process = Process.GetCurrentProcess();
         GC.Collect();
         long bytes0 = GC.GetTotalAllocatedBytes(precise: true);
@@ -60,6 +71,8 @@ public static class PipelineCost
             cpuMicrosecondsPerRequest = Math.Round(cpuUs, 1),
             wallMicrosecondsPerRequest = Math.Round(seconds * 1e6 / requests, 1),
             load = File.ReadAllText("/proc/loadavg").Split(' ')[0],
+            allocationTypes = allocations?.Top(15),
+            exceptionsPerRequest = thrown.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / (double)requests, 3)),
         }));
         return 0;
     }

@@ -6,7 +6,8 @@ using FlowService.ServingLoad;
 //   openloop URL PATH BODY TYPE RATE SECONDS PID   fixed-rate POSTs regardless of answers; latency, statuses, server RSS
 //   sample URL QUERY ACCEPT PID             one GET /sample: time to first byte, rows/s, server peak RSS
 //   keycheck FOLDER SECONDS                 in-process cost of one API-key check, cached and with a store look-up
-//   pipeline DATADIR BODY N none|keys       in-memory bytes and CPU per sequential single-row POST /score (batching off)
+//   pipeline DATADIR BODY N none|keys       in-memory bytes and CPU per sequential single-row POST /score (batching off);
+//                                           PIPELINE_ALLOCATIONS=1 adds the sampled allocating types and the exceptions thrown
 // Each mode prints one JSON object.
 return args.FirstOrDefault() switch
 {
