@@ -2,7 +2,7 @@
 # How far apart two seeds of the same implementation land, beside how far the engine lands from PyTorch: the same
 # Fashion-MNIST RealNVP and budget as bench/run_images.sh, trained with seeds 1..N on each side (initial weights and
 # shuffles; the test images' noise draw is fixed). Prints one line per run and the per-side mean and spread of the
-# test bits/dim. Usage: bench/run_images_seeds.sh [train images, 10000] [epochs, 1] [batch, 64] [test images, 5000] [seeds, 3]
+# test bits/dim. THREADS sets PyTorch's threads (default 2). Usage: bench/run_images_seeds.sh [train images, 10000] [epochs, 1] [batch, 64] [test images, 5000] [seeds, 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 train=${1:-10000}; epochs=${2:-1}; batch=${3:-64}; test=${4:-5000}; seeds=${5:-3}
@@ -13,7 +13,7 @@ results=$(mktemp)
 for seed in $(seq "$seeds"); do
   dotnet bench/FlowService.Bench/bin/Release/net10.0/FlowService.Bench.dll images --train "$train" --test "$test" --epochs "$epochs" --batch "$batch" --seed "$seed" \
     | grep '"test_bits_per_dim"' | sed "s/^{/{\"seed\":$seed,/" | tee -a "$results"
-  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_images.py --train "$train" --test "$test" --epochs "$epochs" --batch "$batch" --seed "$seed" --threads 2 \
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_images.py --train "$train" --test "$test" --epochs "$epochs" --batch "$batch" --seed "$seed" --threads "${THREADS:-2}" \
     | grep '"test_bits_per_dim"' | sed "s/^{/{\"seed\":$seed,/" | tee -a "$results"
 done
 /usr/bin/python3 - "$results" <<'PY'
