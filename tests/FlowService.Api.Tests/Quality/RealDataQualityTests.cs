@@ -56,6 +56,13 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
             $"{name}: a held-out row scores {minimum:F2}, below the Gaussian's worst {baselines.GaussianMinimum:F2} by more than the bound");
         // The version shows whether the flow earned its place: the Gaussian's test NLL beside the flow's.
         Assert.True(double.IsFinite(metrics.GetProperty("gaussianTestNll").GetDouble()) && double.IsFinite(metrics.GetProperty("testNll").GetDouble()), metrics.ToString());
+        // A set small enough to be chosen by cross-validation is refitted on every row: the version says its held-out figures
+        // are out-of-fold scores, over all rows too.
+        if (selection.ValueKind == JsonValueKind.Object && selection.TryGetProperty("folds", out var folds) && folds.ValueKind == JsonValueKind.Number)
+        {
+            Assert.Contains("cross-validation", metrics.GetProperty("heldOut").GetString());
+            Assert.True(double.IsFinite(metrics.GetProperty("crossValidatedNll").GetDouble()) && double.IsFinite(metrics.GetProperty("gaussianCrossValidatedNll").GetDouble()), metrics.ToString());
+        }
     }
 
     /// <summary>
