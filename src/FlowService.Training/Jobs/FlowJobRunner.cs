@@ -158,16 +158,16 @@ public sealed class FlowJobRunner(
         var warnings = new List<string>();
         if (split.FeatureColumns.Count <= MaxGaussianBaselineFeatures)
         {
-            // The served density's defensive component is this very fit (same rows, same ridge): no second pass over them.
-            var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Gaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
             if (cv?.GaussianLogProb is { } gaussianOutOfFold)
             {
-                gaussianValidation = -gaussianOutOfFold.AsSpan(validationStart, split.Validation.Rows).ToArray().Average();
-                gaussianTest = split.Test.Rows > 0 ? -gaussianOutOfFold.AsSpan(testStart, split.Test.Rows).ToArray().Average() : null;
-                gaussianCrossValidated = -gaussianOutOfFold.Average();
+                gaussianValidation = MeanNll(gaussianOutOfFold.AsSpan(validationStart, split.Validation.Rows));
+                gaussianTest = split.Test.Rows > 0 ? MeanNll(gaussianOutOfFold.AsSpan(testStart, split.Test.Rows)) : null;
+                gaussianCrossValidated = MeanNll(gaussianOutOfFold);
             }
             else
             {
+                // The served density's defensive component is this very fit (same rows, same ridge): no second pass over them.
+                var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Gaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
                 gaussianValidation = GaussianNll(gaussian, split.Validation);
                 gaussianTest = split.Test.Rows > 0 ? GaussianNll(gaussian, split.Test) : null;
             }
@@ -210,6 +210,14 @@ public sealed class FlowJobRunner(
     }
 
     static double MeanNll(float[] logProb) => logProb.Length == 0 ? double.NaN : -logProb.Average(v => (double)v);
+
+    static double MeanNll(ReadOnlySpan<double> logProb)
+    {
+        double sum = 0;
+        foreach (double v in logProb)
+            sum += v;
+        return logProb.IsEmpty ? double.NaN : -sum / logProb.Length;
+    }
 
     /// <summary>Feature columns up to which a version's metrics include the full-covariance Gaussian's NLL (the dataset column limit).</summary>
     const int MaxGaussianBaselineFeatures = 512;
