@@ -38,6 +38,12 @@ if (args.Length > 0 && args[0] == "timing")
         Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
     return;
 }
+if (args.Length > 1 && args[0] == "diagnose")
+{
+    // diagnose SET [SPEC]: which term of the served density ranks the anomaly split (AnomalyDiagnosis).
+    AnomalyDiagnosis.Run(args[1], args.Length > 2 ? args[2] : """{"type":"auto"}""", new TrainingParameters());
+    return;
+}
 string specJson = args.Length > 0 ? args[0] : """{"type":"auto"}""";
 var names = args.Length > 1 ? args[1].Split(',') : RealDatasets.Names.Where(n => !n.StartsWith("fashion")).ToArray();
 var p = new TrainingParameters { Epochs = args.Length > 2 ? int.Parse(args[2]) : 50 };

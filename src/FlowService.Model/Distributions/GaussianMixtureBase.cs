@@ -64,9 +64,16 @@ public sealed class GaussianMixtureBase : IBaseDistribution, IDataInitialized
     public void InitializeParameters(ParameterInitializer initializer) => initializer.Normal(Slot(_means), 1f);
 
     /// <summary>Sets every parameter from a mixture fitted to <paramref name="inputs"/>, the latent codes of the first training rows.</summary>
-    public void InitializeFromData(ReadOnlySpan<float> inputs, Span<float> parameters)
+    public void InitializeFromData(ReadOnlySpan<float> inputs, Span<float> parameters) => InitializeFromData(inputs, default, 0, parameters);
+
+    /// <summary>
+    /// As <see cref="InitializeFromData(ReadOnlySpan{float}, Span{float})"/>, with the k-means start on <paramref name="clustering"/>
+    /// (the same rows before the flow: standardized columns, where distances still weigh the directions that separate clusters
+    /// above the noise; see <see cref="GaussianMixtureFit.Fit"/>) and EM on the latent codes.
+    /// </summary>
+    public void InitializeFromData(ReadOnlySpan<float> inputs, ReadOnlySpan<float> clustering, int clusteringFeatures, Span<float> parameters)
     {
-        var fit = GaussianMixtureFit.Fit(inputs, Features, Components, Diagonal, Shrinkage, Seed);
+        var fit = GaussianMixtureFit.Fit(inputs, Features, Components, Diagonal, Shrinkage, Seed, clustering, clusteringFeatures);
         int d = Features;
         for (int k = 0; k < Components; k++)
         {

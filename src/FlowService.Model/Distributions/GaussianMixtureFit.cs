@@ -39,8 +39,16 @@ internal sealed class GaussianMixtureFit
     /// <summary>Per component the lower Cholesky factor C (D x D row-major, Σ = C Cᵀ); diagonal when fitted so.</summary>
     public double[][] CholeskyFactors { get; }
 
-    /// <summary>The best of <see cref="Restarts"/> fits, each from k-means++ seeded by one draw of <see cref="Random"/>(seed).</summary>
-    public static GaussianMixtureFit Fit(ReadOnlySpan<float> data, int features, int components, bool diagonal, double shrinkage, int seed)
+    /// <summary>
+    /// The best of <see cref="Restarts"/> fits, each from k-means++ seeded by one draw of <see cref="Random"/>(seed). The
+    /// k-means start runs on <paramref name="clustering"/> (<paramref name="clusteringFeatures"/> columns, the same rows)
+    /// when given, else on <paramref name="data"/>: EM is the same in any linear coordinates, k-means is not. In whitened
+    /// coordinates every direction has unit variance, so the few directions that separate clusters weigh no more than the
+    /// many that carry noise and k-means cuts at random (measured on digits 0-4 in 64-D: two components' held-out log p
+    /// -120.5 to -124.9 over k-means seeds when started whitened, -119.4 started on standardized columns, as scikit-learn does).
+    /// </summary>
+    public static GaussianMixtureFit Fit(ReadOnlySpan<float> data, int features, int components, bool diagonal, double shrinkage, int seed,
+        ReadOnlySpan<float> clustering = default, int clusteringFeatures = 0)
     {
         int n = data.Length / features, d = features;
         if (n == 0)
@@ -48,6 +56,16 @@ internal sealed class GaussianMixtureFit
         var x = new double[n * d];
         for (int i = 0; i < x.Length; i++)
             x[i] = data[i];
+        int dc = clustering.IsEmpty ? d : clusteringFeatures;
+        if (!clustering.IsEmpty && (dc < 1 || clustering.Length != n * dc))
+            throw new ArgumentException($"The clustering coordinates must be {n} rows of {dc} columns, not {clustering.Length} values.", nameof(clustering));
+        var c = x;
+        if (!clustering.IsEmpty)
+        {
+            c = new double[n * dc];
+            for (int i = 0; i < c.Length; i++)
+                c[i] = clustering[i];
+        }
         var all = new double[n];
         Array.Fill(all, 1.0);
         var pooled = new Covariance(diagonal, shrinkage, Weighted(x, n, d, all, 0, 1, diagonal, out _));
@@ -55,18 +73,20 @@ internal sealed class GaussianMixtureFit
         GaussianMixtureFit? best = null;
         for (int restart = 0; restart < Restarts; restart++)
         {
-            var fit = FitOnce(x, n, d, components, pooled, new Random(seeds.Next()));
+            var fit = FitOnce(x, c, n, d, dc, components, pooled, new Random(seeds.Next()));
             if (best is null || fit.MeanLogLikelihood > best.MeanLogLikelihood)
                 best = fit;
         }
         return best!;
     }
 
-    private static GaussianMixtureFit FitOnce(double[] x, int n, int d, int components, Covariance pooled, Random random)
+    /// <summary>One fit: k-means++ and Lloyd on the clustering coordinates <paramref name="c"/> give hard responsibilities, from which EM runs on <paramref name="x"/>.</summary>
+    private static GaussianMixtureFit FitOnce(double[] x, double[] c, int n, int d, int dc, int components, Covariance pooled, Random random)
     {
-        var means = KMeansPlusPlus(x, n, d, components, random);
+        var centers = KMeansPlusPlus(c, n, dc, components, random);
         var responsibilities = new double[n * components];
-        Lloyd(x, n, d, means, responsibilities);
+        Lloyd(c, n, dc, centers, responsibilities);
+        var means = new double[components][];
         var weights = new double[components];
         var factors = new double[components][];
         MaximizationStep(x, n, d, responsibilities, pooled, weights, means, factors);

@@ -391,12 +391,23 @@ public sealed class NormalizingFlow
             Normalization.Forward(flowContext, h, standardized, Backend.Allocate(rows, 1));
             h = standardized;
         }
+        // A mixture base clusters the rows as they enter the chain (standardized), where k-means still sees which directions
+        // separate them; the chain's whitening would give noise directions the same weight (GaussianMixtureFit.Fit).
+        float[]? entering = null;
+        if (Base is GaussianMixtureBase)
+        {
+            entering = new float[h.Length];
+            Backend.Download(h, entering);
+        }
         var z = InitializeFromData(Transform, flowContext, h, host);
         if (Base is IDataInitialized latentInitialized)
         {
             var latent = new float[z.Length];
             Backend.Download(z, latent);
-            latentInitialized.InitializeFromData(latent, host);
+            if (latentInitialized is GaussianMixtureBase mixture && entering is not null && z.Rows == rows)
+                mixture.InitializeFromData(latent, entering, entering.Length / rows, host);
+            else
+                latentInitialized.InitializeFromData(latent, host);
             SetParameters(host);
         }
     }

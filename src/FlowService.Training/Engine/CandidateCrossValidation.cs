@@ -5,16 +5,16 @@ using FlowService.Training.Jobs;
 namespace FlowService.Training.Engine;
 
 /// <summary>
-/// k-fold cross-validation of one "auto" candidate over the job's non-test rows (training plus validation), for small
-/// sets: each fold trains on the other folds with early stopping on its own rows and scores them, so every non-test row
+/// k-fold cross-validation of one "auto" candidate over every row of the job (training, validation and test parts), for small
+/// sets: each fold trains on the other folds with early stopping on its own rows and scores them, so every row
 /// gets an out-of-fold log p. Ten-odd validation rows (a 120-row set's 10%) cannot tell candidates apart; a hundred
 /// out-of-fold rows can, and the defensive weight ε is chosen on them too. The winner is then refitted on all the
-/// non-test rows (<see cref="Refit"/>), for the same number of epochs that its folds stopped at on average.
+/// rows (<see cref="Refit"/>), for the same number of epochs that its folds stopped at on average.
 /// </summary>
 /// <remarks>Each fold trains with its own <see cref="FlowTrainer"/> state in <c>fold-{f}/</c>, so a resumed job continues it.</remarks>
 internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> build, Func<DatasetSplit.Part, FullCovarianceGaussian?> fitGaussian, int folds)
 {
-    /// <param name="RowNll">Per non-test row, the served (defended) out-of-fold NLL.</param>
+    /// <param name="RowNll">Per row, the served (defended) out-of-fold NLL.</param>
     /// <param name="Weight">The defensive ε chosen on the out-of-fold rows; null when the data has no defensive Gaussian.</param>
     /// <param name="RefitEpochs">The mean best epoch of the folds (at least 1): how long the refit on all rows trains.</param>
     public sealed record Outcome(double[] RowNll, double? Weight, int RefitEpochs, int EpochsRun);
@@ -45,12 +45,28 @@ internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> b
             bestEpochs += result.BestEpoch;
         }
         // One ε for the candidate, chosen on all out-of-fold rows, as it will be served (each row's Gaussian is its fold's;
-        // the one passed here is only carried, the served mixture takes the Gaussian of all non-test rows).
+        // the one passed here is only carried, the served mixture takes the Gaussian of all rows).
         var mixture = gaussian is null ? null : DefensiveMixture.Choose(gaussian, flowLogProb, gaussianLogProb);
         var rowNll = new double[pool.Rows];
         for (int r = 0; r < pool.Rows; r++)
             rowNll[r] = -(mixture is null ? flowLogProb[r] : mixture.Combine(flowLogProb[r], gaussianLogProb[r]));
         return new Outcome(rowNll, mixture?.Weight, Math.Max(1, (int)Math.Round(bestEpochs / folds)), epochsRun);
+    }
+
+    /// <summary>Per row of <paramref name="pool"/>, the log density of the Gaussian fitted to the other folds (null: the data gets none).</summary>
+    public double[]? GaussianOutOfFold(DatasetSplit.Part pool)
+    {
+        var logProb = new double[pool.Rows];
+        for (int f = 0; f < folds; f++)
+        {
+            var (start, count) = FoldRange(pool.Rows, folds, f);
+            var train = Concat(Slice(pool, 0, start), Slice(pool, start + count, pool.Rows - start - count));
+            if (fitGaussian(train) is not { } gaussian)
+                return null;
+            var held = Slice(pool, start, count);
+            gaussian.LogDensity(held.Features, held.Rows, logProb.AsSpan(start, count));
+        }
+        return logProb;
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
             var search = new AutoFlowSearch(Build, Defend, FitGaussian).Run(spec, data, run.Parameters, observer, run.StateFolder,
                 candidate => Fingerprint(candidate, data, run), cancellationToken);
             return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive),
-                search.EpochsRun, search.BestEpoch, search.Selection, search.ValidationLogProb);
+                search.EpochsRun, search.BestEpoch, search.Selection, search.CrossValidated);
         }
         var flow = Build(spec);
         var result = new FlowTrainer(flow, run.Parameters, dequantize).Train(data.Train, data.Validation, observer, run.StateFolder,

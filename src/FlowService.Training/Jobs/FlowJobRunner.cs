@@ -145,21 +145,34 @@ public sealed class FlowJobRunner(
     async Task<ModelVersion> RegisterAsync(JobRecord job, JobLease lease, DatasetInfo info, DatasetSplit split, IFlowEngine engine, TrainingOutcome outcome)
     {
         var request = job.Request;
-        // A refitted "auto" winner has trained on the validation rows: their out-of-fold scores are the honest ones.
-        var validationLogProb = outcome.ValidationLogProb ?? LogProb(outcome.Flow, split.Validation);
+        // A cross-validated "auto" winner is refitted on every row: each part's figures are then its out-of-fold scores.
+        var cv = outcome.CrossValidated;
+        int validationStart = split.Train.Rows, testStart = split.Train.Rows + split.Validation.Rows;
+        var validationLogProb = cv?.Part(validationStart, split.Validation.Rows) ?? LogProb(outcome.Flow, split.Validation);
         double validationNll = MeanNll(validationLogProb);
-        double? testNll = split.Test.Rows > 0 ? MeanNll(LogProb(outcome.Flow, split.Test)) : null;
+        double? testNll = split.Test.Rows > 0 ? MeanNll(cv?.Part(testStart, split.Test.Rows) ?? LogProb(outcome.Flow, split.Test)) : null;
+        double? crossValidatedNll = cv is null ? null : MeanNll(cv.LogProb);
         // The baseline every flow must beat: the full-covariance Gaussian of the same training rows (tables; an image's
         // hundreds of dequantized pixels are another problem, and its d² covariance too costly to be worth it).
-        double? gaussianValidation = null, gaussianTest = null;
+        double? gaussianValidation = null, gaussianTest = null, gaussianCrossValidated = null;
         var warnings = new List<string>();
         if (split.FeatureColumns.Count <= MaxGaussianBaselineFeatures)
         {
-            // The served density's defensive component is this very fit (same rows, same ridge): no second pass over them.
-            var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Gaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
-            gaussianValidation = GaussianNll(gaussian, split.Validation);
-            gaussianTest = split.Test.Rows > 0 ? GaussianNll(gaussian, split.Test) : null;
-            var (flowHeldOut, gaussianHeldOut, part) = testNll is { } t && gaussianTest is { } g ? (t, g, "test") : (validationNll, gaussianValidation.Value, "validation");
+            if (cv?.GaussianLogProb is { } gaussianOutOfFold)
+            {
+                gaussianValidation = MeanNll(gaussianOutOfFold.AsSpan(validationStart, split.Validation.Rows));
+                gaussianTest = split.Test.Rows > 0 ? MeanNll(gaussianOutOfFold.AsSpan(testStart, split.Test.Rows)) : null;
+                gaussianCrossValidated = MeanNll(gaussianOutOfFold);
+            }
+            else
+            {
+                // The served density's defensive component is this very fit (same rows, same ridge): no second pass over them.
+                var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Gaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
+                gaussianValidation = GaussianNll(gaussian, split.Validation);
+                gaussianTest = split.Test.Rows > 0 ? GaussianNll(gaussian, split.Test) : null;
+            }
+            var (flowHeldOut, gaussianHeldOut, part) = crossValidatedNll is { } c && gaussianCrossValidated is { } gc ? (c, gc, "out-of-fold")
+                : testNll is { } t && gaussianTest is { } g ? (t, g, "test") : (validationNll, gaussianValidation.Value, "validation");
             if (!(flowHeldOut < gaussianHeldOut))
             {
                 warnings.Add($"The flow does not beat the full-covariance Gaussian on the {part} rows ({flowHeldOut:F4} vs {gaussianHeldOut:F4} nats per row): " +
@@ -171,7 +184,9 @@ public sealed class FlowJobRunner(
             MeanNll(LogProb(outcome.Flow, split.Train)), validationNll, testNll,
             outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows, null,
             gaussianValidation, gaussianTest, (outcome.Flow as TrainedFlow)?.Defensive?.Weight, outcome.Selection,
-            warnings.Count > 0 ? warnings : null);
+            warnings.Count > 0 ? warnings : null, crossValidatedNll, gaussianCrossValidated,
+            cv is null ? null : $"{cv.Folds}-fold cross-validation: the served model was refitted on all {cv.LogProb.Length} rows (training, validation and " +
+                "test parts); validationNll, testNll, crossValidatedNll (all rows) and their Gaussian figures are out-of-fold scores.");
         await lease.EnsureHeldAsync();
         string relative = DataFolder.CheckpointFolder(request.Model, job.Id, job.Attempts);
         // The checkpoint is durable before the registry row exists, so no version points at a partial file.
@@ -179,7 +194,7 @@ public sealed class FlowJobRunner(
         telemetry.CheckpointWritten(job.Id, request.Model, outcome.EpochsRun, relative);
         var version = await registry.RegisterAsync(new NewModelVersion(
             request.Model, job.Id, info.Id, info.Sha256, split.FeatureColumns, split.ContextColumns, request.Flow, request.Training,
-            metrics, AnomalyCalibration.FromValidationLogProb(validationLogProb), relative, sha256), CancellationToken.None);
+            metrics, AnomalyCalibration.FromValidationLogProb(cv?.LogProb ?? validationLogProb), relative, sha256), CancellationToken.None);
         // Registration is idempotent per job: an earlier attempt that finished after losing its lease may have
         // registered first; its version stands (one version per job) and this attempt's copy goes.
         if (version.CheckpointFolder != relative)
@@ -195,6 +210,14 @@ public sealed class FlowJobRunner(
     }
 
     static double MeanNll(float[] logProb) => logProb.Length == 0 ? double.NaN : -logProb.Average(v => (double)v);
+
+    static double MeanNll(ReadOnlySpan<double> logProb)
+    {
+        double sum = 0;
+        foreach (double v in logProb)
+            sum += v;
+        return logProb.IsEmpty ? double.NaN : -sum / logProb.Length;
+    }
 
     /// <summary>Feature columns up to which a version's metrics include the full-covariance Gaussian's NLL (the dataset column limit).</summary>
     const int MaxGaussianBaselineFeatures = 512;

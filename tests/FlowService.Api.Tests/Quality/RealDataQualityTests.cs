@@ -15,16 +15,17 @@ namespace FlowService.Api.Tests.Quality;
 public sealed class RealDataQualityTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Known shortfalls against the best classical estimator (nats per row); 0 = must win. Iris: the job keeps 10% of the
-    /// upload as its test rows, so the default refits on 108 rows where the CV'd two-component GMM fits all 120; the same
-    /// GMM on 108 of the 120 rows scores -1.92 on average (bench/RESULTS.md), and the default -1.913 against -1.897.
+    /// Known shortfalls against the best classical estimator (nats per row); 0 = must win. Iris: the default now refits on
+    /// all 120 rows like the GMM, and chooses, by 5-fold cross-validation over them, a flow over a two-component base whose
+    /// out-of-fold NLL is 0.026 nat better than the plain two-component GMM's; on the suite's 30 held-out rows it scores
+    /// -1.913 against the GMM's -1.897 (bench/RESULTS.md, third pass): a difference the 30 rows cannot resolve.
     /// </summary>
     static readonly Dictionary<string, double> AllowedShortfall = new()
     {
         ["breast_cancer"] = 0,
         ["diabetes"] = 0,
         ["digits"] = 0,
-        ["iris"] = 0.02,
+        ["iris"] = 0.017,
         ["wine"] = 0,
     };
 
@@ -56,18 +57,27 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
             $"{name}: a held-out row scores {minimum:F2}, below the Gaussian's worst {baselines.GaussianMinimum:F2} by more than the bound");
         // The version shows whether the flow earned its place: the Gaussian's test NLL beside the flow's.
         Assert.True(double.IsFinite(metrics.GetProperty("gaussianTestNll").GetDouble()) && double.IsFinite(metrics.GetProperty("testNll").GetDouble()), metrics.ToString());
+        // A set small enough to be chosen by cross-validation is refitted on every row: the version says its held-out figures
+        // are out-of-fold scores, over all rows too.
+        if (selection.ValueKind == JsonValueKind.Object && selection.TryGetProperty("folds", out var folds) && folds.ValueKind == JsonValueKind.Number)
+        {
+            Assert.Contains("cross-validation", metrics.GetProperty("heldOut").GetString());
+            Assert.True(double.IsFinite(metrics.GetProperty("crossValidatedNll").GetDouble()) && double.IsFinite(metrics.GetProperty("gaussianCrossValidatedNll").GetDouble()), metrics.ToString());
+        }
     }
 
     /// <summary>
-    /// Known shortfalls of the anomaly AUROC against the best classical estimator, as measured (bench/RESULTS.md). The
-    /// default chooses by held-out likelihood of the normal classes, which is not the anomaly ranking: on digits the chosen
-    /// Gaussianization flow models held-out normal digits 25 nats per row better than the Gaussian and still ranks other
-    /// digits below the GMM's 0.976 (0.940); on breast cancer it is 0.003 behind the GMM (0.9738 against 0.9767).
+    /// Known shortfalls of the anomaly AUROC against the best classical estimator, as measured (bench/RESULTS.md, third pass).
+    /// Digits: the default chooses by held-out likelihood of the normal classes, which is not the anomaly ranking. The chosen
+    /// Gaussianization flow models held-out normal digits 24 nats per row better than the Gaussian, and its marginal splines
+    /// make digits 5-9 look typical too (AUROC 0.940 against the two-component GMM's 0.976); the flows over a mixture base
+    /// that rank as well as the GMM (0.977-0.983 with 3-5 components) are 0.4-5 nats worse on the validation rows, so no
+    /// likelihood-based choice (validation split or 5-fold cross-validation) takes them.
     /// </summary>
     static readonly Dictionary<string, double> AllowedAurocShortfall = new()
     {
-        ["breast_cancer"] = 0.004,
-        ["digits"] = 0.04,
+        ["breast_cancer"] = 0,
+        ["digits"] = 0.037,
     };
 
     [RealDataTheory]

@@ -64,7 +64,7 @@ public sealed class AutoFlowSearchTests : IDisposable
 
         var selection = Assert.IsType<AutoSelection>(outcome.Selection);
         Assert.Null(selection.Folds);
-        Assert.Null(outcome.ValidationLogProb);
+        Assert.Null(outcome.CrossValidated);
         Assert.Equal(2, selection.Candidates.Count);
         Assert.All(selection.Candidates, c => Assert.True(c.ValidationNll is { } v && double.IsFinite(v) && c.EpochsRun > 0 && c.Skipped is null));
         var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
@@ -146,7 +146,7 @@ public sealed class AutoFlowSearchTests : IDisposable
     }
 
     [Fact]
-    public void A_cross_validated_search_scores_candidates_out_of_fold_and_refits_the_winner_on_the_non_test_rows()
+    public void A_cross_validated_search_scores_candidates_out_of_fold_and_refits_the_winner_on_every_row()
     {
         var split = Split(300);
         var engine = new NormalizingFlowEngine();
@@ -157,23 +157,32 @@ public sealed class AutoFlowSearchTests : IDisposable
         var selection = Assert.IsType<AutoSelection>(outcome.Selection);
         Assert.Equal(AutoFlowSearch.DefaultFolds, selection.Folds);
         Assert.All(selection.Candidates, c => Assert.True(c.ValidationNll is { } v && double.IsFinite(v) && c.EpochsRun > 0));
-        // The out-of-fold scores of the validation rows come back for the job's metrics and calibration, and they are
-        // not the refitted flow's own (it trained on those rows).
-        var outOfFold = Assert.IsType<float[]>(outcome.ValidationLogProb);
-        Assert.Equal(split.Validation.Rows, outOfFold.Length);
-        Assert.All(outOfFold, v => Assert.True(float.IsFinite(v)));
-        var inSample = new float[split.Validation.Rows];
-        outcome.Flow.LogProb(split.Validation.Features, split.Validation.Rows, [], inSample);
-        Assert.NotEqual(inSample, outOfFold);
-        // The served defensive Gaussian is the one of all non-test rows (training and validation), not of the training rows.
+        // Every row (training, validation, test) comes back with its out-of-fold score for the job's metrics and calibration,
+        // and the test rows' are not the refitted flow's own (it trained on them).
+        var scores = Assert.IsType<CrossValidatedScores>(outcome.CrossValidated);
+        Assert.Equal(AutoFlowSearch.DefaultFolds, scores.Folds);
+        Assert.Equal(split.Train.Rows + split.Validation.Rows + split.Test.Rows, scores.LogProb.Length);
+        Assert.All(scores.LogProb, v => Assert.True(float.IsFinite(v)));
+        var outOfFoldTest = scores.Part(split.Train.Rows + split.Validation.Rows, split.Test.Rows);
+        var inSample = new float[split.Test.Rows];
+        outcome.Flow.LogProb(split.Test.Features, split.Test.Rows, [], inSample);
+        Assert.NotEqual(inSample, outOfFoldTest);
+        // The chosen candidate's out-of-fold NLL is what the search recorded for it.
+        Assert.Equal(selection.Candidates.Single(c => c.Name == selection.Chosen).ValidationNll!.Value, -scores.LogProb.Average(v => (double)v), 4);
+        // The out-of-fold Gaussian of a test row is the one of the other folds, not of all rows.
+        var gaussianScores = Assert.IsType<double[]>(scores.GaussianLogProb);
         var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
-        var pool = CandidateCrossValidation.Concat(split.Train, split.Validation);
+        var all = CandidateCrossValidation.Concat(CandidateCrossValidation.Concat(split.Train, split.Validation), split.Test);
+        var served = new double[all.Rows];
+        trained.Defensive!.Gaussian.LogDensity(all.Features, all.Rows, served);
+        Assert.True(gaussianScores.Average() < served.Average(), "out-of-fold Gaussian scores are below the in-sample ones");
+        // The served defensive Gaussian is the one of every row, test part included.
         for (int j = 0; j < 3; j++)
         {
-            double poolMean = Enumerable.Range(0, pool.Rows).Average(r => (double)pool.Features[r * 3 + j]);
-            double trainMean = Enumerable.Range(0, split.Train.Rows).Average(r => (double)split.Train.Features[r * 3 + j]);
-            Assert.Equal(poolMean, trained.Defensive!.Gaussian.Mean[j], 4);
-            Assert.NotEqual(trainMean, trained.Defensive!.Gaussian.Mean[j], 4);
+            double allMean = Enumerable.Range(0, all.Rows).Average(r => (double)all.Features[r * 3 + j]);
+            double nonTestMean = Enumerable.Range(0, split.Train.Rows + split.Validation.Rows).Average(r => (double)all.Features[r * 3 + j]);
+            Assert.Equal(allMean, trained.Defensive!.Gaussian.Mean[j], 4);
+            Assert.NotEqual(nonTestMean, trained.Defensive!.Gaussian.Mean[j], 4);
         }
     }
 
@@ -195,7 +204,7 @@ public sealed class AutoFlowSearchTests : IDisposable
 
         Assert.Equal(reference.Selection!.Chosen, outcome.Selection!.Chosen);
         Assert.Equal(reference.Selection.Candidates.Select(c => c.ValidationNll), outcome.Selection.Candidates.Select(c => c.ValidationNll));
-        Assert.Equal(reference.ValidationLogProb, outcome.ValidationLogProb);
+        Assert.Equal(reference.CrossValidated!.LogProb, outcome.CrossValidated!.LogProb);
         var a = new float[split.Test.Rows];
         var b = new float[split.Test.Rows];
         reference.Flow.LogProb(split.Test.Features, split.Test.Rows, [], a);

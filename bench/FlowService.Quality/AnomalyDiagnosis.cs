@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text.Json;
+using FlowService.Tests.Shared;
+using FlowService.Training.Datasets;
+using FlowService.Training.Engine;
+using FlowService.Training.Jobs;
+
+/// <summary>
+/// Which term of the served density p = (1 - ε) p_flow + ε N(x; μ, Σ) decides the anomaly ranking of a class-held-out
+/// split: trains <c>spec</c> on the normal classes' training rows through the engine (the job's defaults and split), then
+/// for the suite's held-out rows prints the AUROC of -log p under the served density, the flow alone and the defensive
+/// Gaussian alone, how often each term dominates on the anomalies, and what the columns the normal classes never leave
+/// (a pixel always 0 in digits 0-4: its dequantized values stay in [0, 1)) cost each term.
+/// </summary>
+static class AnomalyDiagnosis
+{
+    public static void Run(string name, string specJson, TrainingParameters p)
+    {
+        var set = RealDatasets.Load(name);
+        int d = set.Columns;
+        var keep = Enumerable.Range(0, set.TrainRows).Where(r => set.NormalClasses!.Contains(set.TrainLabels[r])).ToArray();
+        var train = keep.SelectMany(r => set.Train.AsSpan(r * d, d).ToArray()).ToArray();
+        var table = new NumericTable(Enumerable.Range(0, d).Select(j => $"c{j}").ToArray(), keep.Length, train.Select(v => (double)v).ToArray());
+        var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
+        using var doc = JsonDocument.Parse(specJson);
+        var outcome = new NormalizingFlowEngine().Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(Path.GetTempPath(), "q-" + Guid.NewGuid())),
+            new Quiet(), CancellationToken.None);
+        var trained = (TrainedFlow)outcome.Flow;
+        var mixture = trained.Defensive ?? throw new InvalidOperationException("no defensive mixture");
+        int n = set.TestRows;
+        var flow = new float[n];
+        trained.Flow.LogProb(set.Test, n, [], flow);
+        var gaussian = new double[n];
+        mixture.Gaussian.LogDensity(set.Test, n, gaussian);
+        var served = Enumerable.Range(0, n).Select(r => mixture.Combine(flow[r], gaussian[r])).ToArray();
+        var anomaly = set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray();
+
+        // Columns whose training values never reach the next unit of resolution: in the raw data, constant on the normal classes.
+        var min = new double[d];
+        var max = new double[d];
+        Array.Fill(min, double.PositiveInfinity);
+        Array.Fill(max, double.NegativeInfinity);
+        for (int r = 0; r < keep.Length; r++)
+            for (int j = 0; j < d; j++)
+                (min[j], max[j]) = (Math.Min(min[j], train[r * d + j]), Math.Max(max[j], train[r * d + j]));
+        var constant = Enumerable.Range(0, d).Where(j => max[j] - min[j] < 1.0 + 1e-6 && name == "digits").ToArray();
+        var outside = Enumerable.Range(0, n).Select(r => Enumerable.Range(0, d).Count(j => set.Test[r * d + j] < min[j] || set.Test[r * d + j] > max[j])).ToArray();
+        var outsideConstant = Enumerable.Range(0, n).Select(r => constant.Count(j => set.Test[r * d + j] > max[j])).ToArray();
+
+        Console.WriteLine($"{name}: chosen {outcome.Selection?.Chosen}, eps {mixture.Weight}, test rows {n} ({anomaly.Count(a => a)} anomalies), constant columns {constant.Length}");
+        Console.WriteLine($"AUROC served {Auroc(served, anomaly):F4}  flow {Auroc(flow.Select(v => (double)v).ToArray(), anomaly):F4}  gaussian {Auroc(gaussian, anomaly):F4}");
+        foreach (bool group in new[] { false, true })
+        {
+            var rows = Enumerable.Range(0, n).Where(r => anomaly[r] == group).ToArray();
+            int gaussianWins = rows.Count(r => Math.Log(mixture.Weight) + gaussian[r] > Math.Log(1 - mixture.Weight) + flow[r]);
+            Console.WriteLine($"{(group ? "anomalies" : "normals  "),-9}: {rows.Length} rows, mean log p served {rows.Average(r => served[r]),9:F2} flow {rows.Average(r => (double)flow[r]),9:F2} "
+                + $"gaussian {rows.Average(r => gaussian[r]),9:F2}; gaussian term dominates {gaussianWins}; rows with a value outside the training range {rows.Count(r => outside[r] > 0)}, "
+                + $"with a constant column left {rows.Count(r => outsideConstant[r] > 0)}");
+        }
+        // Within the rows that leave no constant column vs those that do: the AUROC against all normal rows.
+        foreach (bool leaves in new[] { false, true })
+        {
+            if (!Enumerable.Range(0, n).Any(r => anomaly[r] && (outsideConstant[r] > 0) == leaves))
+                continue;
+            var mask = Enumerable.Range(0, n).Select(r => !anomaly[r] || (outsideConstant[r] > 0) == leaves).ToArray();
+            var rows = Enumerable.Range(0, n).Where(r => mask[r]).ToArray();
+            Console.WriteLine($"anomalies {(leaves ? "leaving" : "inside ")} constant columns ({rows.Count(r => anomaly[r])}): AUROC served {Auroc(rows.Select(r => served[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4} "
+                + $"flow {Auroc(rows.Select(r => (double)flow[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4} gaussian {Auroc(rows.Select(r => gaussian[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4}");
+        }
+        // The price of leaving the constant columns: each anomaly's log p minus that of the same row with those columns put back at their training mean.
+        if (outsideConstant.Any(count => count > 0))
+        {
+            var moved = set.Test.ToArray();
+            for (int r = 0; r < n; r++)
+                foreach (int j in constant)
+                    if (moved[r * d + j] > max[j])
+                        moved[r * d + j] = (float)(0.5 * (min[j] + max[j]));
+            var flowMoved = new float[n];
+            trained.Flow.LogProb(moved, n, [], flowMoved);
+            var gaussianMoved = new double[n];
+            mixture.Gaussian.LogDensity(moved, n, gaussianMoved);
+            var rows = Enumerable.Range(0, n).Where(r => outsideConstant[r] > 0).ToArray();
+            Console.WriteLine($"leaving constant columns costs (mean over {rows.Length} rows, nats): flow {rows.Average(r => (double)flowMoved[r] - flow[r]):F1}, "
+                + $"gaussian {rows.Average(r => gaussianMoved[r] - gaussian[r]):F1}; AUROC with them put back: flow {Auroc(flowMoved.Select(v => (double)v).ToArray(), anomaly):F4} "
+                + $"gaussian {Auroc(gaussianMoved, anomaly):F4}");
+        }
+        // DIAGNOSIS_LATENT=prefix: the flow's latent codes and log-determinants of the job's training and validation rows and of
+        // the held-out rows (prefix_train.csv, prefix_validation.csv, prefix_test.csv: z..., logDet), to fit bases to them offline.
+        if (Environment.GetEnvironmentVariable("DIAGNOSIS_LATENT") is { Length: > 0 } prefix)
+            foreach (var (part, x, rows) in new[] { ("train", split.Train.Features, split.Train.Rows), ("validation", split.Validation.Features, split.Validation.Rows), ("test", set.Test, n) })
+            {
+                var z = new float[rows * d];
+                var logDet = new float[rows];
+                trained.Flow.Encode(x, rows, [], z, logDet);
+                File.WriteAllLines($"{prefix}_{part}.csv", Enumerable.Range(0, rows).Select(r => string.Join(',',
+                    z.AsSpan(r * d, d).ToArray().Append(logDet[r]).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))));
+            }
+        if (Environment.GetEnvironmentVariable("DIAGNOSIS_DUMP") is { Length: > 0 } dump)
+            File.WriteAllLines(dump, Enumerable.Range(0, n).Select(r => string.Join(',', anomaly[r] ? 1 : 0, flow[r].ToString("R", CultureInfo.InvariantCulture),
+                gaussian[r].ToString("R", CultureInfo.InvariantCulture), outsideConstant[r])));
+    }
+
+    /// <summary>AUROC of -log p for telling anomalies from normal rows (ties count half).</summary>
+    public static double Auroc(double[] logProb, bool[] anomaly)
+    {
+        double wins = 0;
+        int positives = 0, negatives = 0;
+        for (int i = 0; i < logProb.Length; i++)
+        {
+            if (!anomaly[i]) { negatives++; continue; }
+            positives++;
+            for (int j = 0; j < logProb.Length; j++)
+                if (!anomaly[j])
+                    wins += logProb[i] < logProb[j] ? 1 : logProb[i] == logProb[j] ? 0.5 : 0;
+        }
+        return wins / Math.Max(1, (double)positives * negatives);
+    }
+}
