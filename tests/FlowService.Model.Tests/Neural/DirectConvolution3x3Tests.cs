@@ -19,6 +19,9 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 1, 9, 8, 5, 37);       // the width is exactly one AVX-512 tile; 37 = a wide and a narrow strip and a tail
             data.Add(path, 3, 7, 11, 9, 64);      // 11 wide: two overlapping tiles
             data.Add(path, 1, 1, 6, 3, 2);        // one row: every vertical tap but the centre is padding
+            data.Add(path, 2, 14, 14, 2, 32);     // the 14x14 level's input convolution (2 channels)
+            data.Add(path, 2, 28, 28, 32, 2);     // the 28x28 level's output layer
+            data.Add(path, 2, 5, 10, 7, 3);       // an odd output count, k = 21 not a whole number of vectors, 10 = 4 + 4 + 2 pixels
         }
         return data;
     }
