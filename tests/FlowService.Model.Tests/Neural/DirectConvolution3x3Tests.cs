@@ -5,7 +5,8 @@ namespace FlowService.Model.Tests.Neural;
 /// <summary>
 /// The im2col-free 3x3 convolution against <see cref="ReferenceConvolution"/>, on both vector paths (AVX-512 8 x 32 tiles
 /// and AVX2 6 x 16 tiles; a path this processor lacks is skipped), for the forward and for the input gradient
-/// (transposed, flipped weight) and the weight gradient (GEMMs over the padded grid), at widths that leave a partial last tile and channel counts that leave partial strips.
+/// (transposed, flipped weight) and the weight gradient (GEMMs over the padded grid, or register accumulation over the
+/// pixels for few inputs or few outputs), at widths that leave a partial last tile and channel counts that leave partial strips.
 /// </summary>
 public sealed class DirectConvolution3x3Tests
 {
@@ -22,6 +23,8 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 2, 14, 14, 2, 32);     // the 14x14 level's input convolution (2 channels)
             data.Add(path, 2, 28, 28, 32, 2);     // the 28x28 level's output layer
             data.Add(path, 2, 5, 10, 7, 3);       // an odd output count, k = 21 not a whole number of vectors, 10 = 4 + 4 + 2 pixels
+            data.Add(path, 2, 6, 9, 16, 3);       // the few-output weight gradient with an odd output count
+            data.Add(path, 1, 7, 12, 3, 64);      // the few-input weight gradient: 3 inputs (k = 9 per kernel row), two 32-output blocks
         }
         return data;
     }

@@ -90,25 +90,169 @@ public static unsafe class DirectConvolution3x3
         fixed (float* px = x, pdy = dy, pdw = dWeight)
         {
             float* grid = Scratch(ref t_gridX, gridRows * inChannels);
-            float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
             for (int b = 0; b < images; b++)
                 Pad(px + (long)b * height * width * inChannels, height, width, inChannels, grid + (long)b * imageRows * inChannels);
-            // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded image.
-            new Span<float>(gradient, checked((int)(gridRows * outChannels))).Clear();
-            for (int b = 0; b < images; b++)
-                for (int h = 0; h < height; h++)
-                    new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
-                        .CopyTo(new Span<float>(gradient + ((long)b * imageRows + (long)h * paddedWidth) * outChannels, width * outChannels));
-            // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
-            int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
-            int n = 3 * inChannels;
-            // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
-            for (int ky = 0; ky < 3; ky++)
-                ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
-                    grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+            if (inChannels <= FewChannels && outChannels % 32 == 0)
+                WeightGradientFewInputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+            else if (outChannels <= DotProductOutputs && 3 * inChannels % 48 == 0)
+                WeightGradientFewOutputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+            else
+            {
+                // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded
+                // image; the two padding columns of each row and the two padding rows are zero (written, not cleared first).
+                float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
+                for (int b = 0; b < images; b++)
+                {
+                    float* image = gradient + (long)b * imageRows * outChannels;
+                    for (int h = 0; h < height; h++)
+                    {
+                        float* row = image + (long)h * paddedWidth * outChannels;
+                        new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
+                            .CopyTo(new Span<float>(row, width * outChannels));
+                        new Span<float>(row + (long)width * outChannels, 2 * outChannels).Clear();
+                    }
+                    new Span<float>(image + (long)height * paddedWidth * outChannels, 2 * paddedWidth * outChannels).Clear();
+                }
+                // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
+                int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
+                int n = 3 * inChannels;
+                // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
+                for (int ky = 0; ky < 3; ky++)
+                    ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
+                        grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+            }
         }
         if (!dx.IsEmpty)
             Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, dx, path);
+    }
+
+    /// <summary>Input layers (1 or 2 channels of an image) have k = 3·in ≤ 12 per kernel row: too narrow for the GEMM's strips.</summary>
+    private const int FewChannels = 4;
+
+    /// <summary>
+    /// dW[o, ky·3·in + j] += Σ_pixels dy[p, o] · P[p's window row ky][j] for few input channels: 3 values of j x 32
+    /// outputs accumulate in 12 registers over every pixel of the batch (4 loads of dy, 3 broadcasts, 12 FMAs per
+    /// pixel), read straight from dy and the padded grid, so no dy' grid is written. Needs out a multiple of 32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightGradientFewInputs(float* grid, float* dy, int images, int height, int width, int inChannels, int outChannels, float* dWeight)
+    {
+        int paddedWidth = width + 2, imageRows = (height + 2) * paddedWidth, kc = 3 * inChannels;
+        for (int ky = 0; ky < 3; ky++)
+            for (int j = 0; j < kc; j += 3)
+                for (int o = 0; o < outChannels; o += 32)
+                {
+                    Vector256<float> s00 = default, s01 = default, s02 = default, s03 = default;
+                    Vector256<float> s10 = default, s11 = default, s12 = default, s13 = default;
+                    Vector256<float> s20 = default, s21 = default, s22 = default, s23 = default;
+                    for (int b = 0; b < images; b++)
+                        for (int h = 0; h < height; h++)
+                        {
+                            float* g = dy + ((long)b * height + h) * width * outChannels + o;
+                            float* v = grid + ((long)b * imageRows + (h + ky) * paddedWidth) * inChannels + j;
+                            for (int w = 0; w < width; w++, g += outChannels, v += inChannels)
+                            {
+                                var g0 = Vector256.Load(g);
+                                var g1 = Vector256.Load(g + 8);
+                                var g2 = Vector256.Load(g + 16);
+                                var g3 = Vector256.Load(g + 24);
+                                var x = Vector256.Create(v[0]);
+                                s00 = Vector256.FusedMultiplyAdd(g0, x, s00);
+                                s01 = Vector256.FusedMultiplyAdd(g1, x, s01);
+                                s02 = Vector256.FusedMultiplyAdd(g2, x, s02);
+                                s03 = Vector256.FusedMultiplyAdd(g3, x, s03);
+                                x = Vector256.Create(v[1]);
+                                s10 = Vector256.FusedMultiplyAdd(g0, x, s10);
+                                s11 = Vector256.FusedMultiplyAdd(g1, x, s11);
+                                s12 = Vector256.FusedMultiplyAdd(g2, x, s12);
+                                s13 = Vector256.FusedMultiplyAdd(g3, x, s13);
+                                x = Vector256.Create(v[2]);
+                                s20 = Vector256.FusedMultiplyAdd(g0, x, s20);
+                                s21 = Vector256.FusedMultiplyAdd(g1, x, s21);
+                                s22 = Vector256.FusedMultiplyAdd(g2, x, s22);
+                                s23 = Vector256.FusedMultiplyAdd(g3, x, s23);
+                            }
+                        }
+                    // Column ky·kc + j + t of dW, rows o … o + 31: a strided scatter of 96 sums, once per layer.
+                    float* column = dWeight + (long)o * 9 * inChannels + ky * kc + j;
+                    AddColumn(column, 9 * inChannels, s00, s01, s02, s03);
+                    AddColumn(column + 1, 9 * inChannels, s10, s11, s12, s13);
+                    AddColumn(column + 2, 9 * inChannels, s20, s21, s22, s23);
+                }
+    }
+
+    private static void AddColumn(float* column, nint stride, Vector256<float> s0, Vector256<float> s1, Vector256<float> s2, Vector256<float> s3)
+    {
+        for (int r = 0; r < 8; r++)
+        {
+            column[r * stride] += s0.GetElement(r);
+            column[(r + 8) * stride] += s1.GetElement(r);
+            column[(r + 16) * stride] += s2.GetElement(r);
+            column[(r + 24) * stride] += s3.GetElement(r);
+        }
+    }
+
+    /// <summary>
+    /// dW[o, ky·kc + j] += Σ_pixels dy[p, o] · P[p's window row ky][j] for few outputs (a conditioner's last layer):
+    /// 48 values of j x 2 outputs accumulate in 12 registers over every pixel of the batch (6 loads, 2 broadcasts,
+    /// 12 FMAs per pixel) instead of an 8-row GEMM tile of which 2 or 4 rows are used. Needs 3·in a multiple of 48.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightGradientFewOutputs(float* grid, float* dy, int images, int height, int width, int inChannels, int outChannels, float* dWeight)
+    {
+        int paddedWidth = width + 2, imageRows = (height + 2) * paddedWidth, kc = 3 * inChannels;
+        for (int ky = 0; ky < 3; ky++)
+            for (int j = 0; j < kc; j += 48)
+                for (int o = 0; o < outChannels; o += 2)
+                {
+                    // An odd last output pairs with itself and adds once.
+                    int o1 = Math.Min(o + 1, outChannels - 1);
+                    Vector256<float> s00 = default, s01 = default, s02 = default, s03 = default, s04 = default, s05 = default;
+                    Vector256<float> s10 = default, s11 = default, s12 = default, s13 = default, s14 = default, s15 = default;
+                    for (int b = 0; b < images; b++)
+                        for (int h = 0; h < height; h++)
+                        {
+                            float* g = dy + ((long)b * height + h) * width * outChannels;
+                            float* v = grid + ((long)b * imageRows + (h + ky) * paddedWidth) * inChannels + j;
+                            for (int w = 0; w < width; w++, g += outChannels, v += inChannels)
+                            {
+                                var x0 = Vector256.Create(g[o]);
+                                var x1 = Vector256.Create(g[o1]);
+                                var p = Vector256.Load(v);
+                                s00 = Vector256.FusedMultiplyAdd(p, x0, s00);
+                                s10 = Vector256.FusedMultiplyAdd(p, x1, s10);
+                                p = Vector256.Load(v + 8);
+                                s01 = Vector256.FusedMultiplyAdd(p, x0, s01);
+                                s11 = Vector256.FusedMultiplyAdd(p, x1, s11);
+                                p = Vector256.Load(v + 16);
+                                s02 = Vector256.FusedMultiplyAdd(p, x0, s02);
+                                s12 = Vector256.FusedMultiplyAdd(p, x1, s12);
+                                p = Vector256.Load(v + 24);
+                                s03 = Vector256.FusedMultiplyAdd(p, x0, s03);
+                                s13 = Vector256.FusedMultiplyAdd(p, x1, s13);
+                                p = Vector256.Load(v + 32);
+                                s04 = Vector256.FusedMultiplyAdd(p, x0, s04);
+                                s14 = Vector256.FusedMultiplyAdd(p, x1, s14);
+                                p = Vector256.Load(v + 40);
+                                s05 = Vector256.FusedMultiplyAdd(p, x0, s05);
+                                s15 = Vector256.FusedMultiplyAdd(p, x1, s15);
+                            }
+                        }
+                    float* row = dWeight + (long)o * 9 * inChannels + ky * kc + j;
+                    AddRow(row, s00, s01, s02, s03, s04, s05);
+                    if (o1 != o)
+                        AddRow(row + 9 * inChannels, s10, s11, s12, s13, s14, s15);
+                }
+    }
+
+    private static void AddRow(float* row, Vector256<float> s0, Vector256<float> s1, Vector256<float> s2, Vector256<float> s3, Vector256<float> s4, Vector256<float> s5)
+    {
+        (Vector256.Load(row) + s0).Store(row);
+        (Vector256.Load(row + 8) + s1).Store(row + 8);
+        (Vector256.Load(row + 16) + s2).Store(row + 16);
+        (Vector256.Load(row + 24) + s3).Store(row + 24);
+        (Vector256.Load(row + 32) + s4).Store(row + 32);
+        (Vector256.Load(row + 40) + s5).Store(row + 40);
     }
 
     /// <summary>
