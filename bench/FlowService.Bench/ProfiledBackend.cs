@@ -54,10 +54,11 @@ internal sealed partial class ProfiledBackend : IBackend
 
     public void Fill(Tensor destination, float value) => Time("Fill", destination, () => _inner.Fill(destination, value));
 
-    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output)
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity)
     {
         long start = Now();
-        bool done = _inner.TryConvolve3x3(pixels, height, width, weight, output);
+        bool done = _inner.TryConvolve3x3(pixels, height, width, weight, output, bias, activation);
         Add(new OpKey("Conv3x3", $"{output.Rows}x{output.Cols}x{9 * pixels.Cols}"), start);
         return done;
     }

@@ -5,7 +5,7 @@ namespace FlowService.Model.Tests.Neural;
 /// <summary>
 /// The im2col-free 3x3 convolution against <see cref="ReferenceConvolution"/>, on both vector paths (AVX-512 8 x 32 tiles
 /// and AVX2 6 x 16 tiles; a path this processor lacks is skipped), for the forward and for the input gradient
-/// (transposed, flipped weight) and the weight gradient (GEMMs over the padded grid, or register accumulation over the
+/// (transposed, flipped weight), the fused bias and activation, and the weight gradient (GEMMs over the padded grid, or register accumulation over the
 /// pixels for few inputs or few outputs), at widths that leave a partial last tile and channel counts that leave partial strips.
 /// </summary>
 public sealed class DirectConvolution3x3Tests
@@ -47,6 +47,16 @@ public sealed class DirectConvolution3x3Tests
         var expected = ReferenceConvolution.Forward(x, images, height, width, inChannels, weight, outChannels, kernel: 3);
         for (int i = 0; i < expected.Length; i++)
             AssertClose(expected[i], y[i], $"y[{i}]");
+
+        // The fused epilogue: y = f(conv + b), each output once (the overlapping last tile must not apply it twice).
+        var bias = Random(outChannels, seed: 5);
+        foreach (var (activation, f) in new (FusedActivation, Func<double, double>)[] { (FusedActivation.Relu, v => Math.Max(v, 0)), (FusedActivation.Tanh, Math.Tanh) })
+        {
+            Array.Fill(y, float.NaN);
+            DirectConvolution3x3.Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight: false, y, bias, activation, path);
+            for (int i = 0; i < expected.Length; i++)
+                AssertClose(f(expected[i] + bias[i % outChannels]), y[i], $"{activation} y[{i}]");
+        }
 
         var dy = Random(pixels * outChannels, seed: 3);
         var dx = new float[pixels * inChannels];

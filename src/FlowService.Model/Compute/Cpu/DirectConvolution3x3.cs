@@ -42,10 +42,18 @@ public static unsafe class DirectConvolution3x3
     /// <summary>
     /// y[(b,h,w), o] = Σ_{ky,kx,i} W[o, (ky·3 + kx)·in + i] · x[(b, h+ky-1, w+kx-1), i] (zero outside), overwriting y;
     /// with <paramref name="transposedWeight"/>, W is the [in', 9·out'] weight of the convolution whose input gradient
-    /// this is (so <paramref name="x"/> has in' = W's rows channels and y has out' = W's columns / 9).
+    /// this is (so <paramref name="x"/> has in' = W's rows channels and y has out' = W's columns / 9). With a
+    /// <paramref name="bias"/> (out floats), y = f(conv + bias) for <paramref name="activation"/> f, applied to each image
+    /// row of y right after its tiles are stored (while it is in L1), not in a second pass over y.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ManagedGemmPath path = ManagedGemmPath.Best)
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ManagedGemmPath path = ManagedGemmPath.Best) =>
+        Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, [], FusedActivation.Identity, path);
+
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, int, int, int, int, ReadOnlySpan{float}, int, bool, Span{float}, ManagedGemmPath)"/>
+    public static void Forward(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ReadOnlySpan<float> bias, FusedActivation activation,
+        ManagedGemmPath path = ManagedGemmPath.Best)
     {
         path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
         if (!Supports(width, path))
@@ -57,12 +65,29 @@ public static unsafe class DirectConvolution3x3
         long pixels = (long)images * height * width;
         if (x.Length < pixels * inChannels || y.Length < pixels * outChannels || weight.Length < 9L * inChannels * outChannels)
             throw new ArgumentException($"Buffers too small for {images} images of {height}x{width}, {inChannels} -> {outChannels} channels.");
+        if (!bias.IsEmpty && bias.Length != outChannels)
+            throw new ArgumentException($"The bias has {bias.Length} values, not one per output ({outChannels}).", nameof(bias));
+        var epilogue = new Epilogue(bias, activation);
         if (outChannels <= DotProductOutputs)
-            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
         else if (path == ManagedGemmPath.Vector512)
-            Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+            Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
         else
-            Run<Avx2MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+            Run<Avx2MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
+    }
+
+    /// <summary>The fused bias and activation of a layer's forward (none when the bias is empty), applied per output image row.</summary>
+    private readonly ref struct Epilogue(ReadOnlySpan<float> bias, FusedActivation activation)
+    {
+        private readonly ReadOnlySpan<float> _bias = bias;
+
+        public void Apply(float* row, int pixels, int channels)
+        {
+            if (_bias.IsEmpty)
+                return;
+            var values = new Span<float>(row, pixels * channels);
+            BiasActivation.Forward(values, _bias, values, activation);
+        }
     }
 
     /// <summary>
@@ -270,7 +295,7 @@ public static unsafe class DirectConvolution3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunDotProducts(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y)
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, Epilogue epilogue)
     {
         int paddedWidth = width + 2, imageFloats = (height + 2) * paddedWidth * inChannels, kc = 3 * inChannels;
         int vectorEnd = kc & ~7;
@@ -296,6 +321,7 @@ public static unsafe class DirectConvolution3x3
             {
                 Pad(px + (long)b * height * width * inChannels, height, width, inChannels, image);
                 for (int h = 0; h < height; h++)
+                {
                     for (int start = 0; ; start += DotPixels)
                     {
                         // The last tile ends at the row's end, overlapping the one before (recomputing the same values).
@@ -316,6 +342,8 @@ public static unsafe class DirectConvolution3x3
                         if (w0 == width - DotPixels)
                             break;
                     }
+                    epilogue.Apply(py + ((long)b * height + h) * width * outChannels, width, outChannels);
+                }
             }
         }
     }
@@ -376,7 +404,7 @@ public static unsafe class DirectConvolution3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TKernel>(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y) where TKernel : struct, IGemmMicroKernel
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, Epilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
@@ -442,6 +470,7 @@ public static unsafe class DirectConvolution3x3
                         if (w0 == width - rows)
                             break;
                     }
+                    epilogue.Apply(yRow, width, outChannels);
                 }
             }
         }
