@@ -12,7 +12,7 @@ namespace FlowService.Bench;
 /// Wall time of each training step of <see cref="ImageBenchmark"/>'s flow, on the trainer's own path (gather,
 /// dequantization noise, <see cref="ShardedGradient"/>, global-norm clip, AdamW): the first steps one by one
 /// (JIT tiers, first-touch allocations: what a short epoch pays) and the median and best of the rest, with the
-/// bytes allocated per step. <c>FLOWSERVICE_THREADS=1</c> against the default shows how the step scales over cores.
+/// bytes allocated per step, and the process CPU time per step (steadier than wall time on a shared machine). <c>FLOWSERVICE_THREADS=1</c> against the default shows how the step scales over cores.
 /// </summary>
 internal static class ImageStepTiming
 {
@@ -44,6 +44,8 @@ internal static class ImageStepTiming
         var optimizer = new AdamW(flow.Backend, flow.Parameters.Length, new AdamWOptions());
         var x = new float[batch * d];
         var times = new double[steps];
+        var cpu = new double[steps];
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
         var random = new Random(4);
         long allocatedBefore = 0;
         var jitBefore = System.Runtime.JitInfo.GetCompilationTime();
@@ -56,6 +58,8 @@ internal static class ImageStepTiming
             if (step == shown)
                 allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             long started = Stopwatch.GetTimestamp();
+            process.Refresh();
+            var cpuStarted = process.TotalProcessorTime;
             int first = step * batch % (rows - batch);
             images.AsSpan(first * d, batch * d).CopyTo(x);
             UniformDequantization.AddNoise(x, random);
@@ -63,6 +67,8 @@ internal static class ImageStepTiming
             double norm = GradientClipping.GlobalNorm(flow.Backend, gradient.Gradient);
             optimizer.Update(flow.Parameters, gradient.Gradient, 1e-3, GradientClipping.Coefficient(norm, 5.0));
             times[step] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            process.Refresh();
+            cpu[step] = (process.TotalProcessorTime - cpuStarted).TotalMilliseconds;
             if (step == 0)
                 firstStep = $"first step: {(System.Runtime.JitInfo.GetCompilationTime() - jitBefore).TotalMilliseconds:F0} ms compiling " +
                     $"{System.Runtime.JitInfo.GetCompiledMethodCount() - methodsBefore} methods (all threads), " +
@@ -74,6 +80,9 @@ internal static class ImageStepTiming
         Console.WriteLine($"batch {batch}, {ShardedGradient.ShardsFor(batch, d)} shards on {ShardRunner.Shared.Degree} threads; load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine(firstStep);
         Console.WriteLine($"first steps (ms): {string.Join(' ', times.Take(shown).Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))}");
+        var restCpu = cpu[Math.Min(shown, steps)..].Order().ToArray();
+        if (restCpu.Length > 0)
+            Console.WriteLine($"steps {shown + 1}-{steps}: process CPU time median {restCpu[restCpu.Length / 2]:F1} ms per step (all threads; spinning workers included), first step {cpu[0]:F1} ms");
         if (rest.Length > 0)
             Console.WriteLine($"steps {shown + 1}-{steps}: median {rest[rest.Length / 2]:F1} ms, best {rest[0]:F1} ms ({batch * 1000 / rest[rest.Length / 2]:F0} / {batch * 1000 / rest[0]:F0} images/s), " +
                 $"{allocated / (double)rest.Length:F0} bytes allocated per step");
