@@ -410,16 +410,11 @@ public static unsafe class DirectConvolution3x3
         int padded = (outChannels + narrow - 1) / narrow * narrow;
         int paddedWidth = width + 2, imageFloats = (height + 2) * paddedWidth * inChannels;
         float* tile = stackalloc float[8 * 32];
-        // Few input channels (an input layer, or the input gradient of an output layer) make k = 3·in per kernel row
-        // too short for a tile (its 16 accumulators stored and reloaded 3 times per 18 FMAs at in = 2): there the three
-        // input rows under an output row are stacked per pixel, so one tile call runs k = 9·in and stores once.
-        bool stacked = inChannels <= FewChannels;
         fixed (float* px = x, pw = weight, py = y)
         {
             float* packed = Scratch(ref t_weights, 9L * inChannels * padded);
-            PackWeights(pw, inChannels, outChannels, padded, transposedWeight, stacked, packed);
-            float* image = Scratch(ref t_padded, imageFloats + (stacked ? 3L * paddedWidth * inChannels : 0));
-            float* stack = image + imageFloats;
+            PackWeights(pw, inChannels, outChannels, padded, transposedWeight, packed);
+            float* image = Scratch(ref t_padded, imageFloats);
             int kc = 3 * inChannels;
             for (int b = 0; b < images; b++)
             {
@@ -427,8 +422,6 @@ public static unsafe class DirectConvolution3x3
                 Pad(px + (long)b * height * width * inChannels, height, width, inChannels, image);
                 for (int h = 0; h < height; h++)
                 {
-                    if (stacked)
-                        Stack(image + (long)h * paddedWidth * inChannels, paddedWidth, inChannels, stack);
                     float* yRow = py + ((long)b * height + h) * width * outChannels;
                     for (int start = 0; ; start += rows)
                     {
@@ -439,26 +432,16 @@ public static unsafe class DirectConvolution3x3
                             bool direct = j0 + strip <= outChannels;
                             float* c = direct ? yRow + (long)w0 * outChannels + j0 : tile;
                             nint ldc = direct ? outChannels : wide;
-                            if (stacked)
+                            for (int ky = 0; ky < 3; ky++)
                             {
-                                // Row w of A: stack[(w + kx)·3·in + ky·in + i], k = (kx, ky, i), rows 3·in apart.
-                                float* a = stack + (long)w0 * kc;
+                                float* a = image + ((h + ky) * paddedWidth + w0) * inChannels;
+                                float* bp = packed + (long)ky * kc * padded + j0;
+                                float beta = ky == 0 ? 0f : 1f;
                                 if (strip == wide)
-                                    TKernel.Wide(a, kc, 1, packed + j0, padded, 3 * kc, c, ldc, 1f, 0f);
+                                    TKernel.Wide(a, inChannels, 1, bp, padded, kc, c, ldc, 1f, beta);
                                 else
-                                    TKernel.Narrow(a, kc, 1, packed + j0, padded, 3 * kc, c, ldc, 1f, 0f);
+                                    TKernel.Narrow(a, inChannels, 1, bp, padded, kc, c, ldc, 1f, beta);
                             }
-                            else
-                                for (int ky = 0; ky < 3; ky++)
-                                {
-                                    float* a = image + ((h + ky) * paddedWidth + w0) * inChannels;
-                                    float* bp = packed + (long)ky * kc * padded + j0;
-                                    float beta = ky == 0 ? 0f : 1f;
-                                    if (strip == wide)
-                                        TKernel.Wide(a, inChannels, 1, bp, padded, kc, c, ldc, 1f, beta);
-                                    else
-                                        TKernel.Narrow(a, inChannels, 1, bp, padded, kc, c, ldc, 1f, beta);
-                                }
                             if (!direct)
                             {
                                 int keep = outChannels - j0;
@@ -476,27 +459,14 @@ public static unsafe class DirectConvolution3x3
         }
     }
 
-    /// <summary>stack[w·3·in + ky·in + i] = the padded image's row ky (of the three from <paramref name="rows"/>), pixel w, channel i.</summary>
-    private static void Stack(float* rows, int paddedWidth, int channels, float* stack)
-    {
-        for (int w = 0; w < paddedWidth; w++)
-            for (int ky = 0; ky < 3; ky++)
-                for (int i = 0; i < channels; i++)
-                    stack[(w * 3 + ky) * channels + i] = rows[((long)ky * paddedWidth + w) * channels + i];
-    }
-
-    /// <summary>
-    /// dst[((ky·3 + kx)·in + i)·padded + o] (stacked: dst[((kx·3 + ky)·in + i)·padded + o]) = the tap's weight from input
-    /// channel i to output o; zero for o ≥ out.
-    /// </summary>
-    private static void PackWeights(float* w, int inChannels, int outChannels, int padded, bool transposed, bool stacked, float* dst)
+    /// <summary>dst[((ky·3 + kx)·in + i)·padded + o] = the tap's weight from input channel i to output o; zero for o ≥ out.</summary>
+    private static void PackWeights(float* w, int inChannels, int outChannels, int padded, bool transposed, float* dst)
     {
         new Span<float>(dst, checked(9 * inChannels * padded)).Clear();
         for (int tap = 0; tap < 9; tap++)
             for (int i = 0; i < inChannels; i++)
             {
-                int order = stacked ? tap % 3 * 3 + tap / 3 : tap;
-                float* row = dst + ((long)order * inChannels + i) * padded;
+                float* row = dst + ((long)tap * inChannels + i) * padded;
                 if (!transposed)
                 {
                     // W is [out, 9·in]: W[o, tap·in + i].
