@@ -17,6 +17,7 @@ internal static class FlowProfile
     {
         string[] only = args.SkipWhile(a => a != "--only").Skip(1).Take(1).SelectMany(a => a.Split(',')).ToArray();
         bool images = args.Contains("--images");
+        ProfiledBackend.ThreadCpuTime = args.Contains("--cpu");
         int steps = args.Contains("--quick") ? 50 : 200;
         if (images)
             steps /= 10;

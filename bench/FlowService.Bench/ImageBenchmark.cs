@@ -19,7 +19,7 @@ namespace FlowService.Bench;
 /// </summary>
 internal static class ImageBenchmark
 {
-    private const string DefaultSpec = """{"type":"realnvp","image":[1,28,28],"levels":2,"steps":2,"channels":32,"blocks":1,"inputNorm":true}""";
+    internal const string DefaultSpec = """{"type":"realnvp","image":[1,28,28],"levels":2,"steps":2,"channels":32,"blocks":1,"inputNorm":true}""";
 
     public static int Run(string[] args)
     {

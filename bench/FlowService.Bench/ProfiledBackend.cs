@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using FlowService.Model.Compute;
 using FlowService.Model.Compute.Cpu;
 
@@ -8,10 +9,15 @@ namespace FlowService.Bench;
 /// <summary>
 /// Where time goes: an <see cref="IBackend"/> that forwards every op to the CPU backend and adds its
 /// wall time to a per-(op, shape) total, from every thread. A flow built on it runs exactly the CPU
-/// backend's code, plus ~30 ns of stopwatch per op (flow ops take microseconds).
+/// backend's code, plus ~30 ns of stopwatch per op (flow ops take microseconds). With
+/// <see cref="ThreadCpuTime"/> it adds the calling thread's CPU time instead (clock_gettime, ~1 µs per op), which
+/// time slices lost to other processes on a shared machine do not inflate.
 /// </summary>
-internal sealed class ProfiledBackend : IBackend
+internal sealed partial class ProfiledBackend : IBackend
 {
+    /// <summary>Time ops by the thread's CPU time (Linux) instead of the wall clock; set before profiling.</summary>
+    public static bool ThreadCpuTime { get; set; }
+
     private readonly CpuBackend _inner;
     private readonly ConcurrentDictionary<OpKey, Totals> _totals = new();
 
@@ -32,14 +38,14 @@ internal sealed class ProfiledBackend : IBackend
 
     public void Upload(ReadOnlySpan<float> source, Tensor destination)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = Now();
         _inner.Upload(source, destination);
         Add("Upload", destination, start);
     }
 
     public void Download(Tensor source, Span<float> destination)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = Now();
         _inner.Download(source, destination);
         Add("Download", source, start);
     }
@@ -48,17 +54,18 @@ internal sealed class ProfiledBackend : IBackend
 
     public void Fill(Tensor destination, float value) => Time("Fill", destination, () => _inner.Fill(destination, value));
 
-    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output)
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity)
     {
-        long start = Stopwatch.GetTimestamp();
-        bool done = _inner.TryConvolve3x3(pixels, height, width, weight, output);
+        long start = Now();
+        bool done = _inner.TryConvolve3x3(pixels, height, width, weight, output, bias, activation);
         Add(new OpKey("Conv3x3", $"{output.Rows}x{output.Cols}x{9 * pixels.Cols}"), start);
         return done;
     }
 
     public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = Now();
         bool done = _inner.TryConvolve3x3Backward(pixels, height, width, weight, dOutput, dWeight, dPixels);
         Add(new OpKey(dPixels is null ? "Conv3x3 backward (dW)" : "Conv3x3 backward", $"{dOutput.Rows}x{dOutput.Cols}x{9 * pixels.Cols}"), start);
         return done;
@@ -66,7 +73,7 @@ internal sealed class ProfiledBackend : IBackend
 
     public void Gemm(bool transposeA, bool transposeB, float alpha, Tensor a, Tensor b, float beta, Tensor c)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = Now();
         _inner.Gemm(transposeA, transposeB, alpha, a, b, beta, c);
         int k = transposeA ? a.Rows : a.Cols;
         string op = $"Gemm {(transposeA ? 'T' : 'N')}{(transposeB ? 'T' : 'N')}";
@@ -150,7 +157,7 @@ internal sealed class ProfiledBackend : IBackend
 
     public void AdamWStep(Tensor parameters, Tensor gradients, Tensor firstMoment, Tensor secondMoment, in AdamWStepSettings settings)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = Now();
         _inner.AdamWStep(parameters, gradients, firstMoment, secondMoment, settings);
         Add("AdamWStep", parameters, start);
     }
@@ -168,7 +175,7 @@ internal sealed class ProfiledBackend : IBackend
 
     private void Time(string op, Tensor shaped, Action call)
     {
-        long start = Stopwatch.GetTimestamp();
+        long start = Now();
         call();
         Add(op, shaped, start);
     }
@@ -177,10 +184,31 @@ internal sealed class ProfiledBackend : IBackend
 
     private void Add(OpKey key, long start)
     {
-        long ticks = Stopwatch.GetTimestamp() - start;
+        long ticks = Now() - start;
         var totals = _totals.GetOrAdd(key, _ => new Totals());
         Interlocked.Increment(ref totals.Calls);
         Interlocked.Add(ref totals.Ticks, ticks);
+    }
+
+    /// <summary>Wall-clock or thread-CPU time, in <see cref="Stopwatch"/> ticks.</summary>
+    private static long Now()
+    {
+        if (!ThreadCpuTime)
+            return Stopwatch.GetTimestamp();
+        ClockGetTime(ThreadCpuClock, out var time);
+        return (long)((time.Seconds * 1_000_000_000L + time.Nanoseconds) * (Stopwatch.Frequency / 1e9));
+    }
+
+    private const int ThreadCpuClock = 3;   // CLOCK_THREAD_CPUTIME_ID
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
     }
 
     private readonly record struct OpKey(string Op, string Shape);

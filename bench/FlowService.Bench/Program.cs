@@ -12,6 +12,7 @@ return args.FirstOrDefault() switch
     "digits" => DigitsBenchmark.Run(args[1..]),
     "digits-dequantization" => DigitsBenchmark.RunDequantization(args[1..]),
     "images" => ImageBenchmark.Run(args[1..]),
+    "image-steps" => ImageStepTiming.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -20,12 +21,13 @@ static int Usage()
     Console.WriteLine("FlowService benchmarks. Modes:");
     Console.WriteLine("  gemm [--quick]   GFLOP/s of the managed, OpenBLAS and reference GEMMs on flow shapes and 512x256x256");
     Console.WriteLine("  flows [--seconds S] [--only realnvp_d8,...]   training samples/s, scoring rows/s and single-row latency of the flows bench/torch_bench.py runs (JSON lines)");
-    Console.WriteLine("  flow-profile [--quick] [--only ...]   the same flows' time per backend op and shape (training step, 512-row and 1-row scoring)");
+    Console.WriteLine("  flow-profile [--quick] [--images] [--cpu] [--only ...]   the same flows' time per backend op and shape (--cpu: thread CPU time, for a shared machine) (training step, 512-row and 1-row scoring)");
     Console.WriteLine("  reverse-kl [--flow JSON] [--epochs N] [--steps N] [--batch N] [--lr X] [--only mixture4_d10,...]   reverse-KL fits of targets with known log Z: log Z error, ESS, modes found (JSON lines)");
     Console.WriteLine("  reverse-kl-speed [--seconds S] [--dims 2,10]   reverse-KL training samples/s on the funnel (bench/torch_reverse_kl_bench.py is the PyTorch side)");
     Console.WriteLine("  digits [--epochs N] [--hidden H] [--components K] [--layers L] [--seeds S]   held-out bits/dim on sklearn's dequantized digits: flowpp vs realnvp at equal parameter count (JSON lines)");
     Console.WriteLine("  digits-dequantization [--epochs N] [--model SPEC] [--dequantizer SPEC]   held-out bound in bits/dim on digits: uniform vs variational dequantization at the same budget");
     Console.WriteLine("  images [--train N] [--test M] [--epochs E] [--batch B] [--spec JSON] [--png FILE]   Fashion-MNIST: test bits/dim, histogram baseline, uniform-noise AUROC, training and scoring images/s (bench/torch_images.py is the PyTorch side)");
+    Console.WriteLine("  image-steps [--steps N] [--batch B] [--spec JSON]   wall time per training step of the images flow on the trainer's path: the first steps, then median and best");
     Console.WriteLine("  count SHAPE train|score|latency CALLS   exactly CALLS calls after 3 warm-ups (SHAPE spline: reference|kernel), for instruction counts under valgrind (see InstructionCount.cs)");
     return 1;
 }

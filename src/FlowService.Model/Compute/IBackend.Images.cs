@@ -1,3 +1,5 @@
+using FlowService.Model.Compute.Cpu;
+
 namespace FlowService.Model.Compute;
 
 public partial interface IBackend
@@ -21,9 +23,12 @@ public partial interface IBackend
     /// <summary>
     /// output = conv3x3(pixels; weight) (stride 1, zero padding 1, no bias) computed directly, without im2col, where this
     /// backend has such a path for the shape; returns false and leaves output alone where it has none (the caller
-    /// then runs <see cref="Im2Col3x3"/> and a GEMM). weight is [out, 9·in] in (ky, kx, in) order.
+    /// then runs <see cref="Im2Col3x3"/> and a GEMM). weight is [out, 9·in] in (ky, kx, in) order. With a
+    /// <paramref name="bias"/> (1 x out) the layer's epilogue is fused: output = f(conv + bias) for <paramref name="activation"/> f,
+    /// applied while each output row is still in cache instead of in a second pass over the whole output.
     /// </summary>
-    bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output);
+    bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity);
 
     /// <summary>
     /// The backward of <see cref="TryConvolve3x3"/> on the same terms: <b>adds</b> dL/dweight to dWeight and, when

@@ -209,6 +209,9 @@ public sealed class NormalizingFlow
     /// <summary>A context for one training shard, with this shard's gradient arena (1 x Parameters.Length on the backend).</summary>
     public FlowContext CreateTrainingContext(Tensor gradients) => new(Backend, Parameters, gradients);
 
+    /// <summary>A training context over a shared <paramref name="workspace"/> (one shard at a time may use it).</summary>
+    public FlowContext CreateTrainingContext(Tensor gradients, Workspace workspace) => new(Backend, Parameters, gradients, workspace);
+
     /// <summary>A zero gradient arena shaped like <see cref="Parameters"/>.</summary>
     public Tensor AllocateGradients() => Backend.Allocate(1, Parameters.Length);
 

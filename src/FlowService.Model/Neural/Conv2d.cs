@@ -74,6 +74,10 @@ public sealed class Conv2d
     public void Forward(FlowContext context, Tensor x, int height, int width, Tensor y, Tensor? residual = null)
     {
         var backend = context.Backend;
+        // A direct 3x3 convolution applies the bias and activation as it stores each output row (no residual here: only
+        // the blocks' 1x1 convolutions take one).
+        if (Kernel == 3 && residual is null && backend.TryConvolve3x3(x, height, width, context.Param(Weight), y, context.Param(Bias), Activation))
+            return;
         if (Kernel == 1 || !backend.TryConvolve3x3(x, height, width, context.Param(Weight), y))
             backend.Gemm(false, true, 1f, Columns(context, x, height, width), context.Param(Weight), 0f, y);
         if (residual is not null)

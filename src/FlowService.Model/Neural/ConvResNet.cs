@@ -17,7 +17,16 @@ namespace FlowService.Model.Neural;
 /// </summary>
 public sealed class ConvResNet
 {
+    /// <summary>
+    /// Owner of the backward pass's gradient buffers, shared by every conditioner of a workspace: they are dead once
+    /// a Backward returns, so a flow of many couplings needs one set (per width) instead of one per coupling.
+    /// </summary>
+    private static readonly object BackwardScratch = new();
+
     private readonly Conv2d _input;
+    private readonly string[] _scratchNames;
+    private readonly string[] _hiddenNames;     // h0 … h{blocks}
+    private readonly string[] _innerNames;      // a0 … a{blocks - 1}
     private readonly (Conv2d Spatial, Conv2d Mix)[] _blocks;
     private readonly Conv2d _output;
 
@@ -30,6 +39,9 @@ public sealed class ConvResNet
             .ToArray();
         _output = new Conv2d(hiddenChannels, outChannels, 3, FusedActivation.Identity);
         HiddenChannels = hiddenChannels;
+        _hiddenNames = Enumerable.Range(0, blocks + 1).Select(j => $"h{j}").ToArray();
+        _innerNames = Enumerable.Range(0, blocks).Select(j => $"a{j}").ToArray();
+        _scratchNames = [$"dh{hiddenChannels}", $"dInner{hiddenChannels}", $"dPrevious{hiddenChannels}"];
     }
 
     public int InChannels => _input.InChannels;
@@ -63,12 +75,12 @@ public sealed class ConvResNet
     /// <summary>y = net(x) for x (B·H·W) x in and y (B·H·W) x out; the hidden activations stay in the workspace for Backward.</summary>
     public void Forward(FlowContext context, Tensor x, int height, int width, Tensor y)
     {
-        var h = Hidden(context, "h0", x.Rows);
+        var h = Hidden(context, _hiddenNames[0], x.Rows);
         _input.Forward(context, x, height, width, h);
         for (int j = 0; j < _blocks.Length; j++)
         {
-            var inner = Hidden(context, $"a{j}", x.Rows);
-            var next = Hidden(context, $"h{j + 1}", x.Rows);
+            var inner = Hidden(context, _innerNames[j], x.Rows);
+            var next = Hidden(context, _hiddenNames[j + 1], x.Rows);
             _blocks[j].Spatial.Forward(context, h, height, width, inner);
             _blocks[j].Mix.Forward(context, inner, height, width, next, residual: h);
             h = next;
@@ -83,15 +95,15 @@ public sealed class ConvResNet
     public void Backward(FlowContext context, Tensor x, int height, int width, Tensor y, Tensor dy, Tensor? dx)
     {
         int rows = x.Rows;
-        var h = Hidden(context, $"h{_blocks.Length}", rows);
-        var dh = Hidden(context, "dh", rows);
+        var h = Hidden(context, _hiddenNames[_blocks.Length], rows);
+        var dh = Scratch(context, 0, rows);
         _output.Backward(context, h, height, width, y, dy, dh);
-        var dInner = Hidden(context, "dInner", rows);
-        var dPrevious = Hidden(context, "dPrevious", rows);
+        var dInner = Scratch(context, 1, rows);
+        var dPrevious = Scratch(context, 2, rows);
         for (int j = _blocks.Length - 1; j >= 0; j--)
         {
-            var previous = Hidden(context, $"h{j}", rows);
-            var inner = Hidden(context, $"a{j}", rows);
+            var previous = Hidden(context, _hiddenNames[j], rows);
+            var inner = Hidden(context, _innerNames[j], rows);
             // dh becomes dL/d(pre-activation of h_{j+1}), which flows to h_j both through the skip and the branch.
             _blocks[j].Mix.Backward(context, inner, height, width, h, dh, dInner);
             _blocks[j].Spatial.Backward(context, previous, height, width, inner, dInner, dPrevious);
@@ -102,4 +114,6 @@ public sealed class ConvResNet
     }
 
     private Tensor Hidden(FlowContext context, string name, int rows) => context.Workspace.Get(this, name, rows, HiddenChannels);
+
+    private Tensor Scratch(FlowContext context, int which, int rows) => context.Workspace.Get(BackwardScratch, _scratchNames[which], rows, HiddenChannels);
 }

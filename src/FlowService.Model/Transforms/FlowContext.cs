@@ -11,11 +11,21 @@ namespace FlowService.Model.Transforms;
 public sealed class FlowContext
 {
     public FlowContext(IBackend backend, Tensor parameters, Tensor? gradients = null)
+        : this(backend, parameters, gradients, new Workspace(backend))
+    {
+    }
+
+    /// <summary>
+    /// A context over an existing <paramref name="workspace"/>: shards that run one after another on the same thread
+    /// can share one (their activations are dead once a shard's backward is done), so a batch split into more
+    /// shards than threads touches only one workspace's memory per thread.
+    /// </summary>
+    public FlowContext(IBackend backend, Tensor parameters, Tensor? gradients, Workspace workspace)
     {
         Backend = backend;
         Parameters = parameters;
         Gradients = gradients;
-        Workspace = new Workspace(backend);
+        Workspace = workspace;
     }
 
     public IBackend Backend { get; }
@@ -26,7 +36,7 @@ public sealed class FlowContext
     /// <summary>This shard's gradient arena (same layout), or null for inference.</summary>
     public Tensor? Gradients { get; }
 
-    /// <summary>Per-shard buffers, reused across batches of the same size.</summary>
+    /// <summary>Activation and scratch buffers, reused across batches of the same size (and by contexts that share them).</summary>
     public Workspace Workspace { get; }
 
     /// <summary>Context features (rows x C) for conditional flows, or null.</summary>

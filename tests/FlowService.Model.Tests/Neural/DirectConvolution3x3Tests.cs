@@ -5,7 +5,8 @@ namespace FlowService.Model.Tests.Neural;
 /// <summary>
 /// The im2col-free 3x3 convolution against <see cref="ReferenceConvolution"/>, on both vector paths (AVX-512 8 x 32 tiles
 /// and AVX2 6 x 16 tiles; a path this processor lacks is skipped), for the forward and for the input gradient
-/// (transposed, flipped weight) and the weight gradient (GEMMs over the padded grid), at widths that leave a partial last tile and channel counts that leave partial strips.
+/// (transposed, flipped weight), the fused bias and activation, and the weight gradient (GEMMs over the padded grid, or register accumulation over the
+/// pixels for few inputs or few outputs), at widths that leave a partial last tile and channel counts that leave partial strips.
 /// </summary>
 public sealed class DirectConvolution3x3Tests
 {
@@ -19,6 +20,11 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 1, 9, 8, 5, 37);       // the width is exactly one AVX-512 tile; 37 = a wide and a narrow strip and a tail
             data.Add(path, 3, 7, 11, 9, 64);      // 11 wide: two overlapping tiles
             data.Add(path, 1, 1, 6, 3, 2);        // one row: every vertical tap but the centre is padding
+            data.Add(path, 2, 14, 14, 2, 32);     // the 14x14 level's input convolution (2 channels)
+            data.Add(path, 2, 28, 28, 32, 2);     // the 28x28 level's output layer
+            data.Add(path, 2, 5, 10, 7, 3);       // an odd output count, k = 21 not a whole number of vectors, 10 = 4 + 4 + 2 pixels
+            data.Add(path, 2, 6, 9, 16, 3);       // the few-output weight gradient with an odd output count
+            data.Add(path, 1, 7, 12, 3, 64);      // the few-input weight gradient: 3 inputs (k = 9 per kernel row), two 32-output blocks
         }
         return data;
     }
@@ -41,6 +47,16 @@ public sealed class DirectConvolution3x3Tests
         var expected = ReferenceConvolution.Forward(x, images, height, width, inChannels, weight, outChannels, kernel: 3);
         for (int i = 0; i < expected.Length; i++)
             AssertClose(expected[i], y[i], $"y[{i}]");
+
+        // The fused epilogue: y = f(conv + b), each output once (the overlapping last tile must not apply it twice).
+        var bias = Random(outChannels, seed: 5);
+        foreach (var (activation, f) in new (FusedActivation, Func<double, double>)[] { (FusedActivation.Relu, v => Math.Max(v, 0)), (FusedActivation.Tanh, Math.Tanh) })
+        {
+            Array.Fill(y, float.NaN);
+            DirectConvolution3x3.Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight: false, y, bias, activation, path);
+            for (int i = 0; i < expected.Length; i++)
+                AssertClose(f(expected[i] + bias[i % outChannels]), y[i], $"{activation} y[{i}]");
+        }
 
         var dy = Random(pixels * outChannels, seed: 3);
         var dx = new float[pixels * inChannels];

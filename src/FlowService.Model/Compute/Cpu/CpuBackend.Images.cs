@@ -65,12 +65,15 @@ public sealed partial class CpuBackend
                 }
     }
 
-    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output)
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity)
     {
         if (!DirectConvolutionRuns(pixels, height, width, weight, output))
             return false;
+        if (bias is not null)
+            RequireBiasRow(bias, output.Cols);
         DirectConvolution3x3.Forward(pixels.Span(), pixels.Rows / (height * width), height, width, pixels.Cols, weight.Span(), output.Cols,
-            transposedWeight: false, output.Span());
+            transposedWeight: false, output.Span(), bias is null ? ReadOnlySpan<float>.Empty : bias.Span(), activation);
         return true;
     }
 

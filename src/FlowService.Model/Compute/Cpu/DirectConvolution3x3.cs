@@ -20,7 +20,7 @@ namespace FlowService.Model.Compute.Cpu;
 /// tiles at 0, Rows, 2·Rows, …, and one last tile ending at W (overlapping, recomputing the same values), so the
 /// image width must be at least Rows; narrower images take the im2col path (<see cref="Supports"/>).
 /// </remarks>
-public static unsafe class DirectConvolution3x3
+public static unsafe partial class DirectConvolution3x3
 {
     [ThreadStatic] private static float[]? t_padded;
     [ThreadStatic] private static float[]? t_weights;
@@ -42,10 +42,18 @@ public static unsafe class DirectConvolution3x3
     /// <summary>
     /// y[(b,h,w), o] = Σ_{ky,kx,i} W[o, (ky·3 + kx)·in + i] · x[(b, h+ky-1, w+kx-1), i] (zero outside), overwriting y;
     /// with <paramref name="transposedWeight"/>, W is the [in', 9·out'] weight of the convolution whose input gradient
-    /// this is (so <paramref name="x"/> has in' = W's rows channels and y has out' = W's columns / 9).
+    /// this is (so <paramref name="x"/> has in' = W's rows channels and y has out' = W's columns / 9). With a
+    /// <paramref name="bias"/> (out floats), y = f(conv + bias) for <paramref name="activation"/> f, applied to each image
+    /// row of y right after its tiles are stored (while it is in L1), not in a second pass over y.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ManagedGemmPath path = ManagedGemmPath.Best)
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ManagedGemmPath path = ManagedGemmPath.Best) =>
+        Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, [], FusedActivation.Identity, path);
+
+    /// <inheritdoc cref="Forward(ReadOnlySpan{float}, int, int, int, int, ReadOnlySpan{float}, int, bool, Span{float}, ManagedGemmPath)"/>
+    public static void Forward(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ReadOnlySpan<float> bias, FusedActivation activation,
+        ManagedGemmPath path = ManagedGemmPath.Best)
     {
         path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
         if (!Supports(width, path))
@@ -57,12 +65,29 @@ public static unsafe class DirectConvolution3x3
         long pixels = (long)images * height * width;
         if (x.Length < pixels * inChannels || y.Length < pixels * outChannels || weight.Length < 9L * inChannels * outChannels)
             throw new ArgumentException($"Buffers too small for {images} images of {height}x{width}, {inChannels} -> {outChannels} channels.");
+        if (!bias.IsEmpty && bias.Length != outChannels)
+            throw new ArgumentException($"The bias has {bias.Length} values, not one per output ({outChannels}).", nameof(bias));
+        var epilogue = new Epilogue(bias, activation);
         if (outChannels <= DotProductOutputs)
-            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
         else if (path == ManagedGemmPath.Vector512)
-            Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+            Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
         else
-            Run<Avx2MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y);
+            Run<Avx2MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
+    }
+
+    /// <summary>The fused bias and activation of a layer's forward (none when the bias is empty), applied per output image row.</summary>
+    private readonly ref struct Epilogue(ReadOnlySpan<float> bias, FusedActivation activation)
+    {
+        private readonly ReadOnlySpan<float> _bias = bias;
+
+        public void Apply(float* row, int pixels, int channels)
+        {
+            if (_bias.IsEmpty)
+                return;
+            var values = new Span<float>(row, pixels * channels);
+            BiasActivation.Forward(values, _bias, values, activation);
+        }
     }
 
     /// <summary>
@@ -90,94 +115,45 @@ public static unsafe class DirectConvolution3x3
         fixed (float* px = x, pdy = dy, pdw = dWeight)
         {
             float* grid = Scratch(ref t_gridX, gridRows * inChannels);
-            float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
             for (int b = 0; b < images; b++)
                 Pad(px + (long)b * height * width * inChannels, height, width, inChannels, grid + (long)b * imageRows * inChannels);
-            // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded image.
-            new Span<float>(gradient, checked((int)(gridRows * outChannels))).Clear();
-            for (int b = 0; b < images; b++)
-                for (int h = 0; h < height; h++)
-                    new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
-                        .CopyTo(new Span<float>(gradient + ((long)b * imageRows + (long)h * paddedWidth) * outChannels, width * outChannels));
-            // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
-            int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
-            int n = 3 * inChannels;
-            // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
-            for (int ky = 0; ky < 3; ky++)
-                ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
-                    grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+            if (inChannels <= FewChannels && outChannels % 32 == 0)
+                WeightGradientFewInputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+            else if (outChannels <= DotProductOutputs && 3 * inChannels % 48 == 0)
+                WeightGradientFewOutputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+            else
+            {
+                // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded
+                // image; the two padding columns of each row and the two padding rows are zero (written, not cleared first).
+                float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
+                for (int b = 0; b < images; b++)
+                {
+                    float* image = gradient + (long)b * imageRows * outChannels;
+                    for (int h = 0; h < height; h++)
+                    {
+                        float* row = image + (long)h * paddedWidth * outChannels;
+                        new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
+                            .CopyTo(new Span<float>(row, width * outChannels));
+                        new Span<float>(row + (long)width * outChannels, 2 * outChannels).Clear();
+                    }
+                    new Span<float>(image + (long)height * paddedWidth * outChannels, 2 * paddedWidth * outChannels).Clear();
+                }
+                // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
+                int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
+                int n = 3 * inChannels;
+                // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
+                for (int ky = 0; ky < 3; ky++)
+                    ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
+                        grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+            }
         }
         if (!dx.IsEmpty)
             Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, dx, path);
     }
 
-    /// <summary>
-    /// Few outputs (a conditioner's last layer: 2 or 4 leaf parameters per pixel) would fill a fraction of a
-    /// register tile's columns; there each output is a dot product of 3·in contiguous values per kernel row,
-    /// vectorised along k.
-    /// </summary>
-    private const int DotProductOutputs = 4;
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RunDotProducts(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y)
-    {
-        int paddedWidth = width + 2, imageFloats = (height + 2) * paddedWidth * inChannels, kc = 3 * inChannels;
-        int vectorEnd = kc & ~7;
-        fixed (float* px = x, pw = weight, py = y)
-        {
-            // wk[(ky·out + o)·kc + kx·in + i]: the forward weight is already in this order, W[o, ky·kc + (kx·in + i)].
-            float* wk = pw;
-            long weightStride = 9L * inChannels, kyStride = kc;
-            if (transposedWeight)
-            {
-                wk = Scratch(ref t_weights, 3L * outChannels * kc);
-                for (int ky = 0; ky < 3; ky++)
-                    for (int o = 0; o < outChannels; o++)
-                        for (int kx = 0; kx < 3; kx++)
-                            for (int i = 0; i < inChannels; i++)
-                                wk[((long)ky * outChannels + o) * kc + kx * inChannels + i] = pw[(long)i * 9 * outChannels + (8 - (ky * 3 + kx)) * outChannels + o];
-                weightStride = kc;
-                kyStride = (long)outChannels * kc;
-            }
-            float* image = Scratch(ref t_padded, imageFloats);
-            for (int b = 0; b < images; b++)
-            {
-                Pad(px + (long)b * height * width * inChannels, height, width, inChannels, image);
-                for (int h = 0; h < height; h++)
-                    for (int w = 0; w < width; w++)
-                    {
-                        float* yPixel = py + (((long)b * height + h) * width + w) * outChannels;
-                        for (int o = 0; o < outChannels; o++)
-                        {
-                            var sum0 = Vector256<float>.Zero;
-                            var sum1 = Vector256<float>.Zero;
-                            float tail = 0f;
-                            for (int ky = 0; ky < 3; ky++)
-                            {
-                                float* a = image + ((h + ky) * paddedWidth + w) * inChannels;
-                                float* wr = wk + o * weightStride + ky * kyStride;
-                                int p = 0;
-                                for (; p + 16 <= vectorEnd; p += 16)
-                                {
-                                    sum0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + p), Vector256.Load(wr + p), sum0);
-                                    sum1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + p + 8), Vector256.Load(wr + p + 8), sum1);
-                                }
-                                for (; p < vectorEnd; p += 8)
-                                    sum0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + p), Vector256.Load(wr + p), sum0);
-                                for (; p < kc; p++)
-                                    tail = MathF.FusedMultiplyAdd(a[p], wr[p], tail);
-                            }
-                            yPixel[o] = Vector256.Sum(sum0 + sum1) + tail;
-                        }
-                    }
-            }
-        }
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TKernel>(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y) where TKernel : struct, IGemmMicroKernel
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, Epilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
@@ -226,6 +202,7 @@ public static unsafe class DirectConvolution3x3
                         if (w0 == width - rows)
                             break;
                     }
+                    epilogue.Apply(yRow, width, outChannels);
                 }
             }
         }

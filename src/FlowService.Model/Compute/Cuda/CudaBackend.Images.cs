@@ -1,3 +1,5 @@
+using FlowService.Model.Compute.Cpu;
+
 namespace FlowService.Model.Compute.Cuda;
 
 // The image ops (3x3 im2col/col2im, the logit preprocessing) have no kernels yet: the same
@@ -8,7 +10,8 @@ public sealed partial class CudaBackend
 
     public void Col2Im3x3(Tensor columns, int height, int width, Tensor pixels) => throw NotOnGpu(nameof(Col2Im3x3));
 
-    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output) => false;
+    public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity) => false;
 
     public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels) => false;
 
