@@ -32,6 +32,7 @@ public static class LoggingSetup
             // Each host keeps its own logger (registered in DI) instead of replacing the static Log.Logger, so two hosts
             // in one process (tests) never write to each other's sinks.
             preserveStaticLogger: true);
+        CategoryCachingLoggerFactory.Decorate(builder.Services);
         return builder;
     }
 
