@@ -32,9 +32,10 @@ public sealed class InferenceMetrics
     private readonly ConcurrentDictionary<(string Model, int Version), Counter.Child> anomalySeries = new();
 
     /// <param name="registry">The host's registry (one per host, so two hosts in one test process never mix).</param>
-    public InferenceMetrics(CollectorRegistry registry)
+    /// <param name="exemplars">Whether samples carry the request's trace ids; none when not given.</param>
+    public InferenceMetrics(CollectorRegistry registry, MetricExemplars? exemplars = null)
     {
-        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+        var factory = (exemplars ?? new MetricExemplars(Recorded: false)).Factory(registry);
         rows = factory.CreateCounter("flowservice_inference_rows_total", "Rows scored, encoded, decoded or sampled, by model, version and operation.", CallLabels);
         duration = factory.CreateHistogram("flowservice_inference_duration_seconds", "Inference call duration, by model, version and operation.", CallLabels,
             new HistogramConfiguration { Buckets = DurationBuckets });
@@ -44,8 +45,8 @@ public sealed class InferenceMetrics
             new HistogramConfiguration { Buckets = BatchBuckets });
         queueDelay = factory.CreateHistogram("flowservice_inference_queue_delay_seconds", "Time a request waited in its model's batch queue, by operation.", ["operation"],
             new HistogramConfiguration { Buckets = QueueDelayBuckets });
-        rejected = factory.CreateCounter("flowservice_inference_rejected_total", "Inference requests refused for lack of capacity (503), by reason.", "reason");
-        anomalies = factory.CreateCounter("flowservice_inference_anomalies_total", "Scored rows flagged as anomalies, by model and version.", "model", "version");
+        rejected = factory.CreateCounter("flowservice_inference_rejected_total", "Inference requests refused for lack of capacity (503), by reason.", ["reason"]);
+        anomalies = factory.CreateCounter("flowservice_inference_anomalies_total", "Scored rows flagged as anomalies, by model and version.", ["model", "version"]);
         cacheHits = factory.CreateCounter("flowservice_model_cache_hits_total", "Model cache lookups answered from memory.");
         cacheMisses = factory.CreateCounter("flowservice_model_cache_misses_total", "Model cache lookups that loaded a checkpoint.");
         var loaded = factory.CreateGauge("flowservice_model_cache_loaded_models", "Model versions held in the cache.");

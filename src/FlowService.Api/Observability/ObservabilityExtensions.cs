@@ -23,6 +23,7 @@ public static class ObservabilityExtensions
             RuntimeMetrics.Register(registry);
             return registry;
         });
+        builder.Services.AddSingleton(new MetricExemplars(Recorded: TracingSetup.ExportsTraces(builder.Configuration)));
         builder.Services.AddSingleton<InferenceMetrics>();
         builder.Services.AddSingleton<TrainingMetrics>();
         builder.Services.AddSingleton<TrainingTelemetry>();
@@ -39,7 +40,17 @@ public static class ObservabilityExtensions
     {
         app.UseFlowServiceRequestLogging();
         var registry = app.Services.GetRequiredService<CollectorRegistry>();
-        app.UseHttpMetrics(options => options.SetMetricFactory(Prometheus.Metrics.WithCustomRegistry(registry)));
+        var exemplars = app.Services.GetRequiredService<MetricExemplars>();
+        app.UseHttpMetrics(options =>
+        {
+            options.SetMetricFactory(exemplars.Factory(registry));
+            if (!exemplars.Recorded)
+            {
+                // The HTTP middleware asks its own predicate per request, whatever the factory says.
+                options.RequestCount.ExemplarPredicate = _ => false;
+                options.RequestDuration.ExemplarPredicate = _ => false;
+            }
+        });
         return app;
     }
 

@@ -29,8 +29,7 @@ public static class TracingSetup
     public static WebApplicationBuilder AddTracing(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
-        bool export = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
-            || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
+        bool export = ExportsTraces(configuration);
         if (!(configuration.GetValue<bool?>(EnabledKey) ?? export))
             return builder;
         builder.Services.AddOpenTelemetry()
@@ -49,6 +48,11 @@ public static class TracingSetup
             });
         return builder;
     }
+
+    /// <summary>Whether spans leave the process: an OTLP endpoint (all signals, or traces) is configured.</summary>
+    public static bool ExportsTraces(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
+        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]);
 
     /// <summary>Kubelet probes and Prometheus scrapes every few seconds would be most of the traces and tell nothing.</summary>
     private static bool IsProbeOrScrape(PathString path) =>
