@@ -111,7 +111,10 @@ public static class PipelineCost
                 builder.UseSetting("FlowService:Auth:Mode", "none");
             // PIPELINE_SETTINGS="Key=Value;Key=Value" (configuration keys with ':') last, to price one setting at a time.
             foreach (var setting in (Environment.GetEnvironmentVariable("PIPELINE_SETTINGS") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
-                builder.UseSetting(setting.Split('=', 2)[0].Trim(), setting.Split('=', 2).ElementAtOrDefault(1)?.Trim() ?? "");
+            {
+                var keyValue = setting.Split('=', 2, StringSplitOptions.TrimEntries);
+                builder.UseSetting(keyValue[0], keyValue.ElementAtOrDefault(1) ?? "");
+            }
         }
     }
 }

@@ -39,7 +39,6 @@ public static class SecurityRegistration
         builder.Services.AddHostedService<BootstrapAdminKey>();
         builder.Services.AddHostedService<LastUsedFlusher>();
 
-        var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         // The running-jobs quota is enforced by whichever worker claims a job, so every worker process carries it.
         builder.Services.AddOptions<WorkerOptions>().Configure<IOptions<RateLimitOptions>>(
@@ -67,6 +66,7 @@ public static class SecurityRegistration
                         : ApiKeyAuthenticationHandler.SchemeName)
                 .AddJwtBearer(o => ConfigureJwt(o, jwt));
         builder.Services.AddAuthorization(ApiPolicies.Add);
+        var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
         return builder;

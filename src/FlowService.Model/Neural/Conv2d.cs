@@ -78,7 +78,10 @@ public sealed class Conv2d
         // the blocks' 1x1 convolutions take one).
         if (Kernel == 3 && residual is null && backend.TryConvolve3x3(x, height, width, context.Param(Weight), y, context.Param(Bias), Activation))
             return;
-        if (Kernel == 1 || !backend.TryConvolve3x3(x, height, width, context.Param(Weight), y))
+        // Otherwise the plain convolution, then the epilogue: the direct path once more only for a 3x3 with a residual (the
+        // attempt above would have taken a shape it runs), else im2col and a GEMM.
+        bool direct = Kernel == 3 && residual is not null && backend.TryConvolve3x3(x, height, width, context.Param(Weight), y);
+        if (!direct)
             backend.Gemm(false, true, 1f, Columns(context, x, height, width), context.Param(Weight), 0f, y);
         if (residual is not null)
             backend.AddScaled(residual, 1f, y);

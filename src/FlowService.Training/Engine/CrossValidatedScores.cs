@@ -13,7 +13,4 @@ public sealed record CrossValidatedScores(int Folds, float[] LogProb, double[]? 
 {
     /// <summary>The rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> of <see cref="LogProb"/>.</summary>
     public float[] Part(int start, int count) => LogProb.AsSpan(start, count).ToArray();
-
-    /// <summary>The rows <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> of <see cref="GaussianLogProb"/> (null without one).</summary>
-    public double[]? GaussianPart(int start, int count) => GaussianLogProb?.AsSpan(start, count).ToArray();
 }
