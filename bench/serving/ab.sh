@@ -4,7 +4,9 @@
 # each round measuring POST /score with 1,000 rows (JSON, 4 connections) and single rows (JSON, 64 connections,
 # batching on). Alternating (ABBA) spreads the shared machine's load drift over both builds; the summary reports each
 # build's median and best requests/s and the after/before ratio.
-# Usage: bench/serving/ab.sh BEFORE_DIR [seconds per wrk run, default 8] [rounds, default 3]
+# Each process is warmed for $WARMUP seconds (default 30) of single-row load before it is measured (serving_warm in
+# common.sh).
+# Usage: [WARMUP=30] bench/serving/ab.sh BEFORE_DIR [seconds per wrk run, default 8] [rounds, default 3]
 #   BEFORE_DIR: a folder with FlowService.Api.dll of the build to compare against, e.g. from
 #   git worktree add /tmp/before <commit> && dotnet build /tmp/before/src/FlowService.Api -c Release -o /tmp/before-bin
 #   AFTER=dir compares against that build instead of building this tree (e.g. a copy, so the tree may change meanwhile);
@@ -56,6 +58,7 @@ for round in $(seq "$rounds"); do
     start "$dir" "$extra"
     # The first request loads the model (aliased versions are warmed at start, this one is asked for by name).
     curl -sf -X POST "$url/score" -H 'Content-Type: application/json' --data-binary @"$out/bodies/score1000.json" > /dev/null
+    serving_warm "$out/bodies/score1.json"
     wrk_post "$build" 4 "$out/bodies/score1000.json" "score 1000 rows JSON, 4 connections"
     wrk_post "$build" 64 "$out/bodies/score1.json" "score 1 row JSON, 64 connections"
     stop

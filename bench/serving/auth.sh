@@ -3,7 +3,8 @@
 # (FlowService:Auth:Mode=none) against on (a bootstrap admin key presented as Authorization: Bearer, the per-key rate
 # limiter in the path with a limit too high to bite), in ABBA order (off on, on off, ...) on fresh processes over the same data
 # folder, so each ratio compares neighbours. The model is the serving benchmark's (RealNVP d=16, trained by `prepare`).
-# Usage: [ROUNDS=4] bench/serving/auth.sh [seconds per wrk run, default 10]. Results: JSON lines in $OUT (default bench/serving/out-auth/).
+# Each process is warmed for $WARMUP seconds (default 30) before it is measured (see serving_warm in common.sh).
+# Usage: [ROUNDS=4] [WARMUP=30] bench/serving/auth.sh [seconds per wrk run, default 10]. Results: JSON lines in $OUT (default bench/serving/out-auth/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
@@ -27,7 +28,8 @@ stop() { serving_stop; }
 record() { tee -a "$out/results.jsonl"; }
 score() { # label [authorization]
   curl -sf -X POST "$url/score" -H 'Content-Type: application/json' ${2:+-H "Authorization: $2"} --data-binary @"$out/bodies/score1.json" > /dev/null
-  echo "{\"label\":\"$1\",\"uptimeLoad\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | record
+  serving_warm "$out/bodies/score1.json" "${2:-}"
+  echo "{\"label\":\"$1\",\"warmupSeconds\":${WARMUP:-30},\"uptimeLoad\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" | record
   AUTHORIZATION="${2:-}" BODY="$out/bodies/score1.json" CONTENT_TYPE=application/json \
     wrk -t1 -c64 -d"${seconds}s" --timeout 5s -s bench/serving/post.lua "$url/score" | grep '^{' | record
 }

@@ -19,6 +19,20 @@ serving_start() {
 
 serving_stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
 
+# serving_warm BODY [AUTHORIZATION]: single-row-style load on POST /score for $WARMUP seconds (default 30), discarded.
+# A fresh process spends its first 15-30 s of load in the JIT: tier-0 code, then instrumented code, then the
+# optimized tier-1 rewrite of every hot method, on a background thread that competes with the requests for the
+# two cores (dotnet-counters: 300-500 methods compiled per second for the first 12 s of load, a trickle until
+# about 30 s; perf: libclrjit 11.5% of the process's samples 15-23 s in). A build or a setting with more code on the
+# request path (authentication, authorization, the rate limiter) pays more of that, so an 8 s measurement on a cold
+# process compares warm-ups, not steady states. Every measured run starts after this.
+serving_warm() {
+  local seconds=${WARMUP:-30}
+  (( seconds > 0 )) || return 0
+  AUTHORIZATION="${2:-}" BODY="$1" CONTENT_TYPE=application/json \
+    wrk -t1 -c64 -d"${seconds}s" --timeout 5s -s bench/serving/post.lua "$url/score" > /dev/null
+}
+
 # The machine line every results file starts with: date, cores, CPU model, AVX-512 or not, load.
 machine_json() {
   local avx512=false

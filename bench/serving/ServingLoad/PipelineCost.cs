@@ -37,8 +37,12 @@ public static class PipelineCost
                 throw new InvalidOperationException($"POST /score answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
             await response.Content.ReadAsByteArrayAsync();
         }
-        // Warm-up: tiered compilation reaches its optimized code and the model is loaded.
-        for (int i = 0; i < Math.Max(2000, requests / 2); i++)
+        // Warm-up: the model is loaded and tiered compilation reaches its optimized code. That takes time, not a count
+        // of requests: hot methods are rewritten at tier 1 (after an instrumented tier) on a background thread over the
+        // first 15-30 s of load, and a configuration with more code on the path (keys) has more to rewrite.
+        double warmupSeconds = double.Parse(Environment.GetEnvironmentVariable("PIPELINE_WARMUP_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture);
+        long warmupEnd = Stopwatch.GetTimestamp() + (long)(warmupSeconds * Stopwatch.Frequency);
+        for (int i = 0; i < Math.Max(2000, requests / 2) || Stopwatch.GetTimestamp() < warmupEnd; i++)
             await Post();
         using var allocations = Environment.GetEnvironmentVariable("PIPELINE_ALLOCATIONS") == "1" ? new AllocationTypes() : null;
         allocations?.Start();
