@@ -34,8 +34,9 @@ public static class InferenceInputReader
         }
 
         InferenceTarget target;
+        JsonMatrixRanges matrices = default;
         var targetProblem = format == PayloadFormat.Json
-            ? JsonInferenceReader.ReadTarget(body.Span, out target)
+            ? JsonInferenceReader.ReadTarget(body.Span, out target, out matrices)
             : InferenceTarget.FromQuery(request.Query, out target);
         if (targetProblem is not null)
             return (null, targetProblem);
@@ -76,18 +77,18 @@ public static class InferenceInputReader
             default:
                 // Images may come as nested [H][W] / [C][H][W] rows; latent codes are always flat.
                 var image = latent ? null : ImageModelShape.Of(version);
-                if (JsonInferenceReader.ReadMatrix(body.Span, matrixField, names, maxRows, out x, out rows, out bool present, image) is { } rowsProblem)
+                if (JsonInferenceReader.ReadMatrix(body.Span, matrices.Of(matrixField), matrixField, names, maxRows, out x, out rows, out bool present, image) is { } rowsProblem)
                     return (null, rowsProblem);
                 if (!present)
                     return (null, Problems.BadRequest($"'{matrixField}' must hold at least one row of {d} numbers ({string.Join(", ", names)}).", field: matrixField));
                 if (contextNames.Count == 0)
                 {
-                    if (JsonInferenceReader.HasElements(body.Span, "context"))
+                    if (JsonInferenceReader.HasElements(body.Span, matrices.Context))
                         return (null, Problems.BadRequest("This model is unconditional; send no 'context'.", field: "context"));
                 }
                 else
                 {
-                    if (JsonInferenceReader.ReadMatrix(body.Span, "context", contextNames, maxRows, out context, out int contextRows, out bool hasContext) is { } contextProblem)
+                    if (JsonInferenceReader.ReadMatrix(body.Span, matrices.Context, "context", contextNames, maxRows, out context, out int contextRows, out bool hasContext) is { } contextProblem)
                         return (null, contextProblem);
                     if (!hasContext)
                         return (null, Problems.BadRequest($"This model is conditional: 'context' must hold one row of {contextNames.Count} numbers ({string.Join(", ", contextNames)}) per data row.", field: "context"));

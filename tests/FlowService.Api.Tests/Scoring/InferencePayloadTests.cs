@@ -142,6 +142,16 @@ public class InferencePayloadTests
         Assert.Equal("z[0][1]", (await Problem(await client.PostAsync("/decode", Json("""{"model":"m","z":[[0,"x"]]}""")), HttpStatusCode.BadRequest)).Text("field"));
         // Property names match case-insensitively, as the web JSON defaults do.
         Assert.Single(await LogProbAsync(await client.PostAsync("/score", Json("""{"Model":"m","ROWS":[[3,-1]]}"""))));
+        // Pass one notes where each matrix field's value lies; pass two reads it from those bytes alone, whatever the value is.
+        foreach (string value in new[] { "\"[[1,2]]\"", "12", "true", "{}" })
+            Assert.Equal("rows", (await Problem(await client.PostAsync("/score", Json($$"""{"model":"m","rows": {{value}} }""")), HttpStatusCode.BadRequest)).Text("field"));
+        Assert.Equal("rows[0]", (await Problem(await client.PostAsync("/score", Json("""{"model":"m","rows":[1,2]}""")), HttpStatusCode.BadRequest)).Text("field"));
+        foreach (string body in new[] { """{"model":"m","rows":null}""", """{"model":"m"}""", """{"model":"m","rows":[[1,2]],"rows":null}""" })
+            Assert.Contains("at least one row", (await Problem(await client.PostAsync("/score", Json(body)), HttpStatusCode.BadRequest)).Text("detail"));
+        // A repeated property counts once, the last one, before or after the target fields.
+        Assert.Equal(3, (await LogProbAsync(await client.PostAsync("/score", Json("""{"rows":[[1,true]],"model":"m","rows":[[3,-1],[5,0.2],[1,-2.5]]}""")))).Length);
+        Assert.Equal("context", (await Problem(await client.PostAsync("/score", Json("""{"model":"m","rows":[[1,2]],"context":[[0]]}""")), HttpStatusCode.BadRequest)).Text("field"));
+        Assert.Single(await LogProbAsync(await client.PostAsync("/score", Json("""{"model":"m","rows":[[1,2]],"context":[]}"""))));
 
         Assert.Equal("version", (await Problem(await client.PostAsync("/score?model=m&version=one", new StringContent("x,y\n1,2\n", Encoding.UTF8, "text/csv")), HttpStatusCode.BadRequest)).Text("field"));
         var csvCell = await Problem(await client.PostAsync("/encode?model=m", new StringContent("x,y\n1,2\n3,abc\n", Encoding.UTF8, "text/csv")), HttpStatusCode.BadRequest);

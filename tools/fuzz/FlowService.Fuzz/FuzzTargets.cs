@@ -126,11 +126,12 @@ public static class FuzzTargets
     /// <summary>What /score does with a JSON body: the target fields, then the rows and context matrices.</summary>
     static void JsonInference(byte[] bytes)
     {
-        if (JsonInferenceReader.ReadTarget(bytes, out _) is not null)
+        if (JsonInferenceReader.ReadTarget(bytes, out _, out var matrices) is not null)
             return;
-        JsonInferenceReader.ReadMatrix(bytes, "rows", Names, 1_000, out _, out _, out _);
-        JsonInferenceReader.HasElements(bytes, "context");
-        JsonInferenceReader.ReadMatrix(bytes, "context", ["c"], 1_000, out _, out _, out _);
+        JsonInferenceReader.ReadMatrix(bytes, matrices.Rows, "rows", Names, 1_000, out _, out _, out _);
+        JsonInferenceReader.ReadMatrix(bytes, matrices.Z, "z", Names, 1_000, out _, out _, out _);
+        JsonInferenceReader.HasElements(bytes, matrices.Context);
+        JsonInferenceReader.ReadMatrix(bytes, matrices.Context, "context", ["c"], 1_000, out _, out _, out _);
     }
 
     /// <summary>What loading a checkpoint does with model.json before the weights: parse it, then size its spec.</summary>
