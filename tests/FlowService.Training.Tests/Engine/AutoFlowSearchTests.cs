@@ -46,6 +46,12 @@ public sealed class AutoFlowSearchTests : IDisposable
         Assert.Equal(16, large[3].Spec.GetProperty("base").GetProperty("components").GetInt32());
         Assert.Equal(0.3, large[3].Spec.GetProperty("base").GetProperty("shrinkage").GetDouble());
         Assert.Equal(2, large[4].Spec.GetProperty("base").GetProperty("components").GetInt32());
+
+        // Where it has more than two components, the mixture-base candidate trains right after the Gaussian, so the time
+        // budget cuts the slower network candidates rather than it; the list (the choice's order) is unchanged.
+        Assert.Equal([0, 1, 2, 3, 4], AutoFlowSearch.TrainingOrder(small));
+        Assert.Equal([0, 3, 1, 2, 4, 5, 6], AutoFlowSearch.TrainingOrder(large));
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6], AutoFlowSearch.TrainingOrder(AutoFlowSearch.Candidates(8_000, 10, 0, p)));
     }
 
     [Theory]
