@@ -77,6 +77,9 @@ foreach (var entry in names)
     var outcome = engine.Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(Path.GetTempPath(), "q-" + Guid.NewGuid())), new Quiet(), CancellationToken.None);
     var lp = new float[set.TestRows];
     outcome.Flow.LogProb(set.Test, set.TestRows, [], lp);
+    // QUALITY_ROWS=folder: each held-out row's served log p (one a line), for offline comparisons such as mixing two candidates.
+    if (Environment.GetEnvironmentVariable("QUALITY_ROWS") is { Length: > 0 } rowsFolder)
+        File.WriteAllLines(Path.Combine(rowsFolder, $"{name}.txt"), lp.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
     if (anomaly)
     {
         var positive = set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray();

@@ -39,7 +39,30 @@ public sealed class AutoFlowSearchTests : IDisposable
 
         var conditional = AutoFlowSearch.Candidates(50, 3, 2, p);
         Assert.Equal(["nsf-ar", "maf"], conditional.Select(c => c.Name));
+
+        // The one-block mixture base's components follow the rows: two on small sets, 16 on a million rows.
+        Assert.Equal(2, small[3].Spec.GetProperty("base").GetProperty("components").GetInt32());
+        Assert.Equal(0.6, small[3].Spec.GetProperty("base").GetProperty("shrinkage").GetDouble());
+        Assert.Equal(16, large[3].Spec.GetProperty("base").GetProperty("components").GetInt32());
+        Assert.Equal(0.3, large[3].Spec.GetProperty("base").GetProperty("shrinkage").GetDouble());
+        Assert.Equal(2, large[4].Spec.GetProperty("base").GetProperty("components").GetInt32());
+
+        // Where it has more than two components, the mixture-base candidate trains right after the Gaussian, so the time
+        // budget cuts the slower network candidates rather than it; the list (the choice's order) is unchanged.
+        Assert.Equal([0, 1, 2, 3, 4], AutoFlowSearch.TrainingOrder(small));
+        Assert.Equal([0, 3, 1, 2, 4, 5, 6], AutoFlowSearch.TrainingOrder(large));
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6], AutoFlowSearch.TrainingOrder(AutoFlowSearch.Candidates(8_000, 10, 0, p)));
     }
+
+    [Theory]
+    [InlineData(96, 4, 2)]            // iris' job
+    [InlineData(8_000, 10, 2)]        // the 10,000 x 10 timing job: below 5,000 rows per pair of components
+    [InlineData(10_000, 10, 4)]
+    [InlineData(44_800, 49, 16)]      // Fashion-MNIST 7x7: scikit-learn's cross-validated GMM takes 16
+    [InlineData(44_800, 100, 4)]      // wide rows: at least D² rows per full covariance
+    [InlineData(1_000_000, 20, 16)]
+    public void Mixture_components_grow_with_the_rows_in_powers_of_two(int rows, int features, int expected) =>
+        Assert.Equal(expected, AutoFlowSearch.MixtureComponents(rows, features));
 
     [Fact]
     public void Choose_keeps_the_simplest_candidate_within_one_standard_error_of_the_best()
