@@ -28,8 +28,6 @@ public static class SecurityRegistration
             .Validate(o => o.Jwt.HasUsableAuthority,
                 "FlowService:Auth:Jwt:Authority must be an absolute https URL; an http one (an issuer on loopback) needs FlowService:Auth:Jwt:RequireHttpsMetadata=false.")
             .ValidateOnStart();
-        if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(StorageRegistration.PostgresConnectionName)))
-            builder.Services.PostConfigure<AuthOptions>(o => o.KeyCacheMilliseconds ??= 0);
 
         var auth = builder.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>() ?? new AuthOptions();
         var state = Decide(auth, builder);
@@ -52,6 +50,10 @@ public static class SecurityRegistration
             builder.Services.Configure<RouteOptions>(routing => routing.SuppressCheckForUnhandledSecurityMetadata = true);
             return builder;
         }
+
+        // Replicas sharing PostgreSQL hear of each other's revocations (and cache verified keys only while they can).
+        if (!string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(StorageRegistration.PostgresConnectionName)))
+            builder.Services.AddHostedService<KeyRevocationListener>();
 
         var jwt = auth.Jwt;
         // With JWT configured a selector scheme sends JWT-shaped bearers to JwtBearer and the rest to the key handler;

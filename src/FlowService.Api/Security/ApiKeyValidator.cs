@@ -8,7 +8,9 @@ namespace FlowService.Api.Security;
 /// <summary>
 /// Checks presented keys: SHA-256 of the key, then a cache of verified keys by hash, asking the store when the entry
 /// is older than <see cref="AuthOptions.KeyCacheMilliseconds"/>. Unknown keys are never cached, so a key created on
-/// another replica works at once; revoking through this process drops the entry at once. Last-used times are
+/// another replica works at once; revoking through this process drops the entry at once, and through another replica
+/// (PostgreSQL) as its notification arrives (<see cref="KeyRevocationListener"/>, which also turns the cache off while
+/// it cannot hear them). Last-used times are
 /// recorded in memory (no database write per request) and flushed in batches by <see cref="LastUsedFlusher"/>.
 /// </summary>
 public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> options, TimeProvider clock)
@@ -29,6 +31,7 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
     readonly ConcurrentDictionary<string, Entry> _byHash = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, LastUse> _lastUsed = new(StringComparer.Ordinal);
     readonly long _cacheTicks = (long)(options.Value.KeyCacheMilliseconds ?? 1000) * Stopwatch.Frequency / 1000;
+    volatile bool _trustCache = true;
 
     /// <summary>The key's record when it exists and has not expired; otherwise null and why.</summary>
     public async ValueTask<(ApiKeyRecord? Key, string? Failure)> ValidateAsync(string presented, CancellationToken cancellationToken)
@@ -36,7 +39,8 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
         string hash = ApiKeys.Hash(presented);
         long now = Stopwatch.GetTimestamp();
         ApiKeyRecord? key;
-        if (_cacheTicks > 0 && _byHash.TryGetValue(hash, out var entry) && now - entry.VerifiedAt < _cacheTicks)
+        bool cache = _cacheTicks > 0 && _trustCache;
+        if (cache && _byHash.TryGetValue(hash, out var entry) && now - entry.VerifiedAt < _cacheTicks)
             key = entry.Key;
         else
         {
@@ -46,7 +50,7 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
                 _byHash.TryRemove(hash, out _);
                 return (null, "The API key is unknown or has been revoked.");
             }
-            if (_cacheTicks > 0)
+            if (cache)
                 _byHash[hash] = new Entry(key, now);
         }
         var at = clock.GetUtcNow();
@@ -66,6 +70,17 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
             if (entry.Key.Id == keyId)
                 _byHash.TryRemove(hash, out _);
         _lastUsed.TryRemove(keyId, out _);
+    }
+
+    /// <summary>Drops every verified key (revocations may have been missed, e.g. while the revocation channel was down).</summary>
+    public void ForgetAll() => _byHash.Clear();
+
+    /// <summary>False: every request asks the store (nothing tells this process of revocations elsewhere); true: the cache is used again.</summary>
+    public void TrustCache(bool trust)
+    {
+        _trustCache = trust;
+        if (!trust)
+            _byHash.Clear();
     }
 
     /// <summary>Last-used times not yet written, for GET /keys to show the newest.</summary>

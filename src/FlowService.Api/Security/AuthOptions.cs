@@ -22,9 +22,9 @@ public sealed class AuthOptions
     public bool MetricsRequireKey { get; set; }
 
     /// <summary>
-    /// How long a verified key is trusted before the store is asked again. Null: 1000 ms with the embedded store (one
-    /// process, which drops a revoked key from its cache at once), 0 with PostgreSQL (every request asks the shared
-    /// database, so a revocation through any replica applies at once on all of them).
+    /// How long a verified key is trusted before the store is asked again (null: 1000 ms; 0: every request asks the
+    /// store). A revocation does not wait for it: the replica that revokes drops the key at once, and with PostgreSQL
+    /// every other replica drops it when the revocation's notification arrives (<see cref="KeyRevocationListener"/>).
     /// </summary>
     public int? KeyCacheMilliseconds { get; set; }
 

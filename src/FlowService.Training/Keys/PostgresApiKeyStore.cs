@@ -4,9 +4,16 @@ using static FlowService.Training.Storage.PostgresCommand;
 
 namespace FlowService.Training.Keys;
 
-/// <summary>The shared key store: table <c>api_keys</c> in PostgreSQL, so every replica sees a revocation on its next look-up.</summary>
+/// <summary>
+/// The shared key store: table <c>api_keys</c> in PostgreSQL. Deleting a key, or replacing one (the bootstrap key's
+/// new value), also sends its id on <see cref="RevocationChannel"/> (NOTIFY, delivered when the change commits), so
+/// every replica's cache of verified keys can drop it at once.
+/// </summary>
 public sealed class PostgresApiKeyStore(PostgresDatabase database) : IApiKeyStore
 {
+    /// <summary>The LISTEN/NOTIFY channel that carries the ids of deleted or replaced keys.</summary>
+    public const string RevocationChannel = "flowservice_api_keys";
+
     const string Columns = "id, name, role, hash, created_at, expires_at, last_used_at";
 
     public async Task AddAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
@@ -19,10 +26,13 @@ public sealed class PostgresApiKeyStore(PostgresDatabase database) : IApiKeyStor
     public async Task UpsertAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        await ExecuteAsync(connection, null, $"""
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await ExecuteAsync(connection, transaction, $"""
             INSERT INTO api_keys ({Columns}) VALUES (@id, @name, @role, @hash, @created, @expires, NULL)
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, hash = excluded.hash, expires_at = excluded.expires_at
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, hash = excluded.hash, expires_at = excluded.expires_at;
+            SELECT pg_notify('{RevocationChannel}', @id);
             """, cancellationToken, Parameters(key));
+        await transaction.CommitAsync(cancellationToken);
     }
 
     public async Task<ApiKeyRecord?> FindByHashAsync(string hash, CancellationToken cancellationToken = default)
@@ -40,7 +50,12 @@ public sealed class PostgresApiKeyStore(PostgresDatabase database) : IApiKeyStor
     public async Task<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await ExecuteAsync(connection, null, "DELETE FROM api_keys WHERE id = @id", cancellationToken, ("id", id)) > 0;
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        bool deleted = await ExecuteAsync(connection, transaction, "DELETE FROM api_keys WHERE id = @id", cancellationToken, ("id", id)) > 0;
+        if (deleted)
+            await ExecuteAsync(connection, transaction, $"SELECT pg_notify('{RevocationChannel}', @id)", cancellationToken, ("id", id));
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
     }
 
     public async Task RecordLastUsedAsync(IReadOnlyDictionary<string, DateTimeOffset> lastUsed, CancellationToken cancellationToken = default)
