@@ -37,6 +37,7 @@ public sealed class NormalizingFlow
     /// thread's list under a lock (the most contended lock in the profile of single-row requests, ServingLoad pipeline).
     /// </summary>
     private readonly ConcurrentQueue<FlowContext> _contexts = new();
+    private Tensor? _transposed;
 
     private NormalizingFlow(FlowSpec spec, int features, int contextFeatures, int seed, ITransform transform, IBaseDistribution baseDistribution,
         Standardization? normalization, IBackend backend, ParameterLayout layout, Tensor parameters, bool generative)
@@ -124,8 +125,36 @@ public sealed class NormalizingFlow
         return values[..Layout.Length];
     }
 
+    /// <summary>
+    /// Marks the parameters final, for serving: inference contexts then read each dense layer's weight from a transposed
+    /// copy of the arena (<see cref="FlowContext.TransposedParameters"/>), built once here. Results are bit-identical;
+    /// parameter memory doubles. A frozen flow must not be trained (an optimizer writes the arena in place, and the
+    /// copy would go stale): <see cref="SetParameters"/> and <see cref="InitializeFromData"/> refuse.
+    /// </summary>
+    public void FreezeForServing()
+    {
+        if (_transposed is not null || Layout.Length == 0)
+            return;
+        var values = GetParameters();
+        var transposed = new float[Parameters.Length];
+        foreach (var slot in Layout.Slots)
+            for (int r = 0; r < slot.Rows; r++)
+                for (int c = 0; c < slot.Cols; c++)
+                    transposed[slot.Offset + c * slot.Rows + r] = values[slot.Offset + r * slot.Cols + c];
+        var arena = Backend.Allocate(1, Parameters.Length);
+        Backend.Upload(transposed, arena);
+        // Contexts made before this (pooled ones) have no copy: drop them, the next Rent makes new ones.
+        while (_contexts.TryDequeue(out _)) { }
+        _transposed = arena;
+    }
+
+    /// <summary>True after <see cref="FreezeForServing"/>.</summary>
+    public bool Frozen => _transposed is not null;
+
     public void SetParameters(ReadOnlySpan<float> values)
     {
+        if (Frozen)
+            throw new InvalidOperationException("This flow is frozen for serving; its parameters cannot change.");
         if (values.Length != Layout.Length)
             throw new ArgumentException($"The flow has {Layout.Length} parameters, not {values.Length}.", nameof(values));
         var padded = new float[Parameters.Length];
@@ -376,6 +405,8 @@ public sealed class NormalizingFlow
     /// </summary>
     public void InitializeFromData(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {
+        if (Frozen)
+            throw new InvalidOperationException("This flow is frozen for serving; its parameters cannot change.");
         CheckBatch(x, rows, context);
         if (!HasDataInitialization(Transform) && Base is not IDataInitialized)
             return;
@@ -605,7 +636,7 @@ public sealed class NormalizingFlow
             logDetHost[r] = -logDetHost[r];
     }
 
-    private FlowContext Rent() => _contexts.TryDequeue(out var context) ? context : new FlowContext(Backend, Parameters);
+    private FlowContext Rent() => _contexts.TryDequeue(out var context) ? context : new FlowContext(Backend, Parameters) { TransposedParameters = _transposed };
 
     private void CheckBatch(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context)
     {

@@ -52,7 +52,10 @@ public sealed class Linear
 
     public void Forward(FlowContext context, Tensor x, Tensor y)
     {
-        context.Backend.Gemm(false, true, 1f, x, context.Param(Weight), 0f, y);
+        if (context.ParamTransposed(Weight) is { } weightTransposed)
+            context.Backend.Gemm(false, false, 1f, x, weightTransposed, 0f, y);
+        else
+            context.Backend.Gemm(false, true, 1f, x, context.Param(Weight), 0f, y);
         context.Backend.BiasActivationForward(y, context.Param(Bias), y, Activation);
     }
 

@@ -48,6 +48,18 @@ public sealed class FlowContext
     /// <summary>Forward caches what Backward needs (training); off for inference.</summary>
     public bool RecordForBackward { get; set; }
 
+    /// <summary>
+    /// A copy of the parameter arena with every slot stored transposed ([cols, rows] at the same offset), for a flow
+    /// frozen for serving (<see cref="Flows.NormalizingFlow.FreezeForServing"/>); null otherwise. A dense layer's
+    /// y = x Wᵀ then multiplies by Wᵀ as stored instead of transposing W into the GEMM's packing buffer on every call,
+    /// which was a fifth of a lone row's CPU; the arithmetic, and so every bit of the result, is the same.
+    /// </summary>
+    public Tensor? TransposedParameters { get; init; }
+
+    /// <summary>Wᵀ of <paramref name="slot"/> ([cols, rows]) from <see cref="TransposedParameters"/>, or null without them.</summary>
+    public Tensor? ParamTransposed(ParameterSlot slot) =>
+        TransposedParameters is { } transposed ? new(transposed.Storage, transposed.Offset + slot.Offset, slot.Cols, slot.Rows) : null;
+
     /// <summary>The parameter tensor for <paramref name="slot"/> (a view into the arena).</summary>
     public Tensor Param(ParameterSlot slot) => new(Parameters.Storage, Parameters.Offset + slot.Offset, slot.Rows, slot.Cols);
 

@@ -199,6 +199,8 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
         var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend, generative: info.Generative);
         flow.SetParameters(checkpoint.Parameters(flow.Layout));
+        // A loaded checkpoint is only ever run (IDensityFlow has no training): dense layers read transposed weights.
+        flow.FreezeForServing();
         DefensiveMixture? defensive = null;
         if (info.DefensiveMixture is { } d)
         {
