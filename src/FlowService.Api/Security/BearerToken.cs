@@ -3,6 +3,15 @@ namespace FlowService.Api.Security;
 /// <summary>The credential of an <c>Authorization: Bearer &lt;token&gt;</c> header.</summary>
 public static class BearerToken
 {
+    /// <summary>The credential as a span of the header (no allocation); empty when there is none.</summary>
+    public static ReadOnlySpan<char> Span(HttpRequest request)
+    {
+        string? header = request.Headers.Authorization;
+        if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return [];
+        return header.AsSpan("Bearer ".Length).Trim();
+    }
+
     public static string? From(HttpRequest request)
     {
         string? header = request.Headers.Authorization;

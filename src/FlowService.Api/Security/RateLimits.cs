@@ -53,10 +53,15 @@ public static class RateLimits
     {
         if (state.Open || http.User.Identity?.IsAuthenticated != true)
             return null;
-        return http.User.FindFirstValue(ApiKeyAuthenticationHandler.KeyIdClaim) is { } keyId
-            ? "key:" + keyId
-            : "jwt:" + http.User.FindFirstValue("iss") + "|" + http.User.FindFirstValue("sub");
+        var user = http.User;
+        // An API key's principal is one object shared by all its requests (see ApiKeyAuthenticationHandler), so its
+        // partition name is made once; a JWT's principal is new per request.
+        if (user.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName)
+            return Partitions.GetValue(user, static key => "key:" + key.FindFirstValue(ApiKeyAuthenticationHandler.KeyIdClaim));
+        return "jwt:" + user.FindFirstValue("iss") + "|" + user.FindFirstValue("sub");
     }
+
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClaimsPrincipal, string> Partitions = [];
 
     static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
