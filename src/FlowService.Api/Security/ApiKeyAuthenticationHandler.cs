@@ -24,14 +24,16 @@ public sealed class ApiKeyAuthenticationHandler(
         // Most requests present a key verified a moment ago: answered from the validator's cache, from the header's
         // own characters, before any string is made of them.
         if (validator.TryCached(BearerToken.Span(Request), out var cached))
-            return AuthenticateResult.Success(Tickets.GetValue(cached, static k => Ticket(k.Id, k.Name, k.Role)));
+            return Success(cached);
         if (BearerToken.From(Request) is not { } token)
             return Request.Headers.Authorization.Count == 0
                 ? AuthenticateResult.NoResult()
                 : AuthenticateResult.Fail("The Authorization header must be 'Bearer <API key or token>'.");
         var (key, failure) = await validator.ValidateAsync(token, Context.RequestAborted);
-        return key is null ? AuthenticateResult.Fail(failure!) : AuthenticateResult.Success(Tickets.GetValue(key, static k => Ticket(k.Id, k.Name, k.Role)));
+        return key is null ? AuthenticateResult.Fail(failure!) : Success(key);
     }
+
+    static AuthenticateResult Success(ApiKeyRecord key) => AuthenticateResult.Success(Tickets.GetValue(key, static k => Ticket(k.Id, k.Name, k.Role)));
 
     /// <summary>
     /// One ticket per verified key record, shared by that key's requests while the validator caches the record: the

@@ -92,15 +92,14 @@ public sealed class ApiKeyValidator(IApiKeyStore store, IOptions<AuthOptions> op
         _lastUsed.TryRemove(keyId, out _);
     }
 
-    /// <summary>Drops every verified key (revocations may have been missed, e.g. while the revocation channel was down).</summary>
-    public void ForgetAll() => _byKey.Clear();
-
-    /// <summary>False: every request asks the store (nothing tells this process of revocations elsewhere); true: the cache is used again.</summary>
+    /// <summary>
+    /// False: every request asks the store (nothing tells this process of revocations elsewhere); true: the cache is used
+    /// again. Either way every key verified before is dropped: revocations may have been missed while nothing told of them.
+    /// </summary>
     public void TrustCache(bool trust)
     {
         _trustCache = trust;
-        if (!trust)
-            _byKey.Clear();
+        _byKey.Clear();
     }
 
     /// <summary>Last-used times not yet written, for GET /keys to show the newest.</summary>

@@ -12,14 +12,8 @@ public static class BearerToken
         return header.AsSpan("Bearer ".Length).Trim();
     }
 
-    public static string? From(HttpRequest request)
-    {
-        string? header = request.Headers.Authorization;
-        if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return null;
-        string token = header["Bearer ".Length..].Trim();
-        return token.Length == 0 ? null : token;
-    }
+    /// <summary>The credential as a string; null when there is none.</summary>
+    public static string? From(HttpRequest request) => Span(request) is { IsEmpty: false } token ? token.ToString() : null;
 
     /// <summary>A JWT is three base64url parts joined by '.'; API keys never contain a '.'.</summary>
     public static bool LooksLikeJwt(string token) => token.AsSpan().Count('.') == 2;

@@ -30,7 +30,6 @@ public sealed class KeyRevocationListener(PostgresDatabase database, ApiKeyValid
                 connection.Notification += (_, e) => validator.Forget(e.Payload);
                 await using (var listen = new NpgsqlCommand($"LISTEN {PostgresApiKeyStore.RevocationChannel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
-                validator.ForgetAll();
                 validator.TrustCache(true);
                 delay = TimeSpan.FromMilliseconds(200);
                 logger.LogDebug("Listening for key revocations on {Channel}.", PostgresApiKeyStore.RevocationChannel);
@@ -41,8 +40,10 @@ public sealed class KeyRevocationListener(PostgresDatabase database, ApiKeyValid
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException or IOException)
+            catch (Exception e)
             {
+                // Whatever broke the channel, the safe state is the same (no cache) and the host keeps serving: an
+                // exception escaping a BackgroundService would stop the whole process.
                 validator.TrustCache(false);
                 logger.LogWarning(e, "Lost the key-revocation channel; every request asks the database until it is back (retry in {Delay} ms).", delay.TotalMilliseconds);
             }
