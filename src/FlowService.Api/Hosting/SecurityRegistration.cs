@@ -3,6 +3,7 @@ using FlowService.Training.Jobs;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -15,7 +16,8 @@ namespace FlowService.Api.Hosting;
 /// </summary>
 public static class SecurityRegistration
 {
-    const string SelectorScheme = "FlowService";
+    /// <summary>With JWT configured, the default scheme: it forwards JWT-shaped bearers to JwtBearer and the rest to the key handler.</summary>
+    public const string SelectorScheme = "FlowService";
 
     public static WebApplicationBuilder AddSecurity(this WebApplicationBuilder builder)
     {
@@ -71,6 +73,10 @@ public static class SecurityRegistration
         var rateLimits = builder.Configuration.GetSection(RateLimitOptions.Section).Get<RateLimitOptions>() ?? new RateLimitOptions();
         builder.Services.AddRateLimiter(limiter => RateLimits.Configure(limiter, rateLimits, state));
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
+        // The two services the middlewares call per request, each with a fast path for a cached key in front of the
+        // framework's own (bench/RESULTS.md, "Serving, fifth pass").
+        Decorate<IAuthenticationService, CachedKeyAuthenticationService>(builder.Services, CachedKeyAuthenticationService.InnerKey);
+        Decorate<IPolicyEvaluator, RolePolicyEvaluator>(builder.Services, RolePolicyEvaluator.InnerKey);
         return builder;
     }
 
@@ -99,6 +105,25 @@ public static class SecurityRegistration
         app.Configuration.GetSection(AuthOptions.Section).Get<AuthOptions>()?.MetricsRequireKey == true
             ? metrics.RequireAuthorization(ApiPolicies.Reader)
             : metrics;
+
+    /// <summary>
+    /// Registers <typeparamref name="TDecorator"/> (a singleton) as <typeparamref name="TService"/> and keeps the
+    /// framework's registration, with its lifetime, under <paramref name="innerKey"/> for the decorator to fall back to.
+    /// </summary>
+    static void Decorate<TService, TDecorator>(IServiceCollection services, string innerKey)
+        where TService : class where TDecorator : class, TService
+    {
+        var framework = services.LastOrDefault(d => d.ServiceType == typeof(TService) && !d.IsKeyedService)
+            ?? throw new InvalidOperationException($"No {typeof(TService).Name} is registered to decorate.");
+        services.Add(framework switch
+        {
+            { ImplementationType: { } type } => new ServiceDescriptor(typeof(TService), innerKey, type, framework.Lifetime),
+            { ImplementationFactory: { } factory } => new ServiceDescriptor(typeof(TService), innerKey, (provider, _) => factory(provider), framework.Lifetime),
+            _ => throw new InvalidOperationException($"The framework's {typeof(TService).Name} is registered as an instance; expected a type or a factory."),
+        });
+        services.Remove(framework);
+        services.AddSingleton<TService, TDecorator>();
+    }
 
     static AuthenticationState Decide(AuthOptions auth, WebApplicationBuilder builder)
     {

@@ -33,20 +33,38 @@ public sealed class ApiKeyAuthenticationHandler(
         return key is null ? AuthenticateResult.Fail(failure!) : Success(key);
     }
 
-    static AuthenticateResult Success(ApiKeyRecord key) => AuthenticateResult.Success(Tickets.GetValue(key, static k => Ticket(k.Id, k.Name, k.Role)));
+    static AuthenticateResult Success(ApiKeyRecord key) => Authenticated(key).Result;
 
     /// <summary>
-    /// One ticket per verified key record, shared by that key's requests while the validator caches the record: the
-    /// principal is only read (roles, key id), so building it per request was allocation for nothing. A record that
-    /// leaves the validator's cache takes its ticket with it.
+    /// The result of authenticating <paramref name="key"/>, as a completed task: one per verified key record, shared by
+    /// that key's requests while the validator caches the record (<see cref="CachedKeyAuthenticationService"/> answers
+    /// with it directly). The principal is only read (roles, key id), so building it per request was allocation for
+    /// nothing. A record that leaves the validator's cache takes its result with it.
     /// </summary>
-    static readonly ConditionalWeakTable<ApiKeyRecord, AuthenticationTicket> Tickets = [];
+    public static Task<AuthenticateResult> Authenticated(ApiKeyRecord key) => Results.GetValue(key, static k =>
+    {
+        var task = Task.FromResult(AuthenticateResult.Success(Ticket(k.Id, k.Name, k.Role)));
+        Tasks.AddOrUpdate(task.Result, task);
+        return task;
+    });
+
+    /// <summary>The shared task of a result <see cref="Authenticated"/> made; null for any other result.</summary>
+    public static Task<AuthenticateResult>? TaskOf(AuthenticateResult result) => Tasks.TryGetValue(result, out var task) ? task : null;
+
+    /// <summary>The role of a principal this handler made (a key's); null for any other principal.</summary>
+    public static string? RoleOf(ClaimsPrincipal principal) => Roles.TryGetValue(principal, out var role) ? role : null;
+
+    static readonly ConditionalWeakTable<ApiKeyRecord, Task<AuthenticateResult>> Results = [];
+    static readonly ConditionalWeakTable<ClaimsPrincipal, string> Roles = [];
+    static readonly ConditionalWeakTable<AuthenticateResult, Task<AuthenticateResult>> Tasks = [];
 
     static AuthenticationTicket Ticket(string id, string name, string role)
     {
         var identity = new ClaimsIdentity(
             [new Claim(KeyIdClaim, id), new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)],
             SchemeName, ClaimTypes.Name, ClaimTypes.Role);
-        return new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName);
+        var principal = new ClaimsPrincipal(identity);
+        Roles.AddOrUpdate(principal, role);
+        return new AuthenticationTicket(principal, SchemeName);
     }
 }

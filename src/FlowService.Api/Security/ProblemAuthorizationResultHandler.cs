@@ -14,7 +14,11 @@ public sealed class ProblemAuthorizationResultHandler(IProblemDetailsService pro
 {
     readonly AuthorizationMiddlewareResultHandler _default = new();
 
-    public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    // Admitted requests (nearly all) go straight on: no state machine of this handler's on their path.
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult) =>
+        authorizeResult.Succeeded ? next(context) : RefuseAsync(next, context, policy, authorizeResult);
+
+    async Task RefuseAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
         if (authorizeResult.Challenged)
         {
