@@ -18,12 +18,15 @@ public sealed class AllocationTypes : EventListener
 
     public void Stop() => recording = false;
 
-    /// <summary>The types with the most sampled bytes, largest first, with their share of the sampled total.</summary>
-    public IEnumerable<object> Top(int count)
+    /// <summary>
+    /// The types with the most sampled bytes, largest first, with their share of the sampled total and that share of
+    /// <paramref name="bytesPerRequest"/> (an estimate: the runtime samples one allocation per ~100 KB).
+    /// </summary>
+    public IEnumerable<object> Top(int count, long bytesPerRequest)
     {
         double total = Math.Max(1, bytesByType.Values.Sum());
         return bytesByType.OrderByDescending(kv => kv.Value).Take(count)
-            .Select(kv => new { type = kv.Key, share = Math.Round(kv.Value / total, 3) });
+            .Select(kv => new { type = kv.Key, share = Math.Round(kv.Value / total, 3), bytesPerRequest = (int)Math.Round(kv.Value / total * bytesPerRequest) });
     }
 
     protected override void OnEventSourceCreated(EventSource source)

@@ -42,7 +42,9 @@ public static class PipelineCost
         // first 15-30 s of load, and a configuration with more code on the path (keys) has more to rewrite.
         double warmupSeconds = double.Parse(Environment.GetEnvironmentVariable("PIPELINE_WARMUP_SECONDS") ?? "20", System.Globalization.CultureInfo.InvariantCulture);
         long warmupEnd = Stopwatch.GetTimestamp() + (long)(warmupSeconds * Stopwatch.Frequency);
-        for (int i = 0; i < Math.Max(2000, requests / 2) || Stopwatch.GetTimestamp() < warmupEnd; i++)
+        // PIPELINE_WARMUP_REQUESTS lowers the count for runs without tiering (instruction counts under callgrind).
+        int warmupRequests = int.Parse(Environment.GetEnvironmentVariable("PIPELINE_WARMUP_REQUESTS") ?? "2000", System.Globalization.CultureInfo.InvariantCulture);
+        for (int i = 0; i < Math.Max(warmupRequests, requests / 2) || Stopwatch.GetTimestamp() < warmupEnd; i++)
             await Post();
         using var allocations = Environment.GetEnvironmentVariable("PIPELINE_ALLOCATIONS") == "1" ? new AllocationTypes() : null;
         allocations?.Start();
@@ -75,7 +77,7 @@ public static class PipelineCost
             cpuMicrosecondsPerRequest = Math.Round(cpuUs, 1),
             wallMicrosecondsPerRequest = Math.Round(seconds * 1e6 / requests, 1),
             load = File.ReadAllText("/proc/loadavg").Split(' ')[0],
-            allocationTypes = allocations?.Top(15),
+            allocationTypes = allocations?.Top(40, bytes),
             exceptionsPerRequest = thrown.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value / (double)requests, 3)),
         }));
         return 0;
