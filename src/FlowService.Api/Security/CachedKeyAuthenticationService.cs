@@ -17,18 +17,20 @@ namespace FlowService.Api.Security;
 /// The fast path skips claims transformation, so it is on only while none is registered (the framework's no-op one);
 /// an <see cref="IClaimsTransformation"/> added later turns it off rather than being bypassed.
 /// </remarks>
-public sealed class CachedKeyAuthenticationService(ApiKeyValidator validator, IClaimsTransformation transformation) : IAuthenticationService
+public sealed class CachedKeyAuthenticationService(ApiKeyValidator validator) : IAuthenticationService
 {
     /// <summary>The service key of the framework's own authentication service, which this one falls back to.</summary>
     public const string InnerKey = "FlowService.InnerAuthenticationService";
 
-    readonly bool _fastPath = transformation is NoopClaimsTransformation;
+    // Decided on the first request, from its scope: a transformation may be registered scoped, which a singleton may not hold.
+    bool? _fastPath;
 
     public Task<AuthenticateResult> AuthenticateAsync(HttpContext context, string? scheme)
     {
         // Every scheme the default can be (the key handler itself, or the selector that forwards non-JWT bearers to it):
         // a cached key has no '.', so the selector would forward it to the key handler too.
-        if (_fastPath && scheme is null or ApiKeyAuthenticationHandler.SchemeName or SecurityRegistration.SelectorScheme
+        _fastPath ??= context.RequestServices.GetService<IClaimsTransformation>() is NoopClaimsTransformation;
+        if (_fastPath == true && scheme is null or ApiKeyAuthenticationHandler.SchemeName or SecurityRegistration.SelectorScheme
             && validator.TryCached(BearerToken.Span(context.Request), out var key))
             return ApiKeyAuthenticationHandler.Authenticated(key);
         return Inner(context).AuthenticateAsync(context, scheme);
