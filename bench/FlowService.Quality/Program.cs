@@ -63,12 +63,16 @@ foreach (var entry in names)
     var columns = Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray();
     var table = new NumericTable(columns, set.TrainRows, set.Train.Select(v => (double)v).ToArray());
     var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
-    // QUALITY_DUMP=folder: write the job's training rows (the flow's 80%) and the held-out rows as CSV, train nothing;
-    // tools/reference/job_split_baselines.py fits the classical estimators on exactly the rows the flow sees.
+    // QUALITY_DUMP=folder: write the job's training and validation rows (the flow's 80% and 10%), the held-out rows and their
+    // labels as CSV ("NAME_anomaly_*" for an anomaly split), train nothing; tools/reference/job_split_baselines.py fits the
+    // classical estimators on exactly the rows the flow sees, tools/reference/latent_class_density.py its prototypes.
     if (Environment.GetEnvironmentVariable("QUALITY_DUMP") is { Length: > 0 } dump)
     {
-        WriteCsv(Path.Combine(dump, $"{name}_jobtrain.csv"), split.Train.Features, set.Columns);
-        WriteCsv(Path.Combine(dump, $"{name}_test.csv"), set.Test, set.Columns);
+        string stem = anomaly ? name + "_anomaly" : name;
+        WriteCsv(Path.Combine(dump, $"{stem}_jobtrain.csv"), split.Train.Features, set.Columns);
+        WriteCsv(Path.Combine(dump, $"{stem}_jobvalidation.csv"), split.Validation.Features, set.Columns);
+        WriteCsv(Path.Combine(dump, $"{stem}_test.csv"), set.Test, set.Columns);
+        File.WriteAllLines(Path.Combine(dump, $"{stem}_testlabels.csv"), set.TestLabels.Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         continue;
     }
     var engine = new NormalizingFlowEngine();
