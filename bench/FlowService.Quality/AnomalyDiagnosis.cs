@@ -48,6 +48,8 @@ static class AnomalyDiagnosis
         var outsideConstant = Enumerable.Range(0, n).Select(r => constant.Count(j => set.Test[r * d + j] > max[j])).ToArray();
 
         Console.WriteLine($"{name}: chosen {outcome.Selection?.Chosen}, eps {mixture.Weight}, test rows {n} ({anomaly.Count(a => a)} anomalies), constant columns {constant.Length}");
+        foreach (var c in outcome.Selection?.Candidates ?? [])
+            Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
         Console.WriteLine($"AUROC served {Auroc(served, anomaly):F4}  flow {Auroc(flow.Select(v => (double)v).ToArray(), anomaly):F4}  gaussian {Auroc(gaussian, anomaly):F4}");
         foreach (bool group in new[] { false, true })
         {

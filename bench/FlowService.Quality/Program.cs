@@ -41,12 +41,12 @@ if (args.Length > 0 && args[0] == "timing")
 if (args.Length > 1 && args[0] == "diagnose")
 {
     // diagnose SET [SPEC]: which term of the served density ranks the anomaly split (AnomalyDiagnosis).
-    AnomalyDiagnosis.Run(args[1], args.Length > 2 ? args[2] : """{"type":"auto"}""", new TrainingParameters());
+    AnomalyDiagnosis.Run(args[1], args.Length > 2 ? args[2] : """{"type":"auto"}""", new TrainingParameters { Seed = Seed() });
     return;
 }
 string specJson = args.Length > 0 ? args[0] : """{"type":"auto"}""";
 var names = args.Length > 1 ? args[1].Split(',') : RealDatasets.Names.Where(n => !n.StartsWith("fashion")).ToArray();
-var p = new TrainingParameters { Epochs = args.Length > 2 ? int.Parse(args[2]) : 50 };
+var p = new TrainingParameters { Epochs = args.Length > 2 ? int.Parse(args[2]) : 50, Seed = Seed() };
 if (args.Length > 3) p = p with { BatchSize = int.Parse(args[3]) };
 if (args.Length > 4) p = p with { LearningRate = double.Parse(args[4]) };
 foreach (var entry in names)
@@ -63,12 +63,16 @@ foreach (var entry in names)
     var columns = Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray();
     var table = new NumericTable(columns, set.TrainRows, set.Train.Select(v => (double)v).ToArray());
     var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
-    // QUALITY_DUMP=folder: write the job's training rows (the flow's 80%) and the held-out rows as CSV, train nothing;
-    // tools/reference/job_split_baselines.py fits the classical estimators on exactly the rows the flow sees.
+    // QUALITY_DUMP=folder: write the job's training and validation rows (the flow's 80% and 10%), the held-out rows and their
+    // labels as CSV ("NAME_anomaly_*" for an anomaly split), train nothing; tools/reference/job_split_baselines.py fits the
+    // classical estimators on exactly the rows the flow sees, tools/reference/latent_class_density.py its prototypes.
     if (Environment.GetEnvironmentVariable("QUALITY_DUMP") is { Length: > 0 } dump)
     {
-        WriteCsv(Path.Combine(dump, $"{name}_jobtrain.csv"), split.Train.Features, set.Columns);
-        WriteCsv(Path.Combine(dump, $"{name}_test.csv"), set.Test, set.Columns);
+        string stem = anomaly ? name + "_anomaly" : name;
+        WriteCsv(Path.Combine(dump, $"{stem}_jobtrain.csv"), split.Train.Features, set.Columns);
+        WriteCsv(Path.Combine(dump, $"{stem}_jobvalidation.csv"), split.Validation.Features, set.Columns);
+        WriteCsv(Path.Combine(dump, $"{stem}_test.csv"), set.Test, set.Columns);
+        File.WriteAllLines(Path.Combine(dump, $"{stem}_testlabels.csv"), set.TestLabels.Select(l => l.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         continue;
     }
     var engine = new NormalizingFlowEngine();
@@ -91,6 +95,10 @@ foreach (var entry in names)
     foreach (var c in outcome.Selection?.Candidates ?? [])
         Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
 }
+
+// QUALITY_SEED=n: the job's seed (its validation/test split and every initialization) instead of the default, to see how much
+// a figure moves with the seed alone.
+static int Seed() => int.TryParse(Environment.GetEnvironmentVariable("QUALITY_SEED"), out int seed) ? seed : new TrainingParameters().Seed;
 
 static void WriteCsv(string path, float[] values, int columns) =>
     File.WriteAllLines(path, Enumerable.Range(0, values.Length / columns).Select(r =>

@@ -67,17 +67,18 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Known shortfalls of the anomaly AUROC against the best classical estimator, as measured (bench/RESULTS.md, third pass).
-    /// Digits: the default chooses by held-out likelihood of the normal classes, which is not the anomaly ranking. The chosen
-    /// Gaussianization flow models held-out normal digits 24 nats per row better than the Gaussian, and its marginal splines
-    /// make digits 5-9 look typical too (AUROC 0.940 against the two-component GMM's 0.976); the flows over a mixture base
-    /// that rank as well as the GMM (0.977-0.983 with 3-5 components) are 0.4-5 nats worse on the validation rows, so no
-    /// likelihood-based choice (validation split or 5-fold cross-validation) takes them.
+    /// Known shortfalls of the anomaly AUROC against the best classical estimator, as measured (bench/RESULTS.md, fifth pass).
+    /// The default chooses by held-out likelihood of the normal classes, which is not the anomaly ranking. Digits: the flow over
+    /// 16 diagonal mixture components, chosen on likelihood (2.6 nats better than the plain flow on validation), ranks digits 5-9
+    /// at 0.9715 against the two-component GMM's 0.9758 (the plain flow: 0.940). Breast cancer: the same candidate with 4
+    /// components wins the out-of-fold likelihood of the benign rows by 1.1 nats and ranks malignant rows at 0.9754 against
+    /// the Gaussian's and the GMM's 0.9767 (the earlier choice: 0.9777). Both gaps are well inside an AUROC's sampling noise
+    /// on these held-out rows (digits 176 anomalies against 183 normals, breast cancer 43 against 71: about 0.01 and 0.015).
     /// </summary>
     static readonly Dictionary<string, double> AllowedAurocShortfall = new()
     {
-        ["breast_cancer"] = 0,
-        ["digits"] = 0.037,
+        ["breast_cancer"] = 0.002,
+        ["digits"] = 0.005,
     };
 
     [RealDataTheory]

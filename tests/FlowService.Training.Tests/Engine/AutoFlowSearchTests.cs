@@ -25,17 +25,19 @@ public sealed class AutoFlowSearchTests : IDisposable
     {
         var p = new TrainingParameters();
         var small = AutoFlowSearch.Candidates(100, 4, 0, p);
-        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "gaussianization-1-mixture", "gaussianization-2-mixture"], small.Select(c => c.Name));
+        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "gaussianization-1-mixture", "gaussianization-2-mixture",
+            "gaussianization-1-diagonal-mixture"], small.Select(c => c.Name));
         Assert.All(small, c => Assert.Equal(16, c.Parameters.BatchSize));
         // 100 rows in batches of 16 are 7 steps an epoch: epochs rise until every candidate but the Gaussian gets 3,000 steps.
         Assert.Equal(429, small[1].Parameters.Epochs);
 
         var large = AutoFlowSearch.Candidates(1_000_000, 20, 0, p);
-        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "gaussianization-1-mixture", "gaussianization-2-mixture", "nsf-ar", "maf"], large.Select(c => c.Name));
+        Assert.Equal(["gaussian", "gaussianization-1", "gaussianization-2", "gaussianization-1-mixture", "gaussianization-2-mixture",
+            "gaussianization-1-diagonal-mixture", "nsf-ar", "maf"], large.Select(c => c.Name));
         Assert.All(large, c => Assert.Equal(256, c.Parameters.BatchSize));
-        Assert.Equal(20, large[5].Parameters.Epochs);
-        Assert.Contains("\"hidden\":[128,128]", large[5].Spec.GetRawText());
-        Assert.Equal(1e-4, large[6].Parameters.WeightDecay);
+        Assert.Equal(20, large[6].Parameters.Epochs);
+        Assert.Contains("\"hidden\":[128,128]", large[6].Spec.GetRawText());
+        Assert.Equal(1e-4, large[7].Parameters.WeightDecay);
 
         var conditional = AutoFlowSearch.Candidates(50, 3, 2, p);
         Assert.Equal(["nsf-ar", "maf"], conditional.Select(c => c.Name));
@@ -46,12 +48,16 @@ public sealed class AutoFlowSearchTests : IDisposable
         Assert.Equal(16, large[3].Spec.GetProperty("base").GetProperty("components").GetInt32());
         Assert.Equal(0.3, large[3].Spec.GetProperty("base").GetProperty("shrinkage").GetDouble());
         Assert.Equal(2, large[4].Spec.GetProperty("base").GetProperty("components").GetInt32());
+        // The diagonal mixture base: its components follow the rows too (one per 32), 2 on iris' 100 rows, 16 from 512.
+        Assert.Equal("diagonal", small[5].Spec.GetProperty("base").GetProperty("covariance").GetString());
+        Assert.Equal(2, small[5].Spec.GetProperty("base").GetProperty("components").GetInt32());
+        Assert.Equal(16, large[5].Spec.GetProperty("base").GetProperty("components").GetInt32());
 
         // Where it has more than two components, the mixture-base candidate trains right after the Gaussian, so the time
         // budget cuts the slower network candidates rather than it; the list (the choice's order) is unchanged.
-        Assert.Equal([0, 1, 2, 3, 4], AutoFlowSearch.TrainingOrder(small));
-        Assert.Equal([0, 3, 1, 2, 4, 5, 6], AutoFlowSearch.TrainingOrder(large));
-        Assert.Equal([0, 1, 2, 3, 4, 5, 6], AutoFlowSearch.TrainingOrder(AutoFlowSearch.Candidates(8_000, 10, 0, p)));
+        Assert.Equal([0, 1, 2, 3, 4, 5], AutoFlowSearch.TrainingOrder(small));
+        Assert.Equal([0, 3, 1, 2, 4, 5, 6, 7], AutoFlowSearch.TrainingOrder(large));
+        Assert.Equal([0, 1, 2, 3, 4, 5, 6, 7], AutoFlowSearch.TrainingOrder(AutoFlowSearch.Candidates(8_000, 10, 0, p)));
     }
 
     [Theory]
@@ -63,6 +69,14 @@ public sealed class AutoFlowSearchTests : IDisposable
     [InlineData(1_000_000, 20, 16)]
     public void Mixture_components_grow_with_the_rows_in_powers_of_two(int rows, int features, int expected) =>
         Assert.Equal(expected, AutoFlowSearch.MixtureComponents(rows, features));
+
+    [Theory]
+    [InlineData(96, 2)]               // iris' job
+    [InlineData(574, 16)]             // digits 0-4: 16 diagonal components measured best of 3-64 on validation
+    [InlineData(1_000_000, 16)]
+    [InlineData(200, 4)]
+    public void Diagonal_mixture_components_grow_with_the_rows_in_powers_of_two(int rows, int expected) =>
+        Assert.Equal(expected, AutoFlowSearch.DiagonalMixtureComponents(rows));
 
     [Fact]
     public void Choose_keeps_the_simplest_candidate_within_one_standard_error_of_the_best()
