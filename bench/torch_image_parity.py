@@ -45,7 +45,8 @@ def to_torch(p, values):
 def build(spec, dtype):
     shape = tuple(spec["image"])
     level0 = image_flows.realnvp_level(shape[0], spec["levels"], spec["steps"], "affine", spec["channels"], spec["blocks"], "relu")
-    return image_flows.ImageFlow(shape, 256.0, 0.05, level0, input_norm=spec.get("inputNorm", False)).to(dtype)
+    return image_flows.ImageFlow(shape, 256.0, 0.05, level0, input_norm=spec.get("inputNorm", False),
+                                input_norm_floor=spec.get("inputNormFloor", 0.2)).to(dtype)
 
 
 def load(flow, tensors, prefix):

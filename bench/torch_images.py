@@ -55,6 +55,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-input-norm", dest="input_norm", action="store_false",
                         help="leave out the engine's inputNorm (a per-value ActNorm after the logit, initialised from 1,024 dequantized training images)")
+    parser.add_argument("--input-norm-floor", type=float, default=0.2,
+                        help="the input ActNorm's smallest fitted std as a fraction of the pooled std (the engine's inputNormFloor; 0: none)")
     parser.add_argument("--seed", type=int, default=1, help="the initial weights' and the shuffles' seed (the engine's --seed)")
     parser.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps (the engine's training.warmupSteps)")
     args = parser.parse_args()
@@ -65,7 +67,8 @@ def main():
     d = train.shape[1]
 
     level0 = image_flows.realnvp_level(1, args.levels, args.steps, "affine", args.channels, args.blocks, "relu")
-    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0, input_norm=args.input_norm).float()
+    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0, input_norm=args.input_norm,
+                                 input_norm_floor=args.input_norm_floor).float()
     init_rows = train[:min(1024, args.train)]
     flow.initialize_from_data(init_rows + torch.rand(init_rows.shape, generator=torch.Generator().manual_seed(2)))
     with torch.no_grad():

@@ -177,9 +177,11 @@ class ValueActNorm(nn.Module):
 class ImageFlow(nn.Module):
     """transforms.0 channels-last, .1 division by the pixel range, .2 logit, .3 level 0."""
 
-    def __init__(self, shape, pixel_range, alpha, level0, input_norm=False):
+    def __init__(self, shape, pixel_range, alpha, level0, input_norm=False, input_norm_floor=0.2):
         super().__init__()
         self.shape, self.pixel_range, self.alpha = shape, pixel_range, alpha
+        # The engine's "inputNormFloor": the input ActNorm's smallest fitted std, as a fraction of the pooled std.
+        self.input_norm_floor = input_norm_floor
         parts = [Marker("channels-last"), Marker("scale"), Marker("logit")]
         # The engine's "inputNorm": a per-value ActNorm after the logit (transforms.3), the levels then at .4.
         self.input_norm = ValueActNorm(shape) if input_norm else None
@@ -197,12 +199,16 @@ class ImageFlow(nn.Module):
 
     @torch.no_grad()
     def initialize_from_data(self, rows):
-        """The engine's data-dependent start: the input ActNorm standardizes these (dequantized) rows per value."""
+        """The engine's data-dependent start: the input ActNorm standardizes these (dequantized) rows per value, but
+        divides by no less than input_norm_floor times the std of all their values pooled: an almost-always-empty
+        pixel (std 0.02 in logit units) is not stretched 50x, so a rare image with ink there stays near the data."""
         if self.input_norm is not None:
             y, _ = self.logit(rows)
             mean, std = y.mean(dim=0), y.std(dim=0, unbiased=False)
+            std = torch.where(std > 0, std, torch.ones_like(std))
+            std = torch.maximum(std, self.input_norm_floor * y.double().std(unbiased=False).to(y.dtype))
             self.input_norm.shift.copy_(-mean)
-            self.input_norm.log_scale.copy_(torch.where(std > 0, -torch.log(std), torch.zeros_like(std)))
+            self.input_norm.log_scale.copy_(-torch.log(std))
 
     def forward(self, rows):
         y, ladj = self.logit(rows)

@@ -13,13 +13,18 @@ namespace FlowService.Model.Flows.Recipes;
 /// conditioner's width), "blocks" (its residual blocks), "coupling" ("affine" or "additive"),
 /// "scaleClamp" (3), "zeroInit" (true: every coupling starts as the identity), "activation" (the
 /// conditioner's: relu, elu or tanh), "inputNorm" (false: a per-value <see cref="ActNorm"/> after the logit, initialised
-/// from the first training batch, so every pixel starts at unit scale; jobs on image datasets turn it on). Defaults scale with
+/// from the first training batch, so every pixel starts at unit scale; jobs on image datasets turn it on), "inputNormFloor"
+/// (0.2: that ActNorm's smallest fitted std, as a fraction of the pooled std of all the values it starts from; 0 turns the
+/// floor off; docs/ENGINE.md says why and how 0.2 was chosen). Defaults scale with
 /// the image: as many levels as the size allows, up to 3; 64 channels from 16x16 pixels up, 32 below.
 /// </summary>
 public sealed record ImageFlowOptions(ImageShape Shape, float PixelRange, float Alpha, int Levels, int Steps, int Channels, int Blocks,
-    ICouplingLeaf Leaf, bool ZeroInit, FusedActivation Activation, bool InputNorm)
+    ICouplingLeaf Leaf, bool ZeroInit, FusedActivation Activation, bool InputNorm, float InputNormFloor)
 {
     private const int MaxLevels = 3;
+
+    /// <summary>The input ActNorm's default std floor: a fraction of the pooled std (docs/ENGINE.md, "Image flows").</summary>
+    public const float DefaultInputNormFloor = 0.2f;
 
     /// <summary>The options when <paramref name="spec"/> has an "image" field, else null (a flow of vectors).</summary>
     public static ImageFlowOptions? TryRead(FlowSpec spec, int features, int contextFeatures, bool glow)
@@ -55,7 +60,10 @@ public sealed record ImageFlowOptions(ImageShape Shape, float PixelRange, float 
         };
         // Off by default: image specs saved before this field existed must rebuild the same parameters.
         bool inputNorm = spec.GetBool("inputNorm", false);
-        return new ImageFlowOptions(shape, pixelRange, alpha, levels, steps, channels, blocks, leaf, zeroInit, activation, inputNorm);
+        // The floor only shapes the data-dependent start; a saved model's parameters are loaded, not refitted.
+        float inputNormFloor = spec.GetFloat("inputNormFloor", DefaultInputNormFloor, -1e-30f, 10f);
+        return new ImageFlowOptions(shape, pixelRange, alpha, levels, steps, channels, blocks, leaf, zeroInit, activation, inputNorm,
+            Math.Max(inputNormFloor, 0f));
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public static class MultiScaleImageFlows
         yield return new Standardization(new float[d], Enumerable.Repeat(options.PixelRange, d).ToArray());
         yield return new Logit(d, options.Alpha);
         if (options.InputNorm)
-            yield return new ActNorm(d);
+            yield return new ActNorm(d, options.InputNormFloor);
     }
 
     private static ITransform RealNvpLevel(ImageFlowOptions options, ImageShape shape, int level)
