@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Security.Claims;
 using System.Text.Encodings.Web;
 using FlowService.Training.Keys;
 using Microsoft.AspNetCore.Authentication;
@@ -21,19 +20,15 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        // Most requests present a key verified a moment ago: answered from the validator's cache, from the header's
-        // own characters, before any string is made of them.
-        if (validator.TryCached(BearerToken.Span(Request), out var cached))
-            return Success(cached);
+        // A key verified a moment ago is answered by CachedKeyAuthenticationService before this handler is built;
+        // ValidateAsync still looks in the cache first (for callers without that fast path).
         if (BearerToken.From(Request) is not { } token)
             return Request.Headers.Authorization.Count == 0
                 ? AuthenticateResult.NoResult()
                 : AuthenticateResult.Fail("The Authorization header must be 'Bearer <API key or token>'.");
         var (key, failure) = await validator.ValidateAsync(token, Context.RequestAborted);
-        return key is null ? AuthenticateResult.Fail(failure!) : Success(key);
+        return key is null ? AuthenticateResult.Fail(failure!) : Authenticated(key).Result;
     }
-
-    static AuthenticateResult Success(ApiKeyRecord key) => Authenticated(key).Result;
 
     /// <summary>
     /// The result of authenticating <paramref name="key"/>, as a completed task: one per verified key record, shared by
@@ -41,30 +36,11 @@ public sealed class ApiKeyAuthenticationHandler(
     /// with it directly). The principal is only read (roles, key id), so building it per request was allocation for
     /// nothing. A record that leaves the validator's cache takes its result with it.
     /// </summary>
-    public static Task<AuthenticateResult> Authenticated(ApiKeyRecord key) => Results.GetValue(key, static k =>
-    {
-        var task = Task.FromResult(AuthenticateResult.Success(Ticket(k.Id, k.Name, k.Role)));
-        Tasks.AddOrUpdate(task.Result, task);
-        return task;
-    });
+    public static Task<AuthenticateResult> Authenticated(ApiKeyRecord key) => Results.GetValue(key, static k => new ApiKeyIdentity(k).Authenticated);
 
     /// <summary>The shared task of a result <see cref="Authenticated"/> made; null for any other result.</summary>
-    public static Task<AuthenticateResult>? TaskOf(AuthenticateResult result) => Tasks.TryGetValue(result, out var task) ? task : null;
-
-    /// <summary>The role of a principal this handler made (a key's); null for any other principal.</summary>
-    public static string? RoleOf(ClaimsPrincipal principal) => Roles.TryGetValue(principal, out var role) ? role : null;
+    public static Task<AuthenticateResult>? TaskOf(AuthenticateResult result) =>
+        result.Principal?.Identity is ApiKeyIdentity identity && ReferenceEquals(identity.Authenticated.Result, result) ? identity.Authenticated : null;
 
     static readonly ConditionalWeakTable<ApiKeyRecord, Task<AuthenticateResult>> Results = [];
-    static readonly ConditionalWeakTable<ClaimsPrincipal, string> Roles = [];
-    static readonly ConditionalWeakTable<AuthenticateResult, Task<AuthenticateResult>> Tasks = [];
-
-    static AuthenticationTicket Ticket(string id, string name, string role)
-    {
-        var identity = new ClaimsIdentity(
-            [new Claim(KeyIdClaim, id), new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)],
-            SchemeName, ClaimTypes.Name, ClaimTypes.Role);
-        var principal = new ClaimsPrincipal(identity);
-        Roles.AddOrUpdate(principal, role);
-        return new AuthenticationTicket(principal, SchemeName);
-    }
 }

@@ -54,14 +54,14 @@ public static class RateLimits
         if (state.Open || http.User.Identity?.IsAuthenticated != true)
             return null;
         var user = http.User;
-        // An API key's principal is one object shared by all its requests (see ApiKeyAuthenticationHandler), so its
-        // partition name is made once; a JWT's principal is new per request.
+        // An API key's identity is one object shared by all its requests and carries its partition name; a key's
+        // identity copied by a claims transformation still names the key; a JWT's principal is new per request.
+        if (user.Identity is ApiKeyIdentity key)
+            return key.Partition;
         if (user.Identity?.AuthenticationType == ApiKeyAuthenticationHandler.SchemeName)
-            return Partitions.GetValue(user, static key => "key:" + key.FindFirstValue(ApiKeyAuthenticationHandler.KeyIdClaim));
+            return "key:" + user.FindFirstValue(ApiKeyAuthenticationHandler.KeyIdClaim);
         return "jwt:" + user.FindFirstValue("iss") + "|" + user.FindFirstValue("sub");
     }
-
-    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ClaimsPrincipal, string> Partitions = [];
 
     static async ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {

@@ -59,8 +59,8 @@ public sealed class RolePolicyEvaluator : IPolicyEvaluator
     static bool InAnyRole(System.Security.Claims.ClaimsPrincipal user, string[] roles)
     {
         // A key's principal has one role claim, known without walking its claims (IsInRole's ordinal comparison).
-        if (ApiKeyAuthenticationHandler.RoleOf(user) is { } keyRole)
-            return Array.IndexOf(roles, keyRole) >= 0;
+        if (user.Identity is ApiKeyIdentity key)
+            return Array.IndexOf(roles, key.Role) >= 0;
         foreach (string role in roles)
             if (user.IsInRole(role))
                 return true;
