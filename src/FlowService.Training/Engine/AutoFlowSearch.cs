@@ -131,9 +131,13 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
             // A little decoupled weight decay keeps the conditioner networks near the Gaussian start on small sets.
             WeightDecay = s.Network ? Math.Max(p.WeightDecay, 1e-4) : p.WeightDecay,
         }, s.Early)).ToArray();
-
-        static long BitFloor(long v) => v < 1 ? 1 : 1L << (63 - (int)long.LeadingZeroCount(v));
     }
+
+    /// <summary>The largest power of two at most <paramref name="v"/>; 1 below 1.</summary>
+    static long BitFloor(long v) => v < 1 ? 1 : 1L << (63 - (int)long.LeadingZeroCount(v));
+
+    /// <summary>One component per <paramref name="rowsPerComponent"/> training rows, rounded down to a power of two, from 2 to <see cref="MaximumComponents"/>.</summary>
+    static int Components(long trainRows, long rowsPerComponent) => (int)Math.Clamp(BitFloor(trainRows / rowsPerComponent), 2, MaximumComponents);
 
     /// <summary>
     /// Components of the first mixture-base candidate: one per <see cref="RowsPerComponent"/> training rows (and at least D² rows,
@@ -142,9 +146,7 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
     /// </summary>
     public static int MixtureComponents(int trainRows, int features)
     {
-        long perComponent = Math.Max(RowsPerComponent, (long)features * features);
-        long k = Math.Max(1, trainRows / perComponent);
-        return (int)Math.Clamp(1L << (63 - (int)long.LeadingZeroCount(k)), 2, MaximumComponents);
+        return Components(trainRows, Math.Max(RowsPerComponent, (long)features * features));
     }
 
     /// <summary>
@@ -152,11 +154,7 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
     /// down to a power of two, from 2 to <see cref="MaximumComponents"/>. A diagonal component's 2D + 1 parameters are trained
     /// through the flow on every row (responsibility-weighted), so the rows bound K, not the columns.
     /// </summary>
-    public static int DiagonalMixtureComponents(int trainRows)
-    {
-        long k = Math.Max(1, trainRows / RowsPerDiagonalComponent);
-        return (int)Math.Clamp(1L << (63 - (int)long.LeadingZeroCount(k)), 2, MaximumComponents);
-    }
+    public static int DiagonalMixtureComponents(int trainRows) => Components(trainRows, RowsPerDiagonalComponent);
 
     /// <summary>
     /// The order the candidates train in: the first (the Gaussian), then those marked <see cref="AutoCandidate.Early"/>, then the
