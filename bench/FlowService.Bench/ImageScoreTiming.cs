@@ -24,7 +24,7 @@ internal static class ImageScoreTiming
             switch (args[i])
             {
                 case "--images": images = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--calls": calls = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--calls": calls = Math.Max(1, int.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
                 case "--spec": spec = args[i + 1]; break;
                 default:
                     Console.Error.WriteLine($"image-score: unknown option {args[i]}");
@@ -55,7 +55,7 @@ internal static class ImageScoreTiming
             cpu[call] = (process.TotalProcessorTime - cpuStarted).TotalMilliseconds;
             faults[call] = ImageStepTiming.MinorFaults() - faultsBefore;
         }
-        var rest = wall.Skip(1).Order().ToArray();
+        var rest = wall.Skip(1).DefaultIfEmpty(wall[0]).Order().ToArray();
         Console.WriteLine($"{images} images, {ShardRunner.Shared.Degree} threads; load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine($"wall ms per call: {string.Join(' ', wall.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))}");
         Console.WriteLine($"CPU ms per call:  {string.Join(' ', cpu.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))}");
