@@ -566,16 +566,16 @@ public sealed class NormalizingFlow
     internal static int ShardsFor(int rows, int features, int degree) =>
         Math.Clamp(rows / Math.Max(4, MinRowsPerShard * NarrowRowFeatures / Math.Max(features, NarrowRowFeatures)), 1, Math.Max(1, degree));
 
+    /// <summary>The most rows of <paramref name="features"/> values one shard runs at a time (<see cref="MaxChunkValues"/>, <see cref="MaxWideChunkValues"/>).</summary>
+    public static int ChunkRowsFor(int features) =>
+        Math.Max(1, (features > NarrowRowFeatures ? MaxWideChunkValues : MaxChunkValues) / Math.Max(1, features));
+
     /// <summary>
     /// The chain over <paramref name="input"/>'s rows in shards and chunks, straight from the caller's memory into theirs:
     /// no copies of the batch (each a fresh large array whose pages a VM faults in at ~20 µs per 4 KB, ~1,150 faults
     /// for 500 images of 28x28). Each chunk is uploaded to the workspace before its own rows of the output are written,
     /// so <paramref name="output"/> may be <paramref name="input"/> itself.
     /// </summary>
-    /// <summary>The most rows of <paramref name="features"/> values one shard runs at a time (<see cref="MaxChunkValues"/>, <see cref="MaxWideChunkValues"/>).</summary>
-    public static int ChunkRowsFor(int features) =>
-        Math.Max(1, (features > NarrowRowFeatures ? MaxWideChunkValues : MaxChunkValues) / Math.Max(1, features));
-
     private unsafe void RunSharded(int rows, ReadOnlySpan<float> input, ReadOnlySpan<float> context, Span<float> output, Span<float> logDet, bool inverse)
     {
         int shards = ShardsFor(rows, Features, ShardRunner.Shared.Degree);
