@@ -72,7 +72,7 @@ internal static class ImageBenchmark
         double scoreSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         double bitsPerDim = logProb.Average(lp => BitsPerDim.FromLogProb(lp, d));
         Emit("test_bits_per_dim", bitsPerDim, "bits/dim", $"{test} test images, one uniform-noise draw each (seed 123)");
-        Emit("score_images_per_s", test / scoreSeconds, "images/s", $"log p of {test} images in one call (split over the cores, in chunks of {NormalizingFlow.MaxChunkValues / d})");
+        Emit("score_images_per_s", test / scoreSeconds, "images/s", $"log p of {test} images in one call (split over the cores, in chunks of up to {NormalizingFlow.ChunkRowsFor(d)})");
         Emit("histogram_bits_per_dim", HistogramBitsPerDim(trainImages.AsSpan(0, train * d), testImages, d), "bits/dim", "per-pixel independent 256-bin histogram, add-one smoothing");
 
         var noise = new float[noiseImages * d];

@@ -91,7 +91,7 @@ internal static class ImageStepTiming
     }
 
     /// <summary>The process's minor page faults so far (/proc/self/stat field 10): first-touch memory costs dearly on a VM.</summary>
-    private static long MinorFaults()
+    internal static long MinorFaults()
     {
         string stat = File.ReadAllText("/proc/self/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using FlowService.Model.Compute;
 using FlowService.Model.Compute.Cpu;
@@ -25,11 +26,25 @@ namespace FlowService.Model.Flows;
 /// </remarks>
 public sealed class NormalizingFlow
 {
-    /// <summary>Rows below which a host call stays on the calling thread (a shard costs more to start than it saves).</summary>
+    /// <summary>Rows of up to <see cref="NarrowRowFeatures"/> features below which a host call stays on the calling thread (a shard costs more to start than it saves).</summary>
     public const int MinRowsPerShard = 256;
 
-    /// <summary>Values (rows x features) one shard runs through the flow at a time: 83 images of 28x28, 16,384 rows of 4 features.</summary>
+    /// <summary>
+    /// Rows wider than this cost proportionally more, so fewer of them fill a shard: 20 images of 28x28 (each ~0.5 ms of
+    /// convolutions), not 256, so a 500-image scoring call runs on both cores instead of one.
+    /// </summary>
+    public const int NarrowRowFeatures = 64;
+
+    /// <summary>Values (rows x features) one shard runs through the flow at a time, rows of up to <see cref="NarrowRowFeatures"/> features: 16,384 rows of 4.</summary>
     public const int MaxChunkValues = 1 << 16;
+
+    /// <summary>
+    /// The same for wider rows (images): 10 images of 28x28, not 83. An image flow's workspace holds every coupling's
+    /// 32-channel activations per chunk (96 MB at 83 images, faulted in page by page on a VM's first call: 35,000
+    /// faults for 500 images on two shards, 6,000 at 10), and a 1 MB activation stays in L2 between the layers that
+    /// write and read it.
+    /// </summary>
+    public const int MaxWideChunkValues = 1 << 13;
 
     /// <summary>
     /// Idle contexts (workspaces) for host calls. A queue, not a ConcurrentBag: calls come from whichever thread-pool
@@ -167,23 +182,32 @@ public sealed class NormalizingFlow
     {
         CheckBatch(x, rows, context);
         RequireLength(logProb.Length, rows, nameof(logProb));
-        var z = new float[x.Length];
-        Encode(x, rows, context, z, logProb);
-        if (Base is StandardNormal)
+        // Pooled: a fresh array of a large batch's latents costs its page faults on every call.
+        var pooled = ArrayPool<float>.Shared.Rent(x.Length);
+        try
         {
-            Base.AddLogDensity([], z, logProb);
-            return;
+            var z = pooled.AsMemory(0, x.Length);
+            Encode(x, rows, context, z.Span, logProb);
+            if (Base is StandardNormal)
+            {
+                Base.AddLogDensity([], z.Span, logProb);
+                return;
+            }
+            // A mixture costs K·D² per row: spread large batches over the cores like the transforms.
+            var parameters = GetParameters();
+            var sums = logProb.ToArray();
+            int shards = ShardsFor(rows, Features, ShardRunner.Shared.Degree);
+            ShardRunner.Shared.Run(shards, shard =>
+            {
+                var range = ShardRange.Of(rows, shards, shard);
+                Base.AddLogDensity(parameters, z.Span.Slice(range.Start * Features, range.Count * Features), sums.AsSpan(range.Start, range.Count));
+            });
+            sums.CopyTo(logProb);
         }
-        // A mixture costs K·D² per row: spread large batches over the cores like the transforms.
-        var parameters = GetParameters();
-        var sums = logProb.ToArray();
-        int shards = Math.Max(1, Math.Min(ShardRunner.Shared.Degree, rows / MinRowsPerShard));
-        ShardRunner.Shared.Run(shards, shard =>
+        finally
         {
-            var range = ShardRange.Of(rows, shards, shard);
-            Base.AddLogDensity(parameters, z.AsSpan(range.Start * Features, range.Count * Features), sums.AsSpan(range.Start, range.Count));
-        });
-        sums.CopyTo(logProb);
+            ArrayPool<float>.Shared.Return(pooled);
+        }
     }
 
     /// <summary>z = f(x) and log|det ∂z/∂x| per row (normalization included).</summary>
@@ -192,7 +216,7 @@ public sealed class NormalizingFlow
         CheckBatch(x, rows, context);
         RequireLength(z.Length, rows * Features, nameof(z));
         RequireLength(logDet.Length, rows, nameof(logDet));
-        RunSharded(rows, x.ToArray(), context.ToArray(), z, logDet, inverse: false);
+        RunSharded(rows, x, context, z, logDet, inverse: false);
     }
 
     /// <summary>x = f⁻¹(z) (normalization included, so x is in the client's units).</summary>
@@ -200,7 +224,7 @@ public sealed class NormalizingFlow
     {
         CheckBatch(z, rows, context);
         RequireLength(x.Length, rows * Features, nameof(x));
-        RunSharded(rows, z.ToArray(), context.ToArray(), x, Span<float>.Empty, inverse: true);
+        RunSharded(rows, z, context, x, Span<float>.Empty, inverse: true);
     }
 
     /// <summary>
@@ -214,7 +238,7 @@ public sealed class NormalizingFlow
         CheckBatch(z, rows, ReadOnlySpan<float>.Empty);
         RequireLength(x.Length, rows * Features, nameof(x));
         RequireLength(logDensity.Length, rows, nameof(logDensity));
-        RunSharded(rows, z.ToArray(), [], x, logDensity, inverse: true);
+        RunSharded(rows, z, [], x, logDensity, inverse: true);
         for (int r = 0; r < rows; r++)
             logDensity[r] = (float)(BaseLogDensity(z.Slice(r * Features, Features)) - logDensity[r]);
     }
@@ -538,38 +562,60 @@ public sealed class NormalizingFlow
     }
 
 
-    private void RunSharded(int rows, float[] input, float[] context, Span<float> output, Span<float> logDet, bool inverse)
+    /// <summary>How many shards a host call of <paramref name="rows"/> rows is split into: at most one per thread, each of at least the minimum rows for its width.</summary>
+    internal static int ShardsFor(int rows, int features, int degree) =>
+        Math.Clamp(rows / Math.Max(4, MinRowsPerShard * NarrowRowFeatures / Math.Max(features, NarrowRowFeatures)), 1, Math.Max(1, degree));
+
+    /// <summary>The most rows of <paramref name="features"/> values one shard runs at a time (<see cref="MaxChunkValues"/>, <see cref="MaxWideChunkValues"/>).</summary>
+    public static int ChunkRowsFor(int features) =>
+        Math.Max(1, (features > NarrowRowFeatures ? MaxWideChunkValues : MaxChunkValues) / Math.Max(1, features));
+
+    /// <summary>
+    /// The chain over <paramref name="input"/>'s rows in shards and chunks, straight from the caller's memory into theirs:
+    /// no copies of the batch (each a fresh large array whose pages a VM faults in at ~20 µs per 4 KB, ~1,150 faults
+    /// for 500 images of 28x28). Each chunk is uploaded to the workspace before its own rows of the output are written,
+    /// so <paramref name="output"/> may be <paramref name="input"/> itself.
+    /// </summary>
+    private unsafe void RunSharded(int rows, ReadOnlySpan<float> input, ReadOnlySpan<float> context, Span<float> output, Span<float> logDet, bool inverse)
     {
-        int shards = Math.Max(1, Math.Min(ShardRunner.Shared.Degree, rows / MinRowsPerShard));
-        var outputs = new float[rows * Features];
-        var logDets = new float[rows];
-        ShardRunner.Shared.Run(shards, shard =>
+        int shards = ShardsFor(rows, Features, ShardRunner.Shared.Degree);
+        fixed (float* inputPointer = input, contextPointer = context, outputPointer = output, logDetPointer = logDet)
         {
-            var range = ShardRange.Of(rows, shards, shard);
-            if (range.Count == 0)
-                return;
-            var flowContext = Rent();
-            try
+            // Pointers, not spans, cross into the shards' lambda (a span cannot be captured); the fixed block outlives Run.
+            nint inputs = (nint)inputPointer, contexts = (nint)contextPointer, outputs = (nint)outputPointer, logDets = (nint)logDetPointer;
+            bool hasContext = !context.IsEmpty, hasLogDet = !logDet.IsEmpty;
+            ShardRunner.Shared.Run(shards, shard =>
             {
-                // In chunks: a shard's workspace grows with its rows times the widest activation (an image flow's
-                // convolutions hold channels x pixels per row), so a bounded chunk bounds the memory.
-                int chunkRows = Math.Max(1, MaxChunkValues / Features);
-                for (int start = range.Start; start < range.Start + range.Count; start += chunkRows)
+                var range = ShardRange.Of(rows, shards, shard);
+                if (range.Count == 0)
+                    return;
+                var flowContext = Rent();
+                var scratchLogDet = hasLogDet ? null : new float[range.Count];
+                try
                 {
-                    int count = Math.Min(chunkRows, range.Start + range.Count - start);
-                    RunRows(flowContext, input.AsSpan(start * Features, count * Features),
-                        context.Length == 0 ? ReadOnlySpan<float>.Empty : context.AsSpan(start * ContextFeatures, count * ContextFeatures),
-                        outputs.AsSpan(start * Features, count * Features), logDets.AsSpan(start, count), count, inverse);
+                    // In chunks: a shard's workspace grows with its rows times the widest activation (an image flow's
+                    // convolutions hold channels x pixels per row), so a bounded chunk bounds the memory. Equal chunks
+                    // (41 rows: 9, 9, 9, 9, 5 rather than 10, 10, 10, 10, 1): a one-row tail runs every layer at its worst efficiency.
+                    int maxRows = ChunkRowsFor(Features);
+                    int chunks = (range.Count + maxRows - 1) / maxRows;
+                    int chunkRows = (range.Count + chunks - 1) / chunks;
+                    for (int start = range.Start; start < range.Start + range.Count; start += chunkRows)
+                    {
+                        int count = Math.Min(chunkRows, range.Start + range.Count - start);
+                        RunRows(flowContext,
+                            new ReadOnlySpan<float>((float*)inputs + (long)start * Features, count * Features),
+                            hasContext ? new ReadOnlySpan<float>((float*)contexts + (long)start * ContextFeatures, count * ContextFeatures) : ReadOnlySpan<float>.Empty,
+                            new Span<float>((float*)outputs + (long)start * Features, count * Features),
+                            hasLogDet ? new Span<float>((float*)logDets + start, count) : scratchLogDet.AsSpan(start - range.Start, count),
+                            count, inverse);
+                    }
                 }
-            }
-            finally
-            {
-                _contexts.Enqueue(flowContext);
-            }
-        });
-        outputs.CopyTo(output);
-        if (!logDet.IsEmpty)
-            logDets.CopyTo(logDet);
+                finally
+                {
+                    _contexts.Enqueue(flowContext);
+                }
+            });
+        }
     }
 
     private void RunRows(FlowContext flowContext, ReadOnlySpan<float> input, ReadOnlySpan<float> context, Span<float> output, Span<float> logDetHost, int rows, bool inverse)

@@ -25,6 +25,9 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 2, 5, 10, 7, 3);       // an odd output count, k = 21 not a whole number of vectors, 10 = 4 + 4 + 2 pixels
             data.Add(path, 2, 6, 9, 16, 3);       // the few-output weight gradient with an odd output count
             data.Add(path, 1, 7, 12, 3, 64);      // the few-input weight gradient: 3 inputs (k = 9 per kernel row), two 32-output blocks
+            data.Add(path, 2, 6, 9, 12, 4);       // few outputs, k = 36: two 512-bit vectors and a scalar tail of 4
+            data.Add(path, 2, 5, 9, 2, 37);       // few inputs (k = 6 per kernel row) into a wide, a narrow and a partial strip
+            data.Add(path, 1, 5, 16, 40, 3);      // few outputs, k = 120: seven 512-bit vectors and a tail of 8 (one 256-bit vector on AVX2)
         }
         return data;
     }

@@ -6,8 +6,9 @@ namespace FlowService.Model.Compute.Cpu;
 // The layers with few channels on one side (an image flow's conditioner input, 1-2 channels, and output, 2-4 leaf
 // parameters per pixel): there the GEMM's register tiles would run mostly empty, so these kernels block over pixels
 // instead. Vector256 on both paths: these layers are bound by loads and memory traffic more than by FMAs, one kernel
-// serves (and is tested on) both paths, and its horizontal sums are cheaper. (Vector512 tiles might gain where 512-bit
-// FMAs are full width, as on Zen 5 (this EPYC reports avx512_vp2intersect, a Zen 5 feature): not measured.)
+// serves (and is tested on) both paths, and its horizontal sums are cheaper. (Vector512 dot-product tiles, tried on this
+// Zen 5 EPYC, which has full-width 512-bit FMAs: no faster, 2.41-2.54 ms against 2.45-2.61 ms per 64-image scoring call
+// for the 14x14 output layers; bench/RESULTS.md, issue 13, sixth pass.)
 public static unsafe partial class DirectConvolution3x3
 {
     /// <summary>Input layers (1 or 2 channels of an image) have k = 3·in ≤ 12 per kernel row: too narrow for the GEMM's strips.</summary>
