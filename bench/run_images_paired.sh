@@ -12,41 +12,50 @@
 # difference still contains everything either side computes differently during training (kernels, reductions,
 # optimizer, clipping); what it shares is the random draws.
 #
-# Usage: [STEPS=922] [JOBS=2] bench/run_images_paired.sh SEED... ; JSON lines in $OUT (default bench/out/paired),
-# one summary line at the end (mean paired difference, its standard error and 95% t interval).
+# Each seed also trains PyTorch from its own start on its own shuffle and noise (`--init torch --batches torch`), the
+# unpaired comparison the earlier passes made, so both readings come from one run.
+#
+# Usage: [STEPS=922] [SCHEDULE=constant|cosine] [WARMUP=0] [JOBS=2] bench/run_images_paired.sh SEED...
+# (cosine: FlowTrainer's default schedule, cosine decay to 1% of the rate over the STEPS after WARMUP linear steps).
+# JSON lines in $OUT (default bench/out/paired), then per seed the three test figures and a summary: the mean paired
+# difference with its standard error and 95% t interval, and the unpaired difference of means (Welch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${STEPS:-922} jobs=${JOBS:-2} out=${OUT:-bench/out/paired}
+steps=${STEPS:-922} jobs=${JOBS:-2} out=${OUT:-bench/out/paired} schedule=${SCHEDULE:-constant} warmup=${WARMUP:-0}
 mkdir -p "$out"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+echo "schedule $schedule, warm-up $warmup, $steps steps of 64"
 echo "machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
 dotnet build bench/FlowService.Bench -c Release -nologo -v q >/dev/null
 bench=bench/FlowService.Bench/bin/Release/net10.0/FlowService.Bench.dll
 
 one_seed() {
   local seed=$1 file="$out/s$1.safetensors"
-  dotnet "$bench" image-parity --steps "$steps" --seed "$seed" --verify false --out "$file" >"$out/s$seed.engine.log"
+  dotnet "$bench" image-parity --steps "$steps" --seed "$seed" --schedule "$schedule" --warmup "$warmup" --verify false --out "$file" >"$out/s$seed.engine.log"
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_image_parity.py "$file" --train-all --init engine-final --test 10000 |
     grep '^{' | sed "s/^{/{\"side\":\"engine\",/" >"$out/s$seed.jsonl"
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_image_parity.py "$file" --train-all --init engine --batches engine --test 10000 |
     grep '^{' | sed "s/^{/{\"side\":\"pytorch\",/" >>"$out/s$seed.jsonl"
+  OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_image_parity.py "$file" --train-all --init torch --batches torch --test 10000 |
+    grep '^{' | sed "s/^{/{\"side\":\"pytorch-own\",/" >>"$out/s$seed.jsonl"
   rm -f "$file"  # 4 bytes x 64 x 784 per step: 185 MB at 922 steps
   echo "seed $seed done at $(date -u +%H:%M:%S), load $(cut -d' ' -f1 /proc/loadavg): $(tr '\n' ' ' <"$out/s$seed.jsonl")"
 }
 export -f one_seed
-export steps out bench
+export steps out bench schedule warmup
 printf '%s\n' "$@" | xargs -P "$jobs" -I{} bash -c 'one_seed {}'
 
 /usr/bin/python3 - "$out" "$@" <<'PY'
 import json, math, statistics, sys
 from scipy import stats
 folder, seeds = sys.argv[1], sys.argv[2:]
-rows = []
+rows, own = [], []
 for s in seeds:
     by = {r["side"]: r for r in map(json.loads, open(f"{folder}/s{s}.jsonl"))}
     rows.append((s, by["engine"]["test_bits_per_dim"], by["pytorch"]["test_bits_per_dim"]))
-for s, e, t in rows:
-    print(f"seed {s}: engine {e:.4f}, PyTorch (same start and batches) {t:.4f}, difference {e - t:+.4f}")
+    own.append(by["pytorch-own"]["test_bits_per_dim"])
+for (s, e, t), o in zip(rows, own):
+    print(f"seed {s}: engine {e:.4f}, PyTorch (same start and batches) {t:.4f}, difference {e - t:+.4f}; PyTorch (own start and batches) {o:.4f}")
 d = [e - t for _, e, t in rows]
 n = len(d)
 mean = statistics.mean(d)
@@ -55,5 +64,15 @@ half = stats.t.ppf(0.975, n - 1) * se if n > 1 else float("nan")
 print(f"engine {statistics.mean(e for _, e, _ in rows):.4f}, PyTorch {statistics.mean(t for _, _, t in rows):.4f}; "
       f"paired difference {mean:+.4f} bits/dim, sd {statistics.stdev(d) if n > 1 else 0:.4f}, se {se:.4f}, "
       f"95% interval {mean - half:+.4f}..{mean + half:+.4f} over {n} seeds")
+engine = [e for _, e, _ in rows]
+if n > 1:
+    welch = stats.ttest_ind(engine, own, equal_var=False)
+    va, vb = statistics.variance(engine) / n, statistics.variance(own) / n
+    se_u = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (n - 1) + vb ** 2 / (n - 1))
+    gap = statistics.mean(engine) - statistics.mean(own)
+    h = stats.t.ppf(0.975, df) * se_u
+    print(f"unpaired: engine {statistics.mean(engine):.4f} (sd {statistics.stdev(engine):.4f}), PyTorch own {statistics.mean(own):.4f} "
+          f"(sd {statistics.stdev(own):.4f}); difference {gap:+.4f}, se {se_u:.4f}, Welch 95% interval {gap - h:+.4f}..{gap + h:+.4f} (df {df:.1f}, p {welch.pvalue:.2f})")
 PY
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

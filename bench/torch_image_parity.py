@@ -62,6 +62,28 @@ def difference(a, b):
     return np.abs(a - b).max(), np.abs(a - b).max() / scale
 
 
+def rate_at(metadata, step):
+    """The learning rate of 0-based step `step` as the export trained (FlowTrainer.Schedule over one epoch of its steps):
+    constant, or with "schedule" cosine a linear warm-up then cosine decay to 1% of the rate; files written before the
+    schedule was recorded are constant."""
+    lr, steps = float(metadata["lr"]), int(metadata["steps"])
+    schedule, warmup = metadata.get("schedule", "constant"), int(metadata.get("warmup", "0"))
+    if schedule in ("constant", "step"):
+        # (the export trains one epoch, so a step schedule never steps)
+        return lr * (step + 1) / warmup if step < warmup else lr
+    warmup = min(warmup, steps - 1)
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / (steps - warmup))
+    minimum = lr * 0.01
+    return minimum + 0.5 * (lr - minimum) * (1 + math.cos(math.pi * progress))
+
+
+def set_rate(optimizer, rate):
+    for group in optimizer.param_groups:
+        group["lr"] = rate
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("file")
@@ -106,6 +128,7 @@ def main():
     saved = [int(s) for s in metadata["saved"].split(",")]
     apart = None
     for step in range(steps):
+        set_rate(optimizer, rate_at(metadata, step))
         x = batches[step]
         loss = -flow.log_prob(x).mean()
         optimizer.zero_grad()
@@ -181,6 +204,7 @@ def train_all(args, tensors, metadata, spec, dtype):
     optimizer = torch.optim.Adam(flow.parameters(), lr=lr)
     total = 0.0
     for step in range(steps if args.init != "engine-final" else 0):
+        set_rate(optimizer, rate_at(metadata, step))
         if args.batches == "engine":
             x = batches[step]
         else:

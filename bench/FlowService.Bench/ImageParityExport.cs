@@ -12,7 +12,7 @@ namespace FlowService.Bench;
 /// The engine's half of a step-by-step parity run against bench/torch_image_parity.py: trains
 /// <see cref="ImageBenchmark"/>'s flow for --steps batches exactly as <see cref="FlowTrainer"/> does (its
 /// initialisation rows and noise, seeded shuffle, per-batch noise, sharded mean-NLL gradient, clip 5, Adam at a
-/// constant rate) and writes to one safetensors file what PyTorch needs to replay the identical computation and
+/// constant rate, or with --schedule cosine [--warmup W] FlowTrainer's cosine schedule over the --steps) and writes to one safetensors file what PyTorch needs to replay the identical computation and
 /// what to compare it with: the initialisation rows as dequantized, the parameters before and after the data
 /// initialisation, every batch as fed (dequantized), the loss, gradient norm and clip factor per step, the whole
 /// gradient of the first step, and the parameters after chosen steps. It then checks that this replica of the
@@ -21,11 +21,18 @@ namespace FlowService.Bench;
 /// </summary>
 internal static class ImageParityExport
 {
-    /// <remarks>--perturb S nudges every starting weight by a relative ±1e-6 (signs from seed S) and skips the check.</remarks>
+    /// <remarks>
+    /// --perturb S nudges every starting weight by a relative ±1e-6 (signs from seed S) and skips the check.
+    /// --start FILE starts from the final weights of an earlier export (its <c>after{steps}.</c> tensors) instead of a
+    /// fresh, data-initialised flow, and skips the check (FlowTrainer always starts fresh): a replay of the next steps
+    /// then compares the two sides' computation where training has taken the weights, not only at the start.
+    /// </remarks>
     public static int Run(string[] args)
     {
         string data = "/usr/share/datasets/fashion-mnist", spec = ImageBenchmark.DefaultSpec, output = "bench/out/image-parity.safetensors";
-        int steps = 20, batch = 64, seed = 1, perturb = 0;
+        int steps = 20, batch = 64, seed = 1, perturb = 0, warmup = 0;
+        string schedule = "constant";
+        string? start = null;
         bool verify = true;
         double learningRate = 1e-3;
         for (int i = 0; i + 1 < args.Length; i += 2)
@@ -38,6 +45,9 @@ internal static class ImageParityExport
                 case "--seed": seed = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--lr": learningRate = double.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--spec": spec = value; break;
+                case "--schedule": schedule = value; break;
+                case "--start": start = value; break;
+                case "--warmup": warmup = int.Parse(value, CultureInfo.InvariantCulture); break;
                 case "--out": output = value; break;
                 case "--verify": verify = value != "false"; break;
                 case "--perturb": perturb = int.Parse(value, CultureInfo.InvariantCulture); break;
@@ -50,7 +60,9 @@ internal static class ImageParityExport
         var (shape, pixels) = IdxFormat.Read(File.ReadAllBytes(Path.Combine(data, "train-images-idx3-ubyte.gz")), 1L << 30);
         int d = shape[1] * shape[2];
         var images = pixels.AsSpan(0, Math.Max(train, FlowTrainer.InitializationRows) * d).ToArray().Select(b => (float)b).ToArray();
-        var parameters = new TrainingParameters { Epochs = 1, BatchSize = batch, LearningRate = learningRate, Schedule = "constant", Patience = 1, Seed = seed };
+        var parameters = new TrainingParameters { Epochs = 1, BatchSize = batch, LearningRate = learningRate, Schedule = schedule, WarmupSteps = warmup, Patience = 1, Seed = seed };
+        // The rate per step as FlowTrainer computes it (one epoch of --steps batches).
+        var rates = FlowTrainer.Schedule(parameters, steps);
         var tensors = new List<SafeTensor>();
 
         var flow = NormalizingFlow.Create(spec, d, 0, seed);
@@ -59,7 +71,13 @@ internal static class ImageParityExport
         int initRows = Math.Min(FlowTrainer.InitializationRows, train);
         var initial = images.AsSpan(0, initRows * d).ToArray();
         UniformDequantization.AddNoise(initial, new Random(unchecked(seed * 1_000_003 - 1)));
-        flow.InitializeFromData(initial, initRows, []);
+        if (start is null)
+            flow.InitializeFromData(initial, initRows, []);
+        else
+        {
+            flow.SetParameters(TrainedWeights(flow, start));
+            verify = false;
+        }
         tensors.Add(new SafeTensor("init_rows", [initRows, d], initial));
         if (perturb != 0)
         {
@@ -98,7 +116,7 @@ internal static class ImageParityExport
                 flow.Backend.Download(gradient.Gradient, g);
                 tensors.AddRange(Named(flow, "grad0.", g));
             }
-            optimizer.Update(flow.Parameters, gradient.Gradient, learningRate, scale);
+            optimizer.Update(flow.Parameters, gradient.Gradient, rates.At(step), scale);
             (losses[step], norms[step], clips[step]) = ((float)(nll / batch), (float)norm, scale);
             if (saved.Contains(step + 1))
                 tensors.AddRange(Named(flow, $"after{step + 1}.", flow.GetParameters()));
@@ -117,8 +135,9 @@ internal static class ImageParityExport
         {
             ["spec"] = spec, ["steps"] = steps.ToString(CultureInfo.InvariantCulture), ["batch"] = batch.ToString(CultureInfo.InvariantCulture),
             ["seed"] = seed.ToString(CultureInfo.InvariantCulture), ["lr"] = learningRate.ToString("R", CultureInfo.InvariantCulture),
+            ["schedule"] = schedule, ["warmup"] = warmup.ToString(CultureInfo.InvariantCulture),
             ["saved"] = string.Join(",", saved.Order()), ["replicaDiffers"] = differing.ToString(CultureInfo.InvariantCulture),
-            ["perturb"] = perturb.ToString(CultureInfo.InvariantCulture),
+            ["perturb"] = perturb.ToString(CultureInfo.InvariantCulture), ["start"] = start ?? "",
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         using (var stream = File.Create(output))
@@ -136,6 +155,22 @@ internal static class ImageParityExport
         new FlowTrainer(reference, parameters, dequantize: true).Train(part, validation, new NullObserver(), null, "parity", CancellationToken.None);
         var trained = reference.GetParameters();
         return replica.Zip(trained).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
+    }
+
+    /// <summary>The final weights of an earlier export, as an arena in <paramref name="flow"/>'s layout.</summary>
+    private static float[] TrainedWeights(NormalizingFlow flow, string path)
+    {
+        var file = SafeTensorsReader.Read(path);
+        string prefix = $"after{file.Metadata["steps"]}.";
+        var arena = new float[flow.Layout.Length];
+        foreach (var slot in flow.Layout.Slots)
+        {
+            var values = file[prefix + slot.Name].Values;
+            if (values.Length != slot.Length)
+                throw new InvalidDataException($"{path}: {prefix + slot.Name} has {values.Length} values, the flow's slot {slot.Length}.");
+            values.CopyTo(arena.AsSpan(slot.Offset));
+        }
+        return arena;
     }
 
     /// <summary>Every parameter of <paramref name="values"/> (an arena in the flow's layout) as its own tensor, prefixed.</summary>
