@@ -97,6 +97,8 @@ def main():
     parser.add_argument("--batches", choices=["engine", "torch"], default="engine")
     parser.add_argument("--test", type=int, default=5000)
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--per-image", metavar="FILE.npy",
+                        help="with --train-all: also save each test image's bits/dim (bench/image_test_tails.py reads them)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tensors, metadata = safetensors_io.read(args.file)
@@ -170,12 +172,17 @@ def main():
               f"PyTorch's replay {test_bits_per_dim(flow, args, dtype):.4f}, the engine's weights {test_bits_per_dim(engine, args, dtype):.4f}")
 
 
-def test_bits_per_dim(flow, args, dtype):
+def test_bits_per_image(flow, args, dtype):
+    """-log2 p / D of each of the first --test test images, one seeded noise draw (the same for every model scored)."""
     test = torch.from_numpy(torch_images.load(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"), args.test)).to(dtype)
     noisy = test + torch.rand(test.shape, generator=torch.Generator().manual_seed(123)).to(dtype)
     with torch.no_grad():
         log_prob = torch.cat([flow.log_prob(chunk) for chunk in noisy.split(100)])
-    return float((-log_prob / (test.shape[1] * math.log(2))).mean())
+    return -log_prob / (test.shape[1] * math.log(2))
+
+
+def test_bits_per_dim(flow, args, dtype):
+    return float(test_bits_per_image(flow, args, dtype).mean())
 
 
 def train_all(args, tensors, metadata, spec, dtype):
@@ -216,9 +223,12 @@ def train_all(args, tensors, metadata, spec, dtype):
         torch.nn.utils.clip_grad_norm_(flow.parameters(), 5.0)
         optimizer.step()
         total += loss.item()
+    test_bits = test_bits_per_image(flow, args, dtype)
+    if args.per_image:
+        np.save(args.per_image, test_bits.double().numpy())
     print(json.dumps({"init": args.init, "batches": args.batches, "seed": seed, "steps": steps,
                       "train_bits_per_dim": total / steps / (d * math.log(2)) if args.init != "engine-final" else float(tensors["loss"].mean()) / (d * math.log(2)),
-                      "test_bits_per_dim": test_bits_per_dim(flow, args, dtype), "test_images": args.test}), flush=True)
+                      "test_bits_per_dim": float(test_bits.mean()), "test_images": args.test}), flush=True)
 
 
 if __name__ == "__main__":

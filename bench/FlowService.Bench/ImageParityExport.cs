@@ -12,10 +12,11 @@ namespace FlowService.Bench;
 /// The engine's half of a step-by-step parity run against bench/torch_image_parity.py: trains
 /// <see cref="ImageBenchmark"/>'s flow for --steps batches exactly as <see cref="FlowTrainer"/> does (its
 /// initialisation rows and noise, seeded shuffle, per-batch noise, sharded mean-NLL gradient, clip 5, Adam at a
-/// constant rate, or with --schedule cosine [--warmup W] FlowTrainer's cosine schedule over the --steps) and writes to one safetensors file what PyTorch needs to replay the identical computation and
-/// what to compare it with: the initialisation rows as dequantized, the parameters before and after the data
-/// initialisation, every batch as fed (dequantized), the loss, gradient norm and clip factor per step, the whole
-/// gradient of the first step, and the parameters after chosen steps. It then checks that this replica of the
+/// constant rate, or with --schedule cosine [--warmup W] FlowTrainer's cosine schedule over the --steps) and writes
+/// to one safetensors file what PyTorch needs to replay the identical computation and what to compare it with: the
+/// initialisation rows as dequantized, the parameters before and after the data initialisation, every batch as fed
+/// (dequantized), the loss, gradient norm and clip factor per step, the whole gradient of the first step, and the
+/// parameters after chosen steps. It then checks that this replica of the
 /// trainer's loop is the trainer's: <see cref="FlowTrainer.Train"/> on the same rows must end at the same
 /// parameters, bit for bit.
 /// </summary>
