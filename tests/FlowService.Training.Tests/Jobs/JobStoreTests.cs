@@ -139,20 +139,23 @@ public class JobStoreTests
     public async Task A_live_lease_keeps_the_job_and_an_expired_one_lets_another_worker_claim_it()
     {
         await using var stores = await TestStores.CreateAsync(StoreBackend.Postgres);
-        var job = await stores.Jobs.EnqueueAsync(Request());
-        await stores.Jobs.TryClaimAsync("w1", TimeSpan.FromSeconds(1));
+        // The second worker's store is opened before the lease starts, and the lease is 2 s with a heartbeat every
+        // 0.5 s: on a loaded 2-core CI machine, opening a store inside a 1 s lease let it expire before the first check.
         await using var other = stores.Reopen();
+        var lease = TimeSpan.FromSeconds(2);
+        var job = await stores.Jobs.EnqueueAsync(Request());
+        await stores.Jobs.TryClaimAsync("w1", lease);
         Assert.Null(await other.Jobs.TryClaimAsync("w2", Lease));
         Assert.Equal(0, await other.Jobs.RequeueAbandonedAsync());
         // Heartbeats keep it past its first lease.
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 5; i++)
         {
-            await Task.Delay(400);
-            Assert.Equal(JobLeaseStatus.Held, await stores.Jobs.RenewLeaseAsync(job.Id, 1, TimeSpan.FromSeconds(1)));
+            await Task.Delay(500);
+            Assert.Equal(JobLeaseStatus.Held, await stores.Jobs.RenewLeaseAsync(job.Id, 1, lease));
         }
         Assert.Null(await other.Jobs.TryClaimAsync("w2", Lease));
         // No more heartbeats: the lease runs out and the claim takes the job straight from Running.
-        await Task.Delay(1300);
+        await Task.Delay(lease + TimeSpan.FromMilliseconds(500));
         var taken = (await other.Jobs.TryClaimAsync("w2", Lease))!;
         Assert.Equal(2, taken.Attempts);
         Assert.Equal(JobLeaseStatus.Lost, await stores.Jobs.RenewLeaseAsync(job.Id, 1, Lease));
