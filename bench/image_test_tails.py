@@ -8,17 +8,13 @@ weights), and prints the mean, the median, the worst images and the mean of p = 
 The uniform density on the dequantized cube is 8 bits/dim, so the mixture caps any image near 8 + log2(1/e)/784 bits/dim
 and costs a typical image log2(1/(1-e))/784 (2e-6 bits/dim at e = 0.001).
 """
+import os
 import sys
 
 import numpy as np
 
-D = 784
-E = 1e-3
-
-
-def with_uniform_component(bits, e=E):
-    """Per-image bits/dim of (1 - e) p_flow + e U[0,256)^D, from the flow's per-image bits/dim."""
-    return -np.logaddexp(np.log(1 - e) - bits * D * np.log(2), np.log(e) - 8 * D * np.log(2)) / (D * np.log(2))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_image_parity import DEFENSIVE_WEIGHT as E, with_uniform_component  # noqa: E402
 
 
 def main():
