@@ -31,7 +31,7 @@ static class AnomalyDiagnosis
         var flow = new float[n];
         trained.Flow.LogProb(set.Test, n, [], flow);
         var gaussian = new double[n];
-        mixture.Gaussian.LogDensity(set.Test, n, gaussian);
+        mixture.Component.LogDensity(set.Test, n, gaussian);
         var served = Enumerable.Range(0, n).Select(r => mixture.Combine(flow[r], gaussian[r])).ToArray();
         var anomaly = set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray();
 
@@ -80,7 +80,7 @@ static class AnomalyDiagnosis
             var flowMoved = new float[n];
             trained.Flow.LogProb(moved, n, [], flowMoved);
             var gaussianMoved = new double[n];
-            mixture.Gaussian.LogDensity(moved, n, gaussianMoved);
+            mixture.Component.LogDensity(moved, n, gaussianMoved);
             var rows = Enumerable.Range(0, n).Where(r => outsideConstant[r] > 0).ToArray();
             Console.WriteLine($"leaving constant columns costs (mean over {rows.Length} rows, nats): flow {rows.Average(r => (double)flowMoved[r] - flow[r]):F1}, "
                 + $"gaussian {rows.Average(r => gaussianMoved[r] - gaussian[r]):F1}; AUROC with them put back: flow {Auroc(flowMoved.Select(v => (double)v).ToArray(), anomaly):F4} "

@@ -8,7 +8,9 @@ namespace FlowService.Api.Scoring;
 /// arithmetic: a checkpoint that computes NaN log p for typical samples of its own (drawn at
 /// <see cref="CheckTemperature"/>) is refused with a 409 problem instead of served. Samples at temperature 1 reach the
 /// model's far tails, where an image flow trained briefly can overflow float32 for a few of them; those are counted
-/// (the caller logs them) but do not stop the model, whose /score answers null and flags such a row.
+/// (the caller logs them) but do not stop the model, whose /score answers null and flags such a row. Both checks run on
+/// the flow alone: a served density with a defensive component would score those rows at the component's floor and hide
+/// the broken arithmetic (such a row's served score is that floor, which flags it).
 /// </summary>
 public static class ModelWarmup
 {
@@ -19,18 +21,19 @@ public static class ModelWarmup
     public static (int TailNaN, int Rows) Run(ServedModel served, int batchRows)
     {
         var flow = served.Flow;
+        var flowAlone = flow is TrainedFlow { Defensive: not null } trained ? trained.WithDefensive(null) : flow;
         int d = flow.Features, c = flow.ContextFeatures, rows = Math.Clamp(batchRows, 1, 4096);
         var context = new float[rows * c];
         var x = new float[rows * d];
         var logProb = new float[rows];
-        flow.Sample(rows, 1, CheckTemperature, context, x);
-        flow.LogProb(x, rows, context, logProb);
+        flowAlone.Sample(rows, 1, CheckTemperature, context, x);
+        flowAlone.LogProb(x, rows, context, logProb);
         if (logProb.Any(float.IsNaN))
             throw new ModelUnavailableException(
                 $"Model '{served.Version.Model}' v{served.Version.Version} is not served: it computes NaN log p for typical samples of its own " +
                 $"(temperature {CheckTemperature}), so its weights or its arithmetic are broken.");
-        flow.Sample(rows, 2, 1f, context, x);
-        flow.LogProb(x, rows, context, logProb);
+        flowAlone.Sample(rows, 2, 1f, context, x);
+        flowAlone.LogProb(x, rows, context, logProb);
         int tailNaN = logProb.Count(float.IsNaN);
         var z = new float[rows * d];
         var logDet = new float[rows];

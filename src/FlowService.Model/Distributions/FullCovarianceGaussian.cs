@@ -7,7 +7,7 @@ namespace FlowService.Model.Distributions;
 /// flow must beat, and the defensive component of a served density). log N = -½|L⁻¹(x - μ)|² -
 /// Σ log L_ii - (D/2) log 2π; sampling x = μ + T · L ε.
 /// </summary>
-public sealed class FullCovarianceGaussian
+public sealed class FullCovarianceGaussian : IDefensiveDensity
 {
     /// <summary>Added to each variance, relative to it (plus 1e-12 absolute): keeps collinear or constant columns finite.</summary>
     public const double RelativeRidge = 1e-6;

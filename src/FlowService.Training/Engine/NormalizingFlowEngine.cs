@@ -80,24 +80,29 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         bool dequantize = image && ImageFlowSpec.IsDiscrete(data.Train.Features);
         var gaussian = image ? null : FullCovarianceGaussian.Fit(data.Train.Features, features);
         NormalizingFlow Build(FlowSpec spec) => NormalizingFlow.Create(spec, features, contextFeatures, run.Parameters.Seed, normalization, Backend);
-        // The defensive Gaussian is of the modelled columns alone; mixed into a conditional density p(x | c) it would
+        // The defensive component is of the modelled columns alone; mixed into a conditional density p(x | c) it would
         // floor every context's density at the same unconditional level and blunt what the context says, so
-        // conditional flows are served as they are (and image flows, whose dequantized pixels it does not model).
-        // The Gaussian's log density of the validation rows is the same for every candidate: computed once.
-        double[]? gaussianValidation = contextFeatures == 0 && gaussian is not null ? LogDensity(gaussian, data.Validation) : null;
+        // conditional flows are served as they are. Tables get the Gaussian of the training rows; image flows the
+        // uniform density on their pixel cube (their dequantized pixels are what the flow models, and a D x D
+        // covariance of hundreds of pixels would cost more than it floors). Its log density of the validation rows
+        // is the same for every candidate: computed once.
+        IDefensiveDensity? component = contextFeatures > 0 ? null
+            : image ? new UniformCube(features, ImagePixelRange(run.Spec, features))
+            : gaussian;
+        double[]? componentValidation = component is null ? null : LogDensity(component, data.Validation);
         (DefensiveMixture? Mixture, float[] Served) Defend(float[] flowValidationLogProb)
         {
-            if (gaussianValidation is null)
+            if (componentValidation is null)
                 return (null, flowValidationLogProb);
-            var mixture = DefensiveMixture.Choose(gaussian!, flowValidationLogProb, gaussianValidation);
-            return (mixture, flowValidationLogProb.Select((f, r) => (float)mixture.Combine(f, gaussianValidation[r])).ToArray());
+            var mixture = DefensiveMixture.Choose(component!, flowValidationLogProb, componentValidation);
+            return (mixture, flowValidationLogProb.Select((f, r) => (float)mixture.Combine(f, componentValidation[r])).ToArray());
         }
 
         var spec = FlowSpec.From(run.Spec);
         if (spec.Type == AutoType)
         {
             // Folds of a cross-validated search get their own defensive Gaussian, fitted like the job's one (none where the job has none).
-            FullCovarianceGaussian? FitGaussian(Jobs.DatasetSplit.Part part) => gaussianValidation is null ? null : FullCovarianceGaussian.Fit(part.Features, features);
+            FullCovarianceGaussian? FitGaussian(Jobs.DatasetSplit.Part part) => gaussian is null || componentValidation is null ? null : FullCovarianceGaussian.Fit(part.Features, features);
             var search = new AutoFlowSearch(Build, Defend, FitGaussian).Run(spec, data, run.Parameters, observer, run.StateFolder,
                 candidate => Fingerprint(candidate, data, run), cancellationToken);
             return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive),
@@ -180,9 +185,14 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
             ContextColumnNames = trained.ContextColumns.ToArray(),
             NormalizationMean = model.Normalization?.Mean.ToArray(),
             NormalizationStd = model.Normalization?.Std.ToArray(),
-            DefensiveMixture = trained.Defensive is { } d
-                ? new DefensiveMixtureInfo { Weight = d.Weight, Mean = d.Gaussian.Mean.ToArray(), Cholesky = d.Gaussian.Cholesky.ToArray() }
-                : null,
+            DefensiveMixture = trained.Defensive switch
+            {
+                null => null,
+                { Component: FullCovarianceGaussian g } d => new DefensiveMixtureInfo
+                    { Kind = DefensiveMixtureInfo.GaussianKind, Weight = d.Weight, Mean = g.Mean.ToArray(), Cholesky = g.Cholesky.ToArray() },
+                { Component: UniformCube u } d => new DefensiveMixtureInfo { Kind = DefensiveMixtureInfo.UniformKind, Weight = d.Weight, High = u.High },
+                var d => throw new ArgumentException($"A checkpoint cannot record a defensive {d.Component.GetType().Name}.", nameof(flow)),
+            },
             Generative = model.Generative,
         };
         Checkpoint.Save(folder, model.Layout, model.GetParameters(), info);
@@ -201,27 +211,48 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         flow.SetParameters(checkpoint.Parameters(flow.Layout));
         // A loaded checkpoint is only ever run (IDensityFlow has no training): dense layers read transposed weights.
         flow.FreezeForServing();
-        DefensiveMixture? defensive = null;
-        if (info.DefensiveMixture is { } d)
-        {
-            if (!(d.Weight > 0 && d.Weight < 1) || d.Mean.Length != info.Features)
-                throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture has weight {d.Weight} and {d.Mean.Length} means for {info.Features} features.");
-            try
-            {
-                defensive = new DefensiveMixture(d.Weight, new FullCovarianceGaussian(d.Mean, d.Cholesky));
-            }
-            catch (ArgumentException e)
-            {
-                throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture is invalid: {e.Message}");
-            }
-        }
+        var defensive = info.DefensiveMixture is { } d ? ReadDefensive(d, info.Features, folder) : null;
         return new TrainedFlow(flow, info.ColumnNames, info.ContextColumnNames, defensive);
     }
 
-    private static double[] LogDensity(FullCovarianceGaussian gaussian, Jobs.DatasetSplit.Part part)
+    /// <summary>The defensive component <c>model.json</c> records, checked against the flow it belongs to.</summary>
+    private static DefensiveMixture ReadDefensive(DefensiveMixtureInfo d, int features, string folder)
+    {
+        string kind = d.Kind ?? DefensiveMixtureInfo.GaussianKind;
+        if (!(d.Weight > 0 && d.Weight < 1))
+            throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture has weight {d.Weight}; it must lie in (0, 1).");
+        try
+        {
+            return kind switch
+            {
+                DefensiveMixtureInfo.GaussianKind when d.Mean?.Length == features && d.Cholesky is not null =>
+                    new DefensiveMixture(d.Weight, new FullCovarianceGaussian(d.Mean, d.Cholesky)),
+                DefensiveMixtureInfo.GaussianKind =>
+                    throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive Gaussian has {d.Mean?.Length ?? 0} means for {features} features."),
+                DefensiveMixtureInfo.UniformKind when d.High is { } high => new DefensiveMixture(d.Weight, new UniformCube(features, high)),
+                DefensiveMixtureInfo.UniformKind =>
+                    throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive uniform cube has no \"high\" edge."),
+                _ => throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture has kind \"{kind}\"; expected \"gaussian\" or \"uniform\"."),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new CheckpointCorruptException($"Checkpoint {folder}: model.json's defensive mixture is invalid: {e.Message}");
+        }
+    }
+
+    /// <summary>The pixel range an image spec's flow divides by (ImageFlowOptions' "pixelRange", 256 when absent).</summary>
+    private static double ImagePixelRange(JsonElement spec, int features)
+    {
+        var parsed = FlowSpec.From(spec);
+        return ImageFlowOptions.TryRead(parsed, features, 0, glow: parsed.Type == "glow")?.PixelRange
+            ?? throw new ArgumentException("Not an image flow spec.", nameof(spec));
+    }
+
+    private static double[] LogDensity(IDefensiveDensity component, Jobs.DatasetSplit.Part part)
     {
         var logProb = new double[part.Rows];
-        gaussian.LogDensity(part.Features, part.Rows, logProb);
+        component.LogDensity(part.Features, part.Rows, logProb);
         return logProb;
     }
 

@@ -35,10 +35,10 @@ public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> colu
         Flow.LogProb(x, rows, context, logProb);
         if (Defensive is not { } mixture)
             return;
-        var gaussian = new double[rows];
-        mixture.Gaussian.LogDensity(x, rows, gaussian);
+        var component = new double[rows];
+        mixture.Component.LogDensity(x, rows, component);
         for (int r = 0; r < rows; r++)
-            logProb[r] = (float)mixture.Combine(logProb[r], gaussian[r]);
+            logProb[r] = (float)mixture.Combine(logProb[r], component[r]);
     }
 
     public void Encode(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> z, Span<float> logDet) =>
@@ -49,8 +49,8 @@ public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> colu
 
     /// <summary>
     /// n draws of the served density: the flow's n samples for <paramref name="seed"/>, of which each row is
-    /// replaced, with probability ε (a second generator from the same seed), by a draw of the Gaussian at the
-    /// same temperature. Same seed, same samples.
+    /// replaced, with probability ε (a second generator from the same seed), by a draw of the defensive component at
+    /// the same temperature (a Gaussian shrinks with it; a uniform cube has no scale to shrink). Same seed, same samples.
     /// </summary>
     public void Sample(int n, int seed, float temperature, ReadOnlySpan<float> context, Span<float> x)
     {
@@ -61,6 +61,6 @@ public sealed class TrainedFlow(NormalizingFlow flow, IReadOnlyList<string> colu
         int d = Features;
         for (int r = 0; r < n; r++)
             if (random.NextDouble() < mixture.Weight)
-                mixture.Gaussian.SampleRow(random, temperature, x.Slice(r * d, d));
+                mixture.Component.SampleRow(random, temperature, x.Slice(r * d, d));
     }
 }

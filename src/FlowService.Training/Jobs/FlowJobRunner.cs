@@ -167,7 +167,7 @@ public sealed class FlowJobRunner(
             else
             {
                 // The served density's defensive component is this very fit (same rows, same ridge): no second pass over them.
-                var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Gaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
+                var gaussian = (outcome.Flow as TrainedFlow)?.Defensive?.Component as FullCovarianceGaussian ?? FullCovarianceGaussian.Fit(split.Train.Features, split.FeatureColumns.Count);
                 gaussianValidation = GaussianNll(gaussian, split.Validation);
                 gaussianTest = split.Test.Rows > 0 ? GaussianNll(gaussian, split.Test) : null;
             }

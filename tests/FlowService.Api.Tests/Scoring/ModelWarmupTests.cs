@@ -39,6 +39,26 @@ public sealed class ModelWarmupTests
         Assert.Contains("typical samples", refused.Message);
     }
 
+    [Fact]
+    public void A_defensive_component_does_not_hide_a_flow_whose_samples_score_NaN()
+    {
+        // An image flow with NaN weights: its log p is NaN everywhere, where the served density (with the uniform cube)
+        // answers the cube's floor, a number, for every image in the cube; the check runs on the flow alone.
+        var flow = FlowService.Model.Flows.NormalizingFlow.Create("""{"type":"realnvp","image":[1,4,4],"levels":1,"steps":1,"channels":4,"blocks":0}""", 16, 0, seed: 1);
+        var weights = flow.GetParameters();
+        Array.Fill(weights, float.NaN);
+        flow.SetParameters(weights);
+        var image = new TrainedFlow(flow, [.. Enumerable.Range(0, 16).Select(i => $"p{i}")], [],
+            new DefensiveMixture(0.001, new FlowService.Model.Distributions.UniformCube(16, 256)));
+        var served = new float[1];
+        image.LogProb(new float[16], 1, [], served);
+        Assert.Equal(Math.Log(0.001) - 16 * Math.Log(256), served[0], 3);
+
+        using var model = new ServedModel(Version(), image, new ScoringOptions(), Metrics);
+        var refused = Assert.Throws<ModelUnavailableException>(() => ModelWarmup.Run(model, 64));
+        Assert.Contains("typical samples", refused.Message);
+    }
+
     static ModelVersion Version() => new("warm", 1, "job", "dataset", "sha", ["a", "b", "c", "d"], [], JsonDocument.Parse("""{"type":"test"}""").RootElement,
         new TrainingParameters(), new ModelMetrics(1, 1, 1, 1, 1, 1, 1, 1), AnomalyCalibration.FromValidationLogProb([-3f, -2f, -1f]), "folder", "sha", DateTimeOffset.UnixEpoch);
 

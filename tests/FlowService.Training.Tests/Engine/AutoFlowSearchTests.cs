@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FlowService.Model.Distributions;
 using FlowService.Model.Flows;
 using FlowService.Training.Datasets;
 using FlowService.Training.Engine;
@@ -211,15 +212,15 @@ public sealed class AutoFlowSearchTests : IDisposable
         var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
         var all = CandidateCrossValidation.Concat(CandidateCrossValidation.Concat(split.Train, split.Validation), split.Test);
         var served = new double[all.Rows];
-        trained.Defensive!.Gaussian.LogDensity(all.Features, all.Rows, served);
+        trained.Defensive!.Component.LogDensity(all.Features, all.Rows, served);
         Assert.True(gaussianScores.Average() < served.Average(), "out-of-fold Gaussian scores are below the in-sample ones");
         // The served defensive Gaussian is the one of every row, test part included.
         for (int j = 0; j < 3; j++)
         {
             double allMean = Enumerable.Range(0, all.Rows).Average(r => (double)all.Features[r * 3 + j]);
             double nonTestMean = Enumerable.Range(0, split.Train.Rows + split.Validation.Rows).Average(r => (double)all.Features[r * 3 + j]);
-            Assert.Equal(allMean, trained.Defensive!.Gaussian.Mean[j], 4);
-            Assert.NotEqual(nonTestMean, trained.Defensive!.Gaussian.Mean[j], 4);
+            Assert.Equal(allMean, ((FullCovarianceGaussian)trained.Defensive!.Component).Mean[j], 4);
+            Assert.NotEqual(nonTestMean, ((FullCovarianceGaussian)trained.Defensive!.Component).Mean[j], 4);
         }
     }
 
