@@ -89,6 +89,12 @@ def main():
         scores.extend(answer["bitsPerDim"])
     seconds = time.perf_counter() - started
     emit("test_bits_per_dim", float(np.mean(scores)), "bits/dim", f"{len(scores)} test images + U[0,1) noise (seed 123), POST /score .npy")
+    version = json.loads(call(f"{args.url}/models/fashion/versions/{job['modelVersion']}"))
+    emit("defensive_weight", version["metrics"].get("defensiveWeight"), "",
+         "the uniform component's weight in the served density, chosen on the validation images")
+    worst = np.argsort(scores)[-3:][::-1]
+    emit("worst_test_images", [(int(i), round(float(scores[i]), 3)) for i in worst], "bits/dim",
+         "the three highest-scoring test images (index, bits/dim); 8 + log2(1/weight)/784 is the served density's cap")
     emit("score_images_per_s_http", len(scores) / seconds, "images/s", "POST /score in chunks of 2,000 (HTTP, .npy bodies)")
 
     counts = np.zeros((d, 256))
