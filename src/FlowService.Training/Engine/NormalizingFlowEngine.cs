@@ -102,7 +102,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         if (spec.Type == AutoType)
         {
             // Folds of a cross-validated search get their own defensive Gaussian, fitted like the job's one (none where the job has none).
-            FullCovarianceGaussian? FitGaussian(Jobs.DatasetSplit.Part part) => gaussian is null || componentValidation is null ? null : FullCovarianceGaussian.Fit(part.Features, features);
+            FullCovarianceGaussian? FitGaussian(Jobs.DatasetSplit.Part part) => component is FullCovarianceGaussian ? FullCovarianceGaussian.Fit(part.Features, features) : null;
             var search = new AutoFlowSearch(Build, Defend, FitGaussian).Run(spec, data, run.Parameters, observer, run.StateFolder,
                 candidate => Fingerprint(candidate, data, run), cancellationToken);
             return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive),

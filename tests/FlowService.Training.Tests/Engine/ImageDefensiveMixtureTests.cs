@@ -47,7 +47,7 @@ public sealed class ImageDefensiveMixtureTests : IDisposable
         var split = DatasetSplit.Create(Blocks(600, seed: 1), [], 0.2, 0.0, seed: 3);
         var parameters = new TrainingParameters { Epochs = 3, BatchSize = 64, LearningRate = 2e-3, Patience = 3, Seed = 4 };
         var run = new TrainingRun(JsonDocument.Parse(spec).RootElement.Clone(), split, parameters, Path.Combine(_root, folder));
-        return Assert.IsType<TrainedFlow>(new NormalizingFlowEngine().Train(run, new NullObserver(), CancellationToken.None).Flow);
+        return Assert.IsType<TrainedFlow>(new NormalizingFlowEngine().Train(run, new NormalizingFlowEngineTests.Recorder(), CancellationToken.None).Flow);
     }
 
     [Theory]
@@ -160,12 +160,5 @@ public sealed class ImageDefensiveMixtureTests : IDisposable
 
         var e = Assert.Throws<CheckpointCorruptException>(() => engine.Load(bad));
         Assert.Contains(expected, e.Message);
-    }
-
-    sealed class NullObserver : ITrainingObserver
-    {
-        public void Resumed(int completedEpochs) { }
-
-        public void EpochFinished(EpochRecord record) { }
     }
 }
