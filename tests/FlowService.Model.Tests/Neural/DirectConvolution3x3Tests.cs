@@ -28,6 +28,11 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 2, 6, 9, 12, 4);       // few outputs, k = 36: two 512-bit vectors and a scalar tail of 4
             data.Add(path, 2, 5, 9, 2, 37);       // few inputs (k = 6 per kernel row) into a wide, a narrow and a partial strip
             data.Add(path, 1, 5, 16, 40, 3);      // few outputs, k = 120: seven 512-bit vectors and a tail of 8 (one 256-bit vector on AVX2)
+            // F(2x2, 3x3) (many channels on both sides, even sides): chunks of whole block rows that span images and end part-way.
+            data.Add(path, 3, 28, 28, 32, 32);    // the 28x28 level's 32 -> 32 layer: 42 block rows in chunks of 4, the last 2 rows short
+            data.Add(path, 2, 14, 14, 32, 32);    // the 14x14 level's: 7 tiles a row, chunks of 8 rows (56 tiles) spanning both images
+            data.Add(path, 1, 10, 12, 16, 40);    // 40 outputs: a wide and a narrow strip and 8 padding columns in U and M
+            data.Add(path, 2, 8, 6, 24, 16);      // k = 24 per GEMM, 6 wide (3 tiles a row), transposed: 16 -> 24
         }
         return data;
     }
@@ -77,6 +82,25 @@ public sealed class DirectConvolution3x3Tests
         DirectConvolution3x3.Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, transposed, path);
         Assert.Equal(dx, transposed);
     }
+
+    [Theory]
+    [InlineData(28, 28, 32, 32, true)]
+    [InlineData(14, 14, 32, 32, true)]
+    [InlineData(28, 28, 1, 32, false)]     // the input layer: few inputs
+    [InlineData(28, 28, 32, 2, false)]     // the output layer: few outputs
+    [InlineData(7, 7, 32, 32, false)]      // odd sides: no whole 2x2 output blocks
+    [InlineData(14, 14, 36, 32, false)]    // 36 inputs: not whole 8-float vectors
+    [InlineData(14, 14, 8, 32, false)]     // 8 inputs: too few for the transforms to pay
+    public void Winograd_is_used_where_both_sides_have_many_channels_and_the_sides_are_even(int height, int width, int inChannels, int outChannels, bool expected) =>
+        Assert.Equal(expected, DirectConvolution3x3.UsesWinograd(height, width, inChannels, outChannels));
+
+    [Theory]
+    [InlineData(14, 8, 4)]     // 28 wide: 4 block rows = 56 tiles, seven 8-row tiles
+    [InlineData(7, 8, 8)]      // 14 wide: 8 block rows = 56 tiles (9 would be 63, one short of whole tiles)
+    [InlineData(14, 6, 3)]     // AVX2's 6-row tiles: 3 rows = 42 tiles
+    [InlineData(100, 8, 1)]    // wider than a chunk: one block row
+    public void Winograd_chunks_hold_whole_block_rows_that_fill_whole_register_tiles(int tilesWide, int kernelRows, int expected) =>
+        Assert.Equal(expected, DirectConvolution3x3.WinogradChunkRows(tilesWide, kernelRows));
 
     [Fact]
     public void Images_narrower_than_a_tile_are_left_to_im2col()

@@ -70,6 +70,16 @@ public static unsafe partial class DirectConvolution3x3
         var epilogue = new Epilogue(bias, activation);
         if (outChannels <= DotProductOutputs)
             RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
+        else if (UsesWinograd(height, width, inChannels, outChannels))
+        {
+            fixed (float* px = x, pw = weight, py = y)
+            {
+                if (path == ManagedGemmPath.Vector512)
+                    RunWinograd<Avx512MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+                else
+                    RunWinograd<Avx2MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+            }
+        }
         else if (path == ManagedGemmPath.Vector512)
             Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
         else
