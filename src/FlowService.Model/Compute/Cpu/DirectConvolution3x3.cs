@@ -18,7 +18,9 @@ namespace FlowService.Model.Compute.Cpu;
 /// <c>transposedWeight</c> the same routine computes the input gradient of a convolution, dx = conv(dy, W'),
 /// W'[i, (ky, kx, o)] = W[o, (2 - ky, 2 - kx, i)]: no col2im either. Output rows of an image row are covered by
 /// tiles at 0, Rows, 2·Rows, …, and one last tile ending at W (overlapping, recomputing the same values), so the
-/// image width must be at least Rows; narrower images take the im2col path (<see cref="Supports"/>).
+/// image width must be at least Rows; narrower images take the im2col path (<see cref="Supports"/>). Layers with many
+/// channels on both sides and even image sides compute by Winograd's F(2x2, 3x3) instead (<see cref="UsesWinograd"/>,
+/// DirectConvolution3x3.Winograd.cs).
 /// </remarks>
 public static unsafe partial class DirectConvolution3x3
 {
@@ -108,7 +110,8 @@ public static unsafe partial class DirectConvolution3x3
     /// dW[:, ky-block] = Σ_q dy'[q]ᵀ · P[q + ky·(W + 2)], one GEMM (Aᵀ·B) per kernel row over the whole batch: P is the
     /// batch's zero-padded input, image after image, and dy' is dy laid out on the same padded grid (zero at the two
     /// padding columns and rows), so row q of B is the 3·in values under output pixel q's kernel row: rows in·1 apart,
-    /// overlapping, read in place by the GEMM. No im2col.
+    /// overlapping, read in place by the GEMM. No im2col. Where <see cref="UsesWinograd"/>, dW comes from F(2x2, 3x3) run
+    /// backwards instead (16 GEMMs over the tiles, 2.25x fewer multiply-adds), and dx is the transposed forward either way.
     /// </remarks>
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, int images, int height, int width, int inChannels,
         ReadOnlySpan<float> weight, int outChannels, Span<float> dWeight, Span<float> dx, ManagedGemmPath path = ManagedGemmPath.Best)
@@ -120,45 +123,60 @@ public static unsafe partial class DirectConvolution3x3
         if (x.Length < pixels * inChannels || dy.Length < pixels * outChannels || dWeight.Length < 9L * inChannels * outChannels
             || (!dx.IsEmpty && dx.Length < pixels * inChannels))
             throw new ArgumentException($"Buffers too small for {images} images of {height}x{width}, {inChannels} -> {outChannels} channels.");
-        int paddedWidth = width + 2, imageRows = (height + 2) * paddedWidth;
-        long gridRows = (long)images * imageRows;
         fixed (float* px = x, pdy = dy, pdw = dWeight)
         {
-            float* grid = Scratch(ref t_gridX, gridRows * inChannels);
-            for (int b = 0; b < images; b++)
-                Pad(px + (long)b * height * width * inChannels, height, width, inChannels, grid + (long)b * imageRows * inChannels);
-            if (inChannels <= FewChannels && outChannels % 32 == 0)
-                WeightGradientFewInputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
-            else if (outChannels <= DotProductOutputs && 3 * inChannels % 48 == 0)
-                WeightGradientFewOutputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
-            else
+            if (UsesWinograd(height, width, inChannels, outChannels))
             {
-                // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded
-                // image; the two padding columns of each row and the two padding rows are zero (written, not cleared first).
-                float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
-                for (int b = 0; b < images; b++)
-                {
-                    float* image = gradient + (long)b * imageRows * outChannels;
-                    for (int h = 0; h < height; h++)
-                    {
-                        float* row = image + (long)h * paddedWidth * outChannels;
-                        new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
-                            .CopyTo(new Span<float>(row, width * outChannels));
-                        new Span<float>(row + (long)width * outChannels, 2 * outChannels).Clear();
-                    }
-                    new Span<float>(image + (long)height * paddedWidth * outChannels, 2 * paddedWidth * outChannels).Clear();
-                }
-                // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
-                int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
-                int n = 3 * inChannels;
-                // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
-                for (int ky = 0; ky < 3; ky++)
-                    ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
-                        grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+                if (path == ManagedGemmPath.Vector512)
+                    WeightGradientWinograd<Avx512MicroKernel>(px, pdy, images, height, width, inChannels, outChannels, pdw);
+                else
+                    WeightGradientWinograd<Avx2MicroKernel>(px, pdy, images, height, width, inChannels, outChannels, pdw);
             }
+            else
+                WeightGradientOnGrid(px, pdy, images, height, width, inChannels, outChannels, pdw, path);
         }
         if (!dx.IsEmpty)
             Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, dx, path);
+    }
+
+    /// <summary>dW += the weight gradient by one GEMM per kernel row over the batch's padded grid (see <see cref="Backward"/>), or the few-channel kernels.</summary>
+    private static void WeightGradientOnGrid(float* px, float* pdy, int images, int height, int width, int inChannels, int outChannels, float* pdw,
+        ManagedGemmPath path)
+    {
+        int paddedWidth = width + 2, imageRows = (height + 2) * paddedWidth;
+        long gridRows = (long)images * imageRows;
+        float* grid = Scratch(ref t_gridX, gridRows * inChannels);
+        for (int b = 0; b < images; b++)
+            Pad(px + (long)b * height * width * inChannels, height, width, inChannels, grid + (long)b * imageRows * inChannels);
+        if (inChannels <= FewChannels && outChannels % 32 == 0)
+            WeightGradientFewInputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+        else if (outChannels <= DotProductOutputs && 3 * inChannels % 48 == 0)
+            WeightGradientFewOutputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+        else
+        {
+            // dy' on the grid: output pixel (h, w) sits where its window's top-left input does, at (h, w) of the padded
+            // image; the two padding columns of each row and the two padding rows are zero (written, not cleared first).
+            float* gradient = Scratch(ref t_gridDy, gridRows * outChannels);
+            for (int b = 0; b < images; b++)
+            {
+                float* image = gradient + (long)b * imageRows * outChannels;
+                for (int h = 0; h < height; h++)
+                {
+                    float* row = image + (long)h * paddedWidth * outChannels;
+                    new ReadOnlySpan<float>(pdy + ((long)b * height + h) * width * outChannels, width * outChannels)
+                        .CopyTo(new Span<float>(row, width * outChannels));
+                    new Span<float>(row + (long)width * outChannels, 2 * outChannels).Clear();
+                }
+                new Span<float>(image + (long)height * paddedWidth * outChannels, 2 * paddedWidth * outChannels).Clear();
+            }
+            // The last output pixel's row: later grid rows are padding (dy' zero) and their windows would run past P.
+            int k = checked((int)((images - 1L) * imageRows + (height - 1L) * paddedWidth + width));
+            int n = 3 * inChannels;
+            // B's last row read, (k - 1)·in + 3·in floats past row ky·(W + 2), ends exactly at the grid's end for ky = 2.
+            for (int ky = 0; ky < 3; ky++)
+                ManagedGemm.RunOverlappingB(outChannels, n, k, 1f, gradient, outChannels, transposeA: true,
+                    grid + (long)ky * paddedWidth * inChannels, inChannels, 1f, pdw + ky * n, 9 * inChannels, path);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
