@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Training and scoring images/s on Fashion-MNIST, FlowService's engine against every PyTorch 1.13 process the
-# architecture notes call fair (1 thread, 2 threads, 2 threads with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset),
+# architecture notes call fair (1 thread, 2 threads, 2 threads with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset, and
+# 2 threads with glibc malloc's large-block trimming off),
 # all at the same training budget, in rounds: each round runs the four processes one after another, so a
 # round's ratios share the machine's state. Throughput only (no PNG, 500 test images scored in one call).
 # Usage: bench/run_images_throughput.sh [rounds, default 3] [training images, default 10000] [batch, default 64]
@@ -31,11 +32,15 @@ for r in $(seq 1 "$rounds"); do
     > "$out/r$r-torch1.jsonl"
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/torch_images.py --train "$train" --test 500 \
     --epochs 1 --batch "$batch" --threads 2 > "$out/r$r-torch2-unset.jsonl"
+  # glibc malloc kept from handing back large tensors (no fresh pages, so no page faults per call): PyTorch's fast mode
+  # every time (run_image_steady.sh says why).
+  MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_TOP_PAD_=268435456 OPENBLAS_NUM_THREADS=1 \
+    /usr/bin/python3 bench/torch_images.py --train "$train" --test 500 --epochs 1 --batch "$batch" --threads 2 > "$out/r$r-torch2-malloc.jsonl"
   line="round $r (load after $(cut -d' ' -f1 /proc/loadavg)):"
   for metric in train_images_per_s score_images_per_s; do
     engine=$(value "$out/r$r-engine.jsonl" "$metric")
     best=0
-    for side in torch2 torch1 torch2-unset; do
+    for side in torch2 torch1 torch2-unset torch2-malloc; do
       v=$(value "$out/r$r-$side.jsonl" "$metric")
       line="$line $metric $side $v;"
       best=$(awk -v a="$best" -v b="$v" 'BEGIN { print (b > a) ? b : a }')

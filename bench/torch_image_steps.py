@@ -76,6 +76,9 @@ def main():
     print(f"pytorch scoring {args.images} images, calls (ms): {' '.join(f'{t:.1f}' for t in call_ms)}; calls 3-{args.calls}: median "
           f"{statistics.median(calls):.1f} ms ({args.images * 1e3 / statistics.median(calls):.0f} images/s), best "
           f"{min(calls):.1f} ms ({args.images * 1e3 / min(calls):.0f} images/s)")
+    steady = call_ms[args.calls // 2:]
+    print(f"pytorch steady calls {args.calls // 2 + 1}-{args.calls}: median {statistics.median(steady):.1f} ms "
+          f"({args.images * 1e3 / statistics.median(steady):.0f} images/s)")
 
 
 if __name__ == "__main__":

@@ -43,25 +43,35 @@ internal static class ImageScoreTiming
         var wall = new double[calls];
         var cpu = new double[calls];
         var faults = new long[calls];
+        var allocated = new long[calls];
+        var collections = new int[calls];
         for (int call = 0; call < calls; call++)
         {
             process.Refresh();
             var cpuStarted = process.TotalProcessorTime;
             long faultsBefore = ImageStepTiming.MinorFaults();
+            long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+            int collectionsBefore = GC.CollectionCount(0);
             long started = Stopwatch.GetTimestamp();
             flow.LogProb(x, images, [], logProb);
             wall[call] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             process.Refresh();
             cpu[call] = (process.TotalProcessorTime - cpuStarted).TotalMilliseconds;
             faults[call] = ImageStepTiming.MinorFaults() - faultsBefore;
+            allocated[call] = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+            collections[call] = GC.CollectionCount(0) - collectionsBefore;
         }
         var rest = wall.Skip(1).DefaultIfEmpty(wall[0]).Order().ToArray();
         Console.WriteLine($"{images} images, {ShardRunner.Shared.Degree} threads; load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine($"wall ms per call: {string.Join(' ', wall.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))}");
         Console.WriteLine($"CPU ms per call:  {string.Join(' ', cpu.Select(t => t.ToString("F1", CultureInfo.InvariantCulture)))}");
         Console.WriteLine($"page faults per call: {string.Join(' ', faults)}");
+        Console.WriteLine($"KB allocated per call: {string.Join(' ', allocated.Select(b => b / 1024))}; collections: {string.Join(' ', collections)}");
         Console.WriteLine($"first call {images * 1000 / wall[0]:F0} images/s; later calls median {images * 1000 / rest[rest.Length / 2]:F0}, best {images * 1000 / rest[0]:F0} images/s; " +
             $"mean log p {logProb.Average():F3}");
+        // The second half of the calls: past the JIT's tiers and the heap's first growth (page faults stop within ~10 calls).
+        var steady = wall[(calls / 2)..].Order().ToArray();
+        Console.WriteLine($"steady calls {calls / 2 + 1}-{calls}: median {steady[steady.Length / 2]:F1} ms ({images * 1000 / steady[steady.Length / 2]:F0} images/s)");
         return 0;
     }
 }
