@@ -4,8 +4,8 @@ using System.Runtime.Intrinsics;
 namespace FlowService.Model.Compute.Cpu;
 
 // Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016)
-// for the layers where channels are many on both sides (an image flow's 32 -> 32 conditioner convolutions and their
-// input gradients). A 2x2 block of outputs is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A over the 4x4 input patch d under it: 16
+// for the layers where channels are many on both sides (an image flow's 32 -> 32 conditioner convolutions, their input
+// gradients, which are the transposed forward, and their weight gradients, the algorithm run backwards). A 2x2 block of outputs is Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A over the 4x4 input patch d under it: 16
 // products per input/output channel pair where the direct form takes 36, so the 16 element-wise products become 16
 // GEMMs (tiles x in) · (in x out) on the same register tiles, and the transforms are additions only (B and A hold 0 and
 // ±1, G also ±1/2, all exact in binary), so each output carries a few more roundings than the direct sum, not a
