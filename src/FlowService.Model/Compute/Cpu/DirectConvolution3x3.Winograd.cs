@@ -41,7 +41,7 @@ public static unsafe partial class DirectConvolution3x3
     private static void RunWinograd<TKernel>(float* x, int images, int height, int width, int inChannels,
         float* weight, int outChannels, bool transposedWeight, float* y, Epilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
-        int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
+        int rows = TKernel.Rows, narrow = TKernel.Width / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
         int tilesW = width / 2, tilesH = height / 2;
         int chunkRows = WinogradChunkRows(tilesW, rows);
@@ -70,23 +70,8 @@ public static unsafe partial class DirectConvolution3x3
                 long blockRow = first + r;
                 int b = (int)(blockRow / tilesH), ty = (int)(blockRow % tilesH);
                 for (int tx = 0; tx < tilesW; tx++)
-                {
-                    for (int i = 0; i < 4; i++)
-                    {
-                        int h = 2 * ty - 1 + i;
-                        for (int j = 0; j < 4; j++)
-                        {
-                            int w = 2 * tx - 1 + j;
-                            patch[i * 4 + j] = h >= 0 && h < height && w >= 0 && w < width
-                                ? x + (((long)b * height + h) * width + w) * inChannels
-                                : zero;
-                        }
-                    }
-                    if (wideInput)
-                        InputTransform512(patch, inChannels, v + (long)(r * tilesW + tx) * inChannels, (long)chunkCapacity * inChannels);
-                    else
-                        InputTransform(patch, inChannels, v + (long)(r * tilesW + tx) * inChannels, (long)chunkCapacity * inChannels);
-                }
+                    TransformInputBlock(x, b, ty, tx, height, width, inChannels, zero, patch, wideInput,
+                        v + (long)(r * tilesW + tx) * inChannels, (long)chunkCapacity * inChannels);
             }
             // M[ξ] = V[ξ] · U[ξ]: the tiles' rows through the register tiles, k = in; rows past the chunk's tiles read stale V and
             // write M rows nobody reads.
@@ -96,15 +81,7 @@ public static unsafe partial class DirectConvolution3x3
                 float* uXi = u + (long)xi * inChannels * padded;
                 float* mXi = m + (long)xi * chunkCapacity * padded;
                 for (int t0 = 0; t0 < tiles; t0 += rows)
-                    for (int j0 = 0; j0 < padded; )
-                    {
-                        int strip = padded - j0 >= wide ? wide : narrow;
-                        if (strip == wide)
-                            TKernel.Wide(vXi + (long)t0 * inChannels, inChannels, 1, uXi + j0, padded, inChannels, mXi + (long)t0 * padded + j0, padded, 1f, 0f);
-                        else
-                            TKernel.Narrow(vXi + (long)t0 * inChannels, inChannels, 1, uXi + j0, padded, inChannels, mXi + (long)t0 * padded + j0, padded, 1f, 0f);
-                        j0 += strip;
-                    }
+                    RowTileStrips<TKernel>(vXi + (long)t0 * inChannels, inChannels, 1, uXi, padded, inChannels, mXi + (long)t0 * padded, beta: 0f);
             }
             // Output transform: y's 2x2 block of tile t = Aᵀ M_t A, then the epilogue on the chunk's (whole) output rows.
             for (int r = 0; r < count; r++)
@@ -121,6 +98,56 @@ public static unsafe partial class DirectConvolution3x3
                         OutputTransform(m + (long)(r * tilesW + tx) * padded, (long)chunkCapacity * padded, outChannels, out0, (long)width * outChannels);
                 }
                 epilogue.Apply(top, 2 * width, outChannels);
+            }
+        }
+    }
+
+    /// <summary>
+    /// V[ξ] (planes <paramref name="stride"/> floats apart) = (Bᵀ d B)[ξ] for the 4x4 input patch d under image
+    /// <paramref name="b"/>'s output block (<paramref name="ty"/>, <paramref name="tx"/>), <paramref name="zero"/> standing
+    /// for pixels outside the image; on 16-float vectors when <paramref name="wide"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransformInputBlock(float* x, int b, int ty, int tx, int height, int width, int channels, float* zero,
+        float** patch, bool wide, float* v, long stride)
+    {
+        for (int i = 0; i < 4; i++)
+        {
+            int h = 2 * ty - 1 + i;
+            for (int j = 0; j < 4; j++)
+            {
+                int w = 2 * tx - 1 + j;
+                patch[i * 4 + j] = h >= 0 && h < height && w >= 0 && w < width
+                    ? x + (((long)b * height + h) * width + w) * channels
+                    : zero;
+            }
+        }
+        if (wide)
+            InputTransform512(patch, channels, v, stride);
+        else
+            InputTransform(patch, channels, v, stride);
+    }
+
+    /// <summary>
+    /// One register tile's rows of C (row-major, <paramref name="padded"/> columns, as B) = A · B + beta · C across all of
+    /// B's columns: wide strips, and a narrow one where half a strip is left (padded is a multiple of the narrow width).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowTileStrips<TKernel>(float* a, nint rowStride, nint colStride, float* b, int padded, int kc, float* c, float beta)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        int wide = TKernel.Width;
+        for (int j0 = 0; j0 < padded; )
+        {
+            if (padded - j0 >= wide)
+            {
+                TKernel.Wide(a, rowStride, colStride, b + j0, padded, kc, c + j0, padded, 1f, beta);
+                j0 += wide;
+            }
+            else
+            {
+                TKernel.Narrow(a, rowStride, colStride, b + j0, padded, kc, c + j0, padded, 1f, beta);
+                j0 += wide / 2;
             }
         }
     }

@@ -24,7 +24,7 @@ public static unsafe partial class DirectConvolution3x3
     private static void WeightGradientWinograd<TKernel>(float* x, float* dy, int images, int height, int width, int inChannels, int outChannels,
         float* dWeight) where TKernel : struct, IGemmMicroKernel
     {
-        int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
+        int rows = TKernel.Rows, narrow = TKernel.Width / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
         int inPadded = (inChannels + rows - 1) / rows * rows;
         int tilesW = width / 2, tilesH = height / 2;
@@ -54,22 +54,8 @@ public static unsafe partial class DirectConvolution3x3
                 float* dyTop = dy + (((long)b * height + 2 * ty) * width) * outChannels;
                 for (int tx = 0; tx < tilesW; tx++)
                 {
-                    for (int i = 0; i < 4; i++)
-                    {
-                        int h = 2 * ty - 1 + i;
-                        for (int j = 0; j < 4; j++)
-                        {
-                            int w = 2 * tx - 1 + j;
-                            patch[i * 4 + j] = h >= 0 && h < height && w >= 0 && w < width
-                                ? x + (((long)b * height + h) * width + w) * inChannels
-                                : zero;
-                        }
-                    }
                     int t = r * tilesW + tx;
-                    if (wideInput)
-                        InputTransform512(patch, inChannels, v + (long)t * inPadded, (long)chunkCapacity * inPadded);
-                    else
-                        InputTransform(patch, inChannels, v + (long)t * inPadded, (long)chunkCapacity * inPadded);
+                    TransformInputBlock(x, b, ty, tx, height, width, inChannels, zero, patch, wideInput, v + (long)t * inPadded, (long)chunkCapacity * inPadded);
                     OutputGradientTransform(dyTop + (long)(2 * tx) * outChannels, (long)width * outChannels, outChannels,
                         m + (long)t * padded, (long)chunkCapacity * padded);
                 }
@@ -82,15 +68,7 @@ public static unsafe partial class DirectConvolution3x3
                 float* mXi = m + (long)xi * chunkCapacity * padded;
                 float* duXi = du + (long)xi * inPadded * padded;
                 for (int i0 = 0; i0 < inPadded; i0 += rows)
-                    for (int j0 = 0; j0 < padded; )
-                    {
-                        int strip = padded - j0 >= wide ? wide : narrow;
-                        if (strip == wide)
-                            TKernel.Wide(vXi + i0, 1, inPadded, mXi + j0, padded, tiles, duXi + (long)i0 * padded + j0, padded, 1f, 1f);
-                        else
-                            TKernel.Narrow(vXi + i0, 1, inPadded, mXi + j0, padded, tiles, duXi + (long)i0 * padded + j0, padded, 1f, 1f);
-                        j0 += strip;
-                    }
+                    RowTileStrips<TKernel>(vXi + i0, 1, inPadded, mXi, padded, tiles, duXi + (long)i0 * padded, beta: 1f);
             }
         }
         AddWeightGradient(du, inChannels, outChannels, inPadded, padded, dWeight);
