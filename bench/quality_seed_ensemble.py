@@ -7,17 +7,11 @@ import sys
 
 import numpy as np
 from scipy.special import logsumexp
+from sklearn.metrics import roc_auc_score
 
 BEST_LOG_P = {"iris": -1.897, "wine": -19.105, "diabetes": -26.636, "breast_cancer": 38.887, "digits": -120.088}
 BEST_AUROC = {"breast_cancer": 0.9767, "digits": 0.9758}
 NORMAL = {"breast_cancer": {1}, "digits": {0, 1, 2, 3, 4}}
-
-
-def auroc(log_p, anomalous):
-    score = -log_p
-    pos, neg = score[anomalous], score[~anomalous]
-    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return wins / (len(pos) * len(neg))
 
 
 def ensemble(rows):
@@ -40,8 +34,8 @@ def main(folder):
             else:
                 labels = np.loadtxt(os.path.join(folder, "dump", f"{name}_anomaly_testlabels.csv"))
                 anomalous = np.array([label not in NORMAL[name] for label in labels])
-                singles = [auroc(r, anomalous) for r in rows]
-                prefix = [auroc(ensemble(rows[:k]), anomalous) for k in range(1, len(rows) + 1)]
+                singles = [roc_auc_score(anomalous, -r) for r in rows]
+                prefix = [roc_auc_score(anomalous, -ensemble(rows[:k])) for k in range(1, len(rows) + 1)]
                 print(f"{name:14s} AUROC per seed {' '.join(f'{v:.4f}' for v in singles)}; mean {np.mean(singles):.4f}; "
                       f"ensemble of the first k: {' '.join(f'{v:.4f}' for v in prefix)}; best classical {BEST_AUROC[name]}")
 

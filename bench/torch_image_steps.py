@@ -13,9 +13,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "reference"))
-import image_flows  # noqa: E402
-from torch_images import load  # noqa: E402
+from torch_images import build_flow, load  # noqa: E402
 
 
 def main():
@@ -35,15 +33,7 @@ def main():
     torch.manual_seed(1)
     train = torch.from_numpy(load(os.path.join(args.data, "train-images-idx3-ubyte.gz"), 4096))
     test = torch.from_numpy(load(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"), args.images))
-    level0 = image_flows.realnvp_level(1, 2, 2, "affine", 32, 1, "relu")
-    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0, input_norm=True, input_norm_floor=0.2).float()
-    init_rows = train[:1024]
-    flow.initialize_from_data(init_rows + torch.rand(init_rows.shape, generator=torch.Generator().manual_seed(2)))
-    with torch.no_grad():
-        for module in flow.modules():
-            if isinstance(module, image_flows.ConvResNet):
-                module.output.weight.zero_()
-                module.output.bias.zero_()
+    flow = build_flow(train)
     optimizer = torch.optim.Adam(flow.parameters(), lr=1e-3)
 
     step_ms = []

@@ -40,6 +40,21 @@ def emit(threads, metric, value, unit, note):
                       "value": value, "unit": unit, "note": note}), flush=True)
 
 
+def build_flow(train, levels=2, steps=2, channels=32, blocks=1, input_norm=True, input_norm_floor=0.2):
+    """The benchmark's multi-scale RealNVP for 28x28 images, data-initialised on the first 1,024 training images (one seeded
+    noise draw), with each coupling's last convolution zero (the engine's zeroInit default)."""
+    level0 = image_flows.realnvp_level(1, levels, steps, "affine", channels, blocks, "relu")
+    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0, input_norm=input_norm, input_norm_floor=input_norm_floor).float()
+    init_rows = train[:1024]
+    flow.initialize_from_data(init_rows + torch.rand(init_rows.shape, generator=torch.Generator().manual_seed(2)))
+    with torch.no_grad():
+        for module in flow.modules():
+            if isinstance(module, image_flows.ConvResNet):
+                module.output.weight.zero_()
+                module.output.bias.zero_()
+    return flow
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
@@ -66,16 +81,7 @@ def main():
     test = torch.from_numpy(load(os.path.join(args.data, "t10k-images-idx3-ubyte.gz"), args.test))
     d = train.shape[1]
 
-    level0 = image_flows.realnvp_level(1, args.levels, args.steps, "affine", args.channels, args.blocks, "relu")
-    flow = image_flows.ImageFlow((1, 28, 28), 256.0, 0.05, level0, input_norm=args.input_norm,
-                                 input_norm_floor=args.input_norm_floor).float()
-    init_rows = train[:min(1024, args.train)]
-    flow.initialize_from_data(init_rows + torch.rand(init_rows.shape, generator=torch.Generator().manual_seed(2)))
-    with torch.no_grad():
-        for module in flow.modules():
-            if isinstance(module, image_flows.ConvResNet):
-                module.output.weight.zero_()
-                module.output.bias.zero_()
+    flow = build_flow(train, args.levels, args.steps, args.channels, args.blocks, args.input_norm, args.input_norm_floor)
     optimizer = torch.optim.Adam(flow.parameters(), lr=args.lr)
     step = 0
 
