@@ -63,6 +63,15 @@ internal sealed partial class ProfiledBackend : IBackend
         return done;
     }
 
+    public bool TryConvolve1x1(Tensor pixels, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity, Tensor? residual = null)
+    {
+        long start = Now();
+        bool done = _inner.TryConvolve1x1(pixels, weight, output, bias, activation, residual);
+        Add(new OpKey(residual is null ? "Conv1x1" : "Conv1x1 residual", $"{output.Rows}x{output.Cols}x{pixels.Cols}"), start);
+        return done;
+    }
+
     public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels)
     {
         long start = Now();

@@ -31,6 +31,15 @@ public partial interface IBackend
         FusedActivation activation = FusedActivation.Identity);
 
     /// <summary>
+    /// output = f(pixels · weightᵀ + bias + residual), a 1x1 convolution (weight [out, in]) with its epilogue fused, where
+    /// this backend has such a path for the shape; returns false and leaves output alone where it has none (the caller then
+    /// runs a GEMM and the epilogue in passes of its own). <paramref name="bias"/> null leaves out the bias and
+    /// <paramref name="activation"/>, <paramref name="residual"/> (output's shape) null the residual.
+    /// </summary>
+    bool TryConvolve1x1(Tensor pixels, Tensor weight, Tensor output, Tensor? bias = null, FusedActivation activation = FusedActivation.Identity,
+        Tensor? residual = null);
+
+    /// <summary>
     /// The backward of <see cref="TryConvolve3x3"/> on the same terms: <b>adds</b> dL/dweight to dWeight and, when
     /// dPixels is not null, <b>overwrites</b> it with dL/dpixels; false (nothing written) where the backend has no direct path.
     /// </summary>

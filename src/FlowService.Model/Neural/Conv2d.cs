@@ -74,8 +74,10 @@ public sealed class Conv2d
     public void Forward(FlowContext context, Tensor x, int height, int width, Tensor y, Tensor? residual = null)
     {
         var backend = context.Backend;
-        // A direct 3x3 convolution applies the bias and activation as it stores each output row (no residual here: only
-        // the blocks' 1x1 convolutions take one).
+        // A direct convolution applies the epilogue as it stores each chunk of outputs: the bias and activation for a 3x3
+        // (no residual there: only the blocks' 1x1 convolutions take one), and the residual too for a 1x1.
+        if (Kernel == 1 && backend.TryConvolve1x1(x, context.Param(Weight), y, context.Param(Bias), Activation, residual))
+            return;
         if (Kernel == 3 && residual is null && backend.TryConvolve3x3(x, height, width, context.Param(Weight), y, context.Param(Bias), Activation))
             return;
         // Otherwise the plain convolution, then the epilogue: the direct path once more only for a 3x3 with a residual (the

@@ -77,6 +77,24 @@ public sealed partial class CpuBackend
         return true;
     }
 
+    public bool TryConvolve1x1(Tensor pixels, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity, Tensor? residual = null)
+    {
+        if (GemmImplementation != GemmImplementation.Managed || !PointwiseConvolution.Supports(pixels.Rows))
+            return false;
+        if (weight.Rows != output.Cols || weight.Cols != pixels.Cols)
+            throw new ArgumentException($"A 1x1 convolution from {pixels.Cols} to {output.Cols} channels needs a {output.Cols}x{pixels.Cols} weight, not {weight.Rows}x{weight.Cols}.", nameof(weight));
+        if (output.Rows != pixels.Rows)
+            throw new ArgumentException($"{pixels.Rows} input and {output.Rows} output pixel rows differ.", nameof(output));
+        if (bias is not null)
+            RequireBiasRow(bias, output.Cols);
+        if (residual is not null)
+            RequireSameShape(residual, output);
+        PointwiseConvolution.Forward(pixels.Span(), pixels.Rows, pixels.Cols, weight.Span(), output.Cols, transposedWeight: false, output.Span(),
+            bias is null ? ReadOnlySpan<float>.Empty : bias.Span(), activation, residual is null ? ReadOnlySpan<float>.Empty : residual.Span());
+        return true;
+    }
+
     public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels)
     {
         if (!DirectConvolutionRuns(pixels, height, width, weight, dOutput))

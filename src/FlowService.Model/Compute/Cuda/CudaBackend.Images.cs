@@ -13,6 +13,9 @@ public sealed partial class CudaBackend
     public bool TryConvolve3x3(Tensor pixels, int height, int width, Tensor weight, Tensor output, Tensor? bias = null,
         FusedActivation activation = FusedActivation.Identity) => false;
 
+    public bool TryConvolve1x1(Tensor pixels, Tensor weight, Tensor output, Tensor? bias = null,
+        FusedActivation activation = FusedActivation.Identity, Tensor? residual = null) => false;
+
     public bool TryConvolve3x3Backward(Tensor pixels, int height, int width, Tensor weight, Tensor dOutput, Tensor dWeight, Tensor? dPixels) => false;
 
     public void LogitForward(Tensor x, float alpha, Tensor z, Tensor logDet) => throw NotOnGpu(nameof(LogitForward));
