@@ -133,8 +133,9 @@ public sealed partial class CpuBackend
             for (int j = 0; j < xr.Length; j++)
             {
                 double s = alpha + scale * xr[j];
-                zr[j] = (float)(Math.Log(s) - Math.Log(1.0 - s));
-                sum += logScale - Math.Log(s) - Math.Log(1.0 - s);
+                double logS = Math.Log(s), logComplement = Math.Log(1.0 - s);
+                zr[j] = (float)(logS - logComplement);
+                sum += logScale - logS - logComplement;
             }
             sums[r] += (float)sum;
         }
