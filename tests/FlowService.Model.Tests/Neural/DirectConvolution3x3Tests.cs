@@ -28,6 +28,10 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 2, 6, 9, 12, 4);       // few outputs, k = 36: two 512-bit vectors and a scalar tail of 4
             data.Add(path, 2, 5, 9, 2, 37);       // few inputs (k = 6 per kernel row) into a wide, a narrow and a partial strip
             data.Add(path, 1, 5, 16, 40, 3);      // few outputs, k = 120: seven 512-bit vectors and a tail of 8 (one 256-bit vector on AVX2)
+            // The 512-bit few-output tiles: 4 x 4 over a 10-wide row (tiles at 0, 4 and 6), 8 x 2 over an 11-wide one (0 and 3).
+            data.Add(path, 1, 5, 10, 16, 4);
+            data.Add(path, 2, 3, 11, 32, 2);
+            data.Add(path, 1, 4, 9, 16, 2);       // 2 outputs, k = 48: the 256-bit weight gradient (the 512-bit one takes k in 96s for 2 outputs)
             // F(2x2, 3x3) (many channels on both sides, even sides): chunks of whole block rows that span images and end part-way.
             data.Add(path, 3, 28, 28, 32, 32);    // the 28x28 level's 32 -> 32 layer: 42 block rows in chunks of 4, the last 2 rows short
             data.Add(path, 2, 14, 14, 32, 32);    // the 14x14 level's: 7 tiles a row, chunks of 8 rows (56 tiles) spanning both images
@@ -101,6 +105,16 @@ public sealed class DirectConvolution3x3Tests
     [InlineData(100, 8, 1)]    // wider than a chunk: one block row
     public void Winograd_chunks_hold_whole_block_rows_that_fill_whole_register_tiles(int tilesWide, int kernelRows, int expected) =>
         Assert.Equal(expected, DirectConvolution3x3.WinogradChunkRows(tilesWide, kernelRows));
+
+    [Theory]
+    [InlineData(ManagedGemmPath.Vector512, 14, 4, 96, "FourByFour")]
+    [InlineData(ManagedGemmPath.Vector512, 28, 2, 96, "EightByTwo")]
+    [InlineData(ManagedGemmPath.Vector512, 28, 2, 36, "PairsOfOutputs")]    // k not whole 16-float vectors
+    [InlineData(ManagedGemmPath.Vector512, 28, 3, 96, "PairsOfOutputs")]    // 3 outputs
+    [InlineData(ManagedGemmPath.Vector256, 14, 4, 96, "PairsOfOutputs")]    // the AVX2 path
+    public void Few_output_layers_take_512_bit_tiles_on_the_avx512_path_where_k_is_whole_vectors(ManagedGemmPath path, int width, int outChannels, int kc,
+        string expected) =>
+        Assert.Equal(expected, DirectConvolution3x3.ChooseDotTile(width, outChannels, kc, path).ToString());
 
     [Fact]
     public void Images_narrower_than_a_tile_are_left_to_im2col()

@@ -71,7 +71,7 @@ public static unsafe partial class DirectConvolution3x3
             throw new ArgumentException($"The bias has {bias.Length} values, not one per output ({outChannels}).", nameof(bias));
         var epilogue = new Epilogue(bias, activation);
         if (outChannels <= DotProductOutputs)
-            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
+            RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue, path);
         else if (UsesWinograd(height, width, inChannels, outChannels))
         {
             fixed (float* px = x, pw = weight, py = y)
@@ -150,6 +150,8 @@ public static unsafe partial class DirectConvolution3x3
             Pad(px + (long)b * height * width * inChannels, height, width, inChannels, grid + (long)b * imageRows * inChannels);
         if (inChannels <= FewChannels && outChannels % 32 == 0)
             WeightGradientFewInputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
+        else if (path == ManagedGemmPath.Vector512 && (outChannels == 4 && 3 * inChannels % 48 == 0 || outChannels == 2 && 3 * inChannels % 96 == 0))
+            WeightGradientFewOutputsWide(grid, pdy, images, height, width, inChannels, outChannels, pdw);
         else if (outChannels <= DotProductOutputs && 3 * inChannels % 48 == 0)
             WeightGradientFewOutputs(grid, pdy, images, height, width, inChannels, outChannels, pdw);
         else
