@@ -123,8 +123,10 @@ internal static unsafe class BlockedGemm<TKernel> where TKernel : struct, IGemmM
     private static float* PackedBBuffer(int wide)
     {
         // Pinned (pinned object heap) so the pointer stays valid; one per thread because shards run GEMMs concurrently.
-        var buffer = t_packedB ??= GC.AllocateUninitializedArray<float>(BlockK * (BlockN + wide), pinned: true);
-        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        // 64-byte aligned (16 floats spare), so the kernels' 512-bit loads of packed rows never straddle two cache lines.
+        var buffer = t_packedB ??= GC.AllocateUninitializedArray<float>(BlockK * (BlockN + wide) + 16, pinned: true);
+        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((start + 63) & ~(nint)63);
     }
 
     /// <summary>dst[p · stride + j] = op(B)[pc + p, j0 + j] for j &lt; width, zero up to stride.</summary>

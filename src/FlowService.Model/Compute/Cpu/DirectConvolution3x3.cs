@@ -279,8 +279,10 @@ public static unsafe partial class DirectConvolution3x3
     private static float* Scratch(ref float[]? buffer, long floats)
     {
         // Pinned (pinned object heap) so the pointer stays valid; one per thread because shards convolve concurrently.
-        if (buffer is null || buffer.Length < floats)
-            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats), pinned: true);
-        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        // 64-byte aligned (16 floats spare): the tiles' 512-bit loads and stores then never straddle two cache lines.
+        if (buffer is null || buffer.Length < floats + 16)
+            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
+        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((start + 63) & ~(nint)63);
     }
 }
