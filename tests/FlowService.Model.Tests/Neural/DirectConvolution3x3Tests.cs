@@ -37,6 +37,10 @@ public sealed class DirectConvolution3x3Tests
             data.Add(path, 2, 14, 14, 32, 32);    // the 14x14 level's: 7 tiles a row, chunks of 8 rows (56 tiles) spanning both images
             data.Add(path, 1, 10, 12, 16, 40);    // 40 outputs: a wide and a narrow strip and 8 padding columns in U and M
             data.Add(path, 2, 8, 6, 24, 16);      // k = 24 per GEMM, 6 wide (3 tiles a row), transposed: 16 -> 24
+            // F(4x4, 3x3) (sides a multiple of 4): the 28x28 layer above; 40 outputs (padding columns in U and M); 24 inputs
+            // (8-float transforms on the AVX-512 path too), 2 tiles a row, chunks spanning both images.
+            data.Add(path, 1, 8, 12, 16, 40);
+            data.Add(path, 2, 4, 8, 24, 16);
         }
         return data;
     }
@@ -97,6 +101,35 @@ public sealed class DirectConvolution3x3Tests
     [InlineData(14, 14, 8, 32, false)]     // 8 inputs: too few for the transforms to pay
     public void Winograd_is_used_where_both_sides_have_many_channels_and_the_sides_are_even(int height, int width, int inChannels, int outChannels, bool expected) =>
         Assert.Equal(expected, DirectConvolution3x3.UsesWinograd(height, width, inChannels, outChannels));
+
+    [Theory]
+    [InlineData(28, 28, 32, 32, true)]
+    [InlineData(14, 14, 32, 32, false)]    // 14 is no whole number of 4x4 blocks: F(2x2, 3x3)
+    [InlineData(28, 28, 1, 32, false)]     // few inputs: no Winograd at all
+    [InlineData(8, 12, 16, 40, true)]
+    public void Winograd_4x4_is_used_where_both_sides_are_whole_4x4_blocks(int height, int width, int inChannels, int outChannels, bool expected) =>
+        Assert.Equal(expected, DirectConvolution3x3.UsesWinograd4(height, width, inChannels, outChannels));
+
+    [Theory]
+    [InlineData(28, 28, 1e-5)]    // F(4x4, 3x3): G's sixths and the transforms' factors up to 8 round more
+    [InlineData(14, 14, 1e-6)]    // F(2x2, 3x3): additions and halves only
+    public void Winograd_rounding_stays_within_a_few_float_ulps_of_the_exact_sum(int height, int width, double bound)
+    {
+        // A conditioner's layer at nn.Conv2d's initial scale: inputs in ±1, weights in ±1/√fan_in, outputs of order 1.
+        const int images = 2, channels = 32;
+        var x = Random(images * height * width * channels, seed: 7);
+        var weight = Random(channels * 9 * channels, seed: 8).Select(w => w / MathF.Sqrt(9 * channels)).ToArray();
+        var y = new float[x.Length];
+        DirectConvolution3x3.Forward(x, images, height, width, channels, weight, channels, transposedWeight: false, y);
+        var expected = ReferenceConvolution.Forward(x, images, height, width, channels, weight, channels, kernel: 3);
+        double error = 0, scale = 0;
+        for (int i = 0; i < y.Length; i++)
+        {
+            error += (y[i] - expected[i]) * (y[i] - expected[i]);
+            scale += expected[i] * expected[i];
+        }
+        Assert.InRange(Math.Sqrt(error / scale), 0, bound);
+    }
 
     [Theory]
     [InlineData(14, 8, 4)]     // 28 wide: 4 block rows = 56 tiles, seven 8-row tiles

@@ -152,10 +152,10 @@ public static unsafe partial class DirectConvolution3x3
         }
     }
 
-    /// <summary>Block rows per chunk: as many as fit <see cref="WinogradChunkTiles"/>, preferring a count whose tiles fill whole register tiles.</summary>
-    internal static int WinogradChunkRows(int tilesW, int kernelRows)
+    /// <summary>Block rows per chunk: as many as fit <paramref name="chunkTiles"/> tiles, preferring a count whose tiles fill whole register tiles.</summary>
+    internal static int WinogradChunkRows(int tilesW, int kernelRows, int chunkTiles = WinogradChunkTiles)
     {
-        int most = Math.Max(1, WinogradChunkTiles / tilesW);
+        int most = Math.Max(1, chunkTiles / tilesW);
         for (int n = most; n >= 1 && n * 2 >= most; n--)
             if (n * tilesW % kernelRows == 0)
                 return n;

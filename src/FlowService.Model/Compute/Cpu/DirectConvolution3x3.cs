@@ -20,7 +20,8 @@ namespace FlowService.Model.Compute.Cpu;
 /// tiles at 0, Rows, 2·Rows, …, and one last tile ending at W (overlapping, recomputing the same values), so the
 /// image width must be at least Rows; narrower images take the im2col path (<see cref="Supports"/>). Layers with many
 /// channels on both sides and even image sides compute by Winograd's F(2x2, 3x3) instead (<see cref="UsesWinograd"/>,
-/// DirectConvolution3x3.Winograd.cs).
+/// DirectConvolution3x3.Winograd.cs), and their forward by F(4x4, 3x3) where both sides are a multiple of 4
+/// (<see cref="UsesWinograd4"/>, DirectConvolution3x3.Winograd4.cs).
 /// </remarks>
 public static unsafe partial class DirectConvolution3x3
 {
@@ -72,6 +73,16 @@ public static unsafe partial class DirectConvolution3x3
         var epilogue = new Epilogue(bias, activation);
         if (outChannels <= DotProductOutputs)
             RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue, path);
+        else if (UsesWinograd4(height, width, inChannels, outChannels))
+        {
+            fixed (float* px = x, pw = weight, py = y)
+            {
+                if (path == ManagedGemmPath.Vector512)
+                    RunWinograd4<Avx512MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+                else
+                    RunWinograd4<Avx2MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+            }
+        }
         else if (UsesWinograd(height, width, inChannels, outChannels))
         {
             fixed (float* px = x, pw = weight, py = y)
