@@ -66,10 +66,18 @@ public static class BiasActivation
             throw new ArgumentException($"Destination is too short: {name} holds {length} floats, {needed} are needed.", name);
     }
 
+    /// <summary>Rows of 16 or 32 values (an image conditioner's channels) take the paths that keep the bias, or its gradient, in registers.</summary>
+    private static bool IsNarrow(int cols) => Vector512.IsHardwareAccelerated && cols is 16 or 32;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int rows) where TOp : struct, IActivationOperator
     {
         int cols = bias.Length;
+        if (IsNarrow(cols))
+        {
+            ForwardNarrow<TOp>(x, bias, y, rows);
+            return;
+        }
         ref float b = ref MemoryMarshal.GetReference(bias);
         for (int r = 0; r < rows; r++)
         {
@@ -87,10 +95,79 @@ public static class BiasActivation
         }
     }
 
+    /// <summary>
+    /// <see cref="Forward{TOp}"/> for rows of 16 or 32: the bias loaded once, not per row. The per-row loop's set-up
+    /// (two 512-bit steps a row) was most of the time of a conditioner's epilogue.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardNarrow<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> bias, Span<float> y, int rows) where TOp : struct, IActivationOperator
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        nuint count = (nuint)rows * (nuint)bias.Length;
+        var b0 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(bias));
+        if (bias.Length == 16)
+        {
+            for (nuint i = 0; i < count; i += 16)
+                TOp.Invoke(Vector512.LoadUnsafe(ref xr, i) + b0).StoreUnsafe(ref yr, i);
+            return;
+        }
+        var b1 = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(bias), 16);
+        for (nuint i = 0; i < count; i += 32)
+        {
+            TOp.Invoke(Vector512.LoadUnsafe(ref xr, i) + b0).StoreUnsafe(ref yr, i);
+            TOp.Invoke(Vector512.LoadUnsafe(ref xr, i + 16) + b1).StoreUnsafe(ref yr, i + 16);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Backward{TOp}"/> for rows of 16 or 32: the bias gradient summed in registers and stored once. It starts
+    /// from the stored value and adds the rows in order, as the general path does, so the sums are the same to the bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardNarrow<TOp>(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dPre, Span<float> biasGradient, int rows)
+        where TOp : struct, IActivationOperator
+    {
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        ref float dyr = ref MemoryMarshal.GetReference(dy);
+        ref float dpr = ref MemoryMarshal.GetReference(dPre);
+        ref float db = ref MemoryMarshal.GetReference(biasGradient);
+        nuint count = (nuint)rows * (nuint)biasGradient.Length;
+        var s0 = Vector512.LoadUnsafe(ref db);
+        if (biasGradient.Length == 16)
+        {
+            for (nuint i = 0; i < count; i += 16)
+            {
+                var d = Vector512.LoadUnsafe(ref dyr, i) * TOp.DerivativeFromOutput(Vector512.LoadUnsafe(ref yr, i));
+                d.StoreUnsafe(ref dpr, i);
+                s0 += d;
+            }
+            s0.StoreUnsafe(ref db);
+            return;
+        }
+        var s1 = Vector512.LoadUnsafe(ref db, 16);
+        for (nuint i = 0; i < count; i += 32)
+        {
+            var d0 = Vector512.LoadUnsafe(ref dyr, i) * TOp.DerivativeFromOutput(Vector512.LoadUnsafe(ref yr, i));
+            var d1 = Vector512.LoadUnsafe(ref dyr, i + 16) * TOp.DerivativeFromOutput(Vector512.LoadUnsafe(ref yr, i + 16));
+            d0.StoreUnsafe(ref dpr, i);
+            d1.StoreUnsafe(ref dpr, i + 16);
+            s0 += d0;
+            s1 += d1;
+        }
+        s0.StoreUnsafe(ref db);
+        s1.StoreUnsafe(ref db, 16);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Backward<TOp>(ReadOnlySpan<float> y, ReadOnlySpan<float> dy, Span<float> dPre, Span<float> biasGradient, int rows) where TOp : struct, IActivationOperator
     {
         int cols = biasGradient.Length;
+        if (IsNarrow(cols))
+        {
+            BackwardNarrow<TOp>(y, dy, dPre, biasGradient, rows);
+            return;
+        }
         ref float db = ref MemoryMarshal.GetReference(biasGradient);
         for (int r = 0; r < rows; r++)
         {
