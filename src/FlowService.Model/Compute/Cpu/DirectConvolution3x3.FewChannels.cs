@@ -287,7 +287,7 @@ public static unsafe partial class DirectConvolution3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunDotProducts(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, Epilogue epilogue, ManagedGemmPath path)
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ConvolutionEpilogue epilogue, ManagedGemmPath path)
     {
         int paddedWidth = width + 2, imageFloats = (height + 2) * paddedWidth * inChannels, kc = 3 * inChannels;
         int vectorEnd = kc & ~7;
@@ -344,7 +344,7 @@ public static unsafe partial class DirectConvolution3x3
                         if (w0 == width - tilePixels)
                             break;
                     }
-                    epilogue.Apply(py + ((long)b * height + h) * width * outChannels, width, outChannels);
+                    epilogue.Apply(py + ((long)b * height + h) * width * outChannels, width);
                 }
             }
         }

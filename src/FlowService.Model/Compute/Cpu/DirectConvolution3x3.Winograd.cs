@@ -39,7 +39,7 @@ public static unsafe partial class DirectConvolution3x3
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunWinograd<TKernel>(float* x, int images, int height, int width, int inChannels,
-        float* weight, int outChannels, bool transposedWeight, float* y, Epilogue epilogue) where TKernel : struct, IGemmMicroKernel
+        float* weight, int outChannels, bool transposedWeight, float* y, ConvolutionEpilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, narrow = TKernel.Width / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
@@ -97,7 +97,7 @@ public static unsafe partial class DirectConvolution3x3
                     else
                         OutputTransform(m + (long)(r * tilesW + tx) * padded, (long)chunkCapacity * padded, outChannels, out0, (long)width * outChannels);
                 }
-                epilogue.Apply(top, 2 * width, outChannels);
+                epilogue.Apply(top, 2 * width);
             }
         }
     }

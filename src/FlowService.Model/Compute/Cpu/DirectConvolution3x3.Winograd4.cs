@@ -30,7 +30,7 @@ public static unsafe partial class DirectConvolution3x3
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunWinograd4<TKernel>(float* x, int images, int height, int width, int inChannels,
-        float* weight, int outChannels, bool transposedWeight, float* y, Epilogue epilogue) where TKernel : struct, IGemmMicroKernel
+        float* weight, int outChannels, bool transposedWeight, float* y, ConvolutionEpilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, narrow = TKernel.Width / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
@@ -103,7 +103,7 @@ public static unsafe partial class DirectConvolution3x3
                     else
                         OutputTransform4(tile, (long)chunkCapacity * padded, outChannels, out0, (long)width * outChannels, work);
                 }
-                epilogue.Apply(top, 4 * width, outChannels);
+                epilogue.Apply(top, 4 * width);
             }
         }
     }

@@ -70,7 +70,18 @@ public static unsafe partial class DirectConvolution3x3
             throw new ArgumentException($"Buffers too small for {images} images of {height}x{width}, {inChannels} -> {outChannels} channels.");
         if (!bias.IsEmpty && bias.Length != outChannels)
             throw new ArgumentException($"The bias has {bias.Length} values, not one per output ({outChannels}).", nameof(bias));
-        var epilogue = new Epilogue(bias, activation);
+        fixed (float* py = y, pb = bias)
+            Convolve(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y,
+                new ConvolutionEpilogue(py, outChannels, bias.IsEmpty ? null : pb, activation), path);
+    }
+
+    /// <summary>
+    /// <see cref="Forward"/>'s work after its checks (y pinned by the caller for the epilogue): the few-output dot products,
+    /// F(4x4, 3x3), F(2x2, 3x3) or the register tiles over the padded image.
+    /// </summary>
+    private static void Convolve(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ConvolutionEpilogue epilogue, ManagedGemmPath path)
+    {
         if (outChannels <= DotProductOutputs)
             RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue, path);
         else if (UsesWinograd4(height, width, inChannels, outChannels))
@@ -97,20 +108,6 @@ public static unsafe partial class DirectConvolution3x3
             Run<Avx512MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
         else
             Run<Avx2MicroKernel>(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue);
-    }
-
-    /// <summary>The fused bias and activation of a layer's forward (none when the bias is empty), applied per output image row.</summary>
-    private readonly ref struct Epilogue(ReadOnlySpan<float> bias, FusedActivation activation)
-    {
-        private readonly ReadOnlySpan<float> _bias = bias;
-
-        public void Apply(float* row, int pixels, int channels)
-        {
-            if (_bias.IsEmpty)
-                return;
-            var values = new Span<float>(row, pixels * channels);
-            BiasActivation.Forward(values, _bias, values, activation);
-        }
     }
 
     /// <summary>
@@ -194,7 +191,7 @@ public static unsafe partial class DirectConvolution3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TKernel>(ReadOnlySpan<float> x, int images, int height, int width, int inChannels,
-        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, Epilogue epilogue) where TKernel : struct, IGemmMicroKernel
+        ReadOnlySpan<float> weight, int outChannels, bool transposedWeight, Span<float> y, ConvolutionEpilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
@@ -243,7 +240,7 @@ public static unsafe partial class DirectConvolution3x3
                         if (w0 == width - rows)
                             break;
                     }
-                    epilogue.Apply(yRow, width, outChannels);
+                    epilogue.Apply(yRow, width);
                 }
             }
         }

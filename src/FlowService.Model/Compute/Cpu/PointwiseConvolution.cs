@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -54,7 +53,7 @@ public static unsafe class PointwiseConvolution
             throw new ArgumentException($"The residual holds {residual.Length} floats, the output {outputs}.", nameof(residual));
         fixed (float* px = x, pw = weight, py = y, pb = bias, pr = residual)
         {
-            var epilogue = new ChunkEpilogue(pb, bias.Length, activation, residual.IsEmpty ? null : pr, outChannels);
+            var epilogue = new ConvolutionEpilogue(py, outChannels, bias.IsEmpty ? null : pb, activation, residual.IsEmpty ? null : pr);
             if (path == ManagedGemmPath.Vector512)
                 Run<Avx512MicroKernel>(px, pixels, inChannels, pw, outChannels, transposedWeight, py, epilogue);
             else
@@ -67,7 +66,7 @@ public static unsafe class PointwiseConvolution
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TKernel>(float* x, int pixels, int inChannels, float* weight, int outChannels, bool transposedWeight, float* y,
-        ChunkEpilogue epilogue) where TKernel : struct, IGemmMicroKernel
+        ConvolutionEpilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
@@ -108,7 +107,7 @@ public static unsafe class PointwiseConvolution
                 if (p0 == c1 - rows)
                     break;
             }
-            epilogue.Apply(y, c0, c1 - c0);
+            epilogue.Apply(y + (long)c0 * outChannels, c1 - c0);
             c0 = c1;
         }
     }
@@ -136,19 +135,5 @@ public static unsafe class PointwiseConvolution
             buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
         nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         return (float*)((start + 63) & ~(nint)63);
-    }
-
-    /// <summary>The residual, bias and activation of a chunk of output pixels (each optional), in place.</summary>
-    private readonly struct ChunkEpilogue(float* bias, int biasLength, FusedActivation activation, float* residual, int channels)
-    {
-        public void Apply(float* y, int firstPixel, int pixels)
-        {
-            long offset = (long)firstPixel * channels;
-            var values = new Span<float>(y + offset, pixels * channels);
-            if (residual is not null)
-                TensorPrimitives.Add(values, new ReadOnlySpan<float>(residual + offset, values.Length), values);
-            if (biasLength > 0)
-                BiasActivation.Forward(values, new ReadOnlySpan<float>(bias, biasLength), values, activation);
-        }
     }
 }
