@@ -5,7 +5,7 @@ namespace FlowService.Model.Tests.Neural;
 /// <summary>
 /// The fused 1x1 convolution, y = f(x · Wᵀ + b + residual), against the same sum in double, on both vector paths (a path
 /// this processor lacks is skipped): pixel counts that leave a partial last tile and a short tail chunk, channel counts
-/// that leave partial strips, each part of the epilogue alone and together, and the transposed weight (the input gradient).
+/// that leave partial strips, and each part of the epilogue alone and together.
 /// </summary>
 public sealed class PointwiseConvolutionTests
 {
@@ -60,24 +60,10 @@ public sealed class PointwiseConvolutionTests
         foreach (var (name, b, activation, r, expected) in cases)
         {
             Array.Fill(y, float.NaN);    // every output is written, none read; each gets its epilogue once
-            PointwiseConvolution.Forward(x, pixels, inChannels, weight, outChannels, transposedWeight: false, y, b, activation, r, path);
+            PointwiseConvolution.Forward(x, pixels, inChannels, weight, outChannels, y, b, activation, r, path);
             for (int i = 0; i < y.Length; i++)
                 AssertClose(expected(i), y[i], $"{name}: y[{i}]");
         }
-
-        // Transposed: W read as [in', out'] = [outChannels, inChannels], so dy (pixels x outChannels) · W is x's gradient.
-        var dy = Random(pixels * outChannels, seed: 5);
-        var dx = new float[pixels * inChannels];
-        Array.Fill(dx, float.NaN);
-        PointwiseConvolution.Forward(dy, pixels, outChannels, weight, inChannels, transposedWeight: true, dx, [], FusedActivation.Identity, [], path);
-        for (int p = 0; p < pixels; p++)
-            for (int i = 0; i < inChannels; i++)
-            {
-                double sum = 0;
-                for (int o = 0; o < outChannels; o++)
-                    sum += (double)dy[p * outChannels + o] * weight[o * inChannels + i];
-                AssertClose(sum, dx[p * inChannels + i], $"dx[{p}, {i}]");
-            }
     }
 
     [Fact]

@@ -90,7 +90,7 @@ public sealed partial class CpuBackend
             RequireBiasRow(bias, output.Cols);
         if (residual is not null)
             RequireSameShape(residual, output);
-        PointwiseConvolution.Forward(pixels.Span(), pixels.Rows, pixels.Cols, weight.Span(), output.Cols, transposedWeight: false, output.Span(),
+        PointwiseConvolution.Forward(pixels.Span(), pixels.Rows, pixels.Cols, weight.Span(), output.Cols, output.Span(),
             bias is null ? ReadOnlySpan<float>.Empty : bias.Span(), activation, residual is null ? ReadOnlySpan<float>.Empty : residual.Span());
         return true;
     }

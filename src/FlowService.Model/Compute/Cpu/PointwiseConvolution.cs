@@ -12,8 +12,7 @@ namespace FlowService.Model.Compute.Cpu;
 /// Why: an image conditioner's residual block ends in a 1x1 convolution with a skip, h' = f(h + conv1x1(a)). As a GEMM
 /// followed by an addition and a bias-and-activation pass it reads and writes the whole (B·H·W) x C output three times
 /// (6.4 MB per 64 images of 28x28 at 32 channels, past L2); here once. The weight is repacked per call (in x out floats,
-/// small) as [in][out padded to the tile's narrow width]. With <c>transposedWeight</c> W is [in', out'] read as is,
-/// so the same routine computes a 1x1 convolution's input gradient dx = dy · W.
+/// small) as [in][out padded to the tile's narrow width].
 /// </remarks>
 public static unsafe class PointwiseConvolution
 {
@@ -33,10 +32,10 @@ public static unsafe class PointwiseConvolution
 
     /// <summary>
     /// y[p, o] = f(Σ_i W[o, i] · x[p, i] + bias[o] + residual[p, o]) for <paramref name="pixels"/> rows, overwriting y; W is
-    /// [out, in], or with <paramref name="transposedWeight"/> [in, out] (y = x · W). An empty <paramref name="bias"/> leaves
-    /// out the bias and the activation, an empty <paramref name="residual"/> the residual.
+    /// [out, in]. An empty <paramref name="bias"/> leaves out the bias and the activation, an empty
+    /// <paramref name="residual"/> the residual.
     /// </summary>
-    public static void Forward(ReadOnlySpan<float> x, int pixels, int inChannels, ReadOnlySpan<float> weight, int outChannels, bool transposedWeight,
+    public static void Forward(ReadOnlySpan<float> x, int pixels, int inChannels, ReadOnlySpan<float> weight, int outChannels,
         Span<float> y, ReadOnlySpan<float> bias, FusedActivation activation, ReadOnlySpan<float> residual, ManagedGemmPath path = ManagedGemmPath.Best)
     {
         path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
@@ -55,9 +54,9 @@ public static unsafe class PointwiseConvolution
         {
             var epilogue = new ConvolutionEpilogue(py, outChannels, bias.IsEmpty ? null : pb, activation, residual.IsEmpty ? null : pr);
             if (path == ManagedGemmPath.Vector512)
-                Run<Avx512MicroKernel>(px, pixels, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+                Run<Avx512MicroKernel>(px, pixels, inChannels, pw, outChannels, py, epilogue);
             else
-                Run<Avx2MicroKernel>(px, pixels, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+                Run<Avx2MicroKernel>(px, pixels, inChannels, pw, outChannels, py, epilogue);
         }
     }
 
@@ -65,13 +64,13 @@ public static unsafe class PointwiseConvolution
     private const int ChunkTiles = 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TKernel>(float* x, int pixels, int inChannels, float* weight, int outChannels, bool transposedWeight, float* y,
+    private static void Run<TKernel>(float* x, int pixels, int inChannels, float* weight, int outChannels, float* y,
         ConvolutionEpilogue epilogue) where TKernel : struct, IGemmMicroKernel
     {
         int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
         float* packed = Scratch(ref t_weights, (long)inChannels * padded);
-        PackWeights(weight, inChannels, outChannels, padded, transposedWeight, packed);
+        PackWeights(weight, inChannels, outChannels, padded, packed);
         float* tile = stackalloc float[8 * 32];
         int chunk = ChunkTiles * rows;
         for (int c0 = 0; c0 < pixels; )
@@ -113,16 +112,13 @@ public static unsafe class PointwiseConvolution
     }
 
     /// <summary>dst[i·padded + o] = the weight from input channel i to output o; zero for o ≥ out.</summary>
-    private static void PackWeights(float* w, int inChannels, int outChannels, int padded, bool transposed, float* dst)
+    private static void PackWeights(float* w, int inChannels, int outChannels, int padded, float* dst)
     {
         for (int i = 0; i < inChannels; i++)
         {
             float* row = dst + (long)i * padded;
-            if (transposed)
-                new ReadOnlySpan<float>(w + (long)i * outChannels, outChannels).CopyTo(new Span<float>(row, outChannels));
-            else
-                for (int o = 0; o < outChannels; o++)
-                    row[o] = w[(long)o * inChannels + i];
+            for (int o = 0; o < outChannels; o++)
+                row[o] = w[(long)o * inChannels + i];
             new Span<float>(row + outChannels, padded - outChannels).Clear();
         }
     }
