@@ -15,6 +15,7 @@ return args.FirstOrDefault() switch
     "image-steps" => ImageStepTiming.Run(args[1..]),
     "image-score" => ImageScoreTiming.Run(args[1..]),
     "image-parity" => ImageParityExport.Run(args[1..]),
+    "conv-layers" => ConvLayerTiming.Run(args[1..]),
     _ => Usage(),
 };
 
@@ -32,6 +33,7 @@ static int Usage()
     Console.WriteLine("  image-steps [--steps N] [--batch B] [--spec JSON]   wall time per training step of the images flow on the trainer's path: the first steps, then median and best");
     Console.WriteLine("  image-score [--images N] [--calls C] [--spec JSON]   wall and CPU time of each log p call on N test images: the first call (what images measures) and the steady state");
     Console.WriteLine("  image-parity [--steps N] [--batch B] [--seed S] [--schedule constant|cosine] [--warmup W] [--start EARLIER_EXPORT] [--out FILE]   the images flow's first N training steps as FlowTrainer runs them, with every input, loss and parameter bench/torch_image_parity.py needs to replay them in PyTorch");
+    Console.WriteLine("  conv-layers [--reps N]   microseconds per call of each 3x3 convolution shape of the images flow's conditioners, forward and backward, one thread");
     Console.WriteLine("  count SHAPE train|score|latency CALLS   exactly CALLS calls after 3 warm-ups (SHAPE spline: reference|kernel), for instruction counts under valgrind (see InstructionCount.cs)");
     return 1;
 }
