@@ -8,7 +8,8 @@ namespace FlowService.Model.Neural;
 /// <summary>
 /// A 2-D convolution with a 1x1 or 3x3 kernel, stride 1 and zero padding (the output has the input's
 /// height and width), bias and a fused activation, on "pixel rows": a batch of B images of H x W
-/// pixels is a (B·H·W) x C tensor, channels last. A 1x1 kernel is one GEMM; a 3x3 kernel is im2col
+/// pixels is a (B·H·W) x C tensor, channels last. A 1x1 kernel is one GEMM, or one fused pass with its epilogue
+/// where the backend has one (<see cref="IBackend.TryConvolve1x1"/>); a 3x3 kernel is im2col
 /// (<see cref="IBackend.Im2Col3x3"/>) and one GEMM, or a direct convolution where the backend has one
 /// (<see cref="IBackend.TryConvolve3x3"/> and its backward). y = f(conv(x) + b [+ residual]).
 /// </summary>
