@@ -9,7 +9,7 @@ namespace FlowService.Model.Compute.Cpu;
 // instead. The dot products of the few-output layers take 512-bit vectors on the AVX-512 path only in tiles of 16
 // accumulators (4 pixels x 4 outputs, 8 x 2) reduced four sums at a time: the same 4 x 2 tile in 512-bit vectors, tried
 // first, was no faster than in 256-bit ones (its loads and one-by-one horizontal sums bound it; bench/RESULTS.md, issue
-// 13, sixth pass), while the 4 x 4 tile runs a 14x14 output layer 1.85x faster (tenth pass). The rest is Vector256 on
+// 13, sixth pass), while the 4 x 4 tile runs a 14x14 output layer 1.6x faster (tenth pass). The rest is Vector256 on
 // both paths: bound by loads and memory traffic more than by FMAs.
 public static unsafe partial class DirectConvolution3x3
 {
