@@ -73,16 +73,7 @@ public static unsafe partial class DirectConvolution3x3
                     TransformInputBlock(x, b, ty, tx, height, width, inChannels, zero, patch, wideInput,
                         v + (long)(r * tilesW + tx) * inChannels, (long)chunkCapacity * inChannels);
             }
-            // M[ξ] = V[ξ] · U[ξ]: the tiles' rows through the register tiles, k = in; rows past the chunk's tiles read stale V and
-            // write M rows nobody reads.
-            for (int xi = 0; xi < 16; xi++)
-            {
-                float* vXi = v + (long)xi * chunkCapacity * inChannels;
-                float* uXi = u + (long)xi * inChannels * padded;
-                float* mXi = m + (long)xi * chunkCapacity * padded;
-                for (int t0 = 0; t0 < tiles; t0 += rows)
-                    RowTileStrips<TKernel>(vXi + (long)t0 * inChannels, inChannels, 1, uXi, padded, inChannels, mXi + (long)t0 * padded, beta: 0f);
-            }
+            MultiplyTransformed<TKernel>(16, v, u, m, tiles, chunkCapacity, inChannels, padded);
             // Output transform: y's 2x2 block of tile t = Aᵀ M_t A, then the epilogue on the chunk's (whole) output rows.
             for (int r = 0; r < count; r++)
             {
@@ -111,21 +102,50 @@ public static unsafe partial class DirectConvolution3x3
     private static void TransformInputBlock(float* x, int b, int ty, int tx, int height, int width, int channels, float* zero,
         float** patch, bool wide, float* v, long stride)
     {
-        for (int i = 0; i < 4; i++)
-        {
-            int h = 2 * ty - 1 + i;
-            for (int j = 0; j < 4; j++)
-            {
-                int w = 2 * tx - 1 + j;
-                patch[i * 4 + j] = h >= 0 && h < height && w >= 0 && w < width
-                    ? x + (((long)b * height + h) * width + w) * channels
-                    : zero;
-            }
-        }
+        GatherPatch(x, b, 2 * ty - 1, 2 * tx - 1, 4, height, width, channels, zero, patch);
         if (wide)
             InputTransform512(patch, channels, v, stride);
         else
             InputTransform(patch, channels, v, stride);
+    }
+
+    /// <summary>
+    /// patch[i·side + j] = the address of image <paramref name="b"/>'s pixel (top + i, left + j), or <paramref name="zero"/>
+    /// (a row of zeros) where that pixel is outside the image: the input patch under one Winograd output block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GatherPatch(float* x, int b, int top, int left, int side, int height, int width, int channels, float* zero, float** patch)
+    {
+        for (int i = 0; i < side; i++)
+        {
+            int h = top + i;
+            for (int j = 0; j < side; j++)
+            {
+                int w = left + j;
+                patch[i * side + j] = h >= 0 && h < height && w >= 0 && w < width
+                    ? x + (((long)b * height + h) * width + w) * channels
+                    : zero;
+            }
+        }
+    }
+
+    /// <summary>
+    /// M[ξ] = V[ξ] · U[ξ] for each of the <paramref name="points"/> planes ξ (16 for F(2x2, 3x3), 36 for F(4x4, 3x3)): the
+    /// chunk's tile rows through the register tiles, k = in. Rows past the chunk's tiles (up to whole register tiles) read
+    /// stale V and write M rows nobody reads.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MultiplyTransformed<TKernel>(int points, float* v, float* u, float* m, int tiles, int chunkCapacity, int inChannels, int padded)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        for (int xi = 0; xi < points; xi++)
+        {
+            float* vXi = v + (long)xi * chunkCapacity * inChannels;
+            float* uXi = u + (long)xi * inChannels * padded;
+            float* mXi = m + (long)xi * chunkCapacity * padded;
+            for (int t0 = 0; t0 < tiles; t0 += TKernel.Rows)
+                RowTileStrips<TKernel>(vXi + (long)t0 * inChannels, inChannels, 1, uXi, padded, inChannels, mXi + (long)t0 * padded, beta: 0f);
+        }
     }
 
     /// <summary>

@@ -66,30 +66,14 @@ public static unsafe partial class DirectConvolution3x3
                 int b = (int)(blockRow / tilesH), ty = (int)(blockRow % tilesH);
                 for (int tx = 0; tx < tilesW; tx++)
                 {
-                    for (int i = 0; i < 6; i++)
-                    {
-                        int h = 4 * ty - 1 + i;
-                        for (int j = 0; j < 6; j++)
-                        {
-                            int w = 4 * tx - 1 + j;
-                            patch[i * 6 + j] = h >= 0 && h < height && w >= 0 && w < width ? x + (((long)b * height + h) * width + w) * inChannels : zero;
-                        }
-                    }
+                    GatherPatch(x, b, 4 * ty - 1, 4 * tx - 1, 6, height, width, inChannels, zero, patch);
                     if (wideInput)
                         InputTransform4Wide(patch, inChannels, v + (long)(r * tilesW + tx) * inChannels, (long)chunkCapacity * inChannels, wideWork);
                     else
                         InputTransform4(patch, inChannels, v + (long)(r * tilesW + tx) * inChannels, (long)chunkCapacity * inChannels, work);
                 }
             }
-            // M[ξ] = V[ξ] · U[ξ]; rows past the chunk's tiles read stale V and write M rows nobody reads.
-            for (int xi = 0; xi < 36; xi++)
-            {
-                float* vXi = v + (long)xi * chunkCapacity * inChannels;
-                float* uXi = u + (long)xi * inChannels * padded;
-                float* mXi = m + (long)xi * chunkCapacity * padded;
-                for (int t0 = 0; t0 < tiles; t0 += rows)
-                    RowTileStrips<TKernel>(vXi + (long)t0 * inChannels, inChannels, 1, uXi, padded, inChannels, mXi + (long)t0 * padded, beta: 0f);
-            }
+            MultiplyTransformed<TKernel>(36, v, u, m, tiles, chunkCapacity, inChannels, padded);
             for (int r = 0; r < count; r++)
             {
                 long blockRow = first + r;

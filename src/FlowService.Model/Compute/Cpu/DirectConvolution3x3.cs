@@ -84,21 +84,19 @@ public static unsafe partial class DirectConvolution3x3
     {
         if (outChannels <= DotProductOutputs)
             RunDotProducts(x, images, height, width, inChannels, weight, outChannels, transposedWeight, y, epilogue, path);
-        else if (UsesWinograd4(height, width, inChannels, outChannels))
-        {
-            fixed (float* px = x, pw = weight, py = y)
-            {
-                if (path == ManagedGemmPath.Vector512)
-                    RunWinograd4<Avx512MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
-                else
-                    RunWinograd4<Avx2MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
-            }
-        }
         else if (UsesWinograd(height, width, inChannels, outChannels))
         {
+            bool wide = path == ManagedGemmPath.Vector512;
             fixed (float* px = x, pw = weight, py = y)
             {
-                if (path == ManagedGemmPath.Vector512)
+                if (UsesWinograd4(height, width, inChannels, outChannels))
+                {
+                    if (wide)
+                        RunWinograd4<Avx512MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+                    else
+                        RunWinograd4<Avx2MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
+                }
+                else if (wide)
                     RunWinograd<Avx512MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
                 else
                     RunWinograd<Avx2MicroKernel>(px, images, height, width, inChannels, pw, outChannels, transposedWeight, py, epilogue);
