@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -122,11 +121,8 @@ internal static unsafe class BlockedGemm<TKernel> where TKernel : struct, IGemmM
 
     private static float* PackedBBuffer(int wide)
     {
-        // Pinned (pinned object heap) so the pointer stays valid; one per thread because shards run GEMMs concurrently.
-        // 64-byte aligned (16 floats spare), so the kernels' 512-bit loads of packed rows never straddle two cache lines.
-        var buffer = t_packedB ??= GC.AllocateUninitializedArray<float>(BlockK * (BlockN + wide) + 16, pinned: true);
-        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        return (float*)((start + 63) & ~(nint)63);
+        // One per thread: shards run GEMMs concurrently.
+        return AlignedScratch.Get(ref t_packedB, BlockK * (BlockN + wide));
     }
 
     /// <summary>dst[p · stride + j] = op(B)[pc + p, j0 + j] for j &lt; width, zero up to stride.</summary>

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace FlowService.Model.Compute.Cpu;
@@ -31,16 +30,7 @@ public static unsafe partial class DirectConvolution3x3
     [ThreadStatic] private static float[]? t_gridDy;
 
     /// <summary>True when <paramref name="path"/> is a vector path this processor runs and images of this width fit its tiles.</summary>
-    public static bool Supports(int width, ManagedGemmPath path = ManagedGemmPath.Best)
-    {
-        path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
-        return path switch
-        {
-            ManagedGemmPath.Vector512 => Avx512MicroKernel.IsSupported && width >= Avx512MicroKernel.Rows,
-            ManagedGemmPath.Vector256 => Avx2MicroKernel.IsSupported && width >= Avx2MicroKernel.Rows,
-            _ => false,
-        };
-    }
+    public static bool Supports(int width, ManagedGemmPath path = ManagedGemmPath.Best) => ManagedGemm.FillsRegisterTile(width, path);
 
     /// <summary>
     /// y[(b,h,w), o] = Σ_{ky,kx,i} W[o, (ky·3 + kx)·in + i] · x[(b, h+ky-1, w+kx-1), i] (zero outside), overwriting y;
@@ -282,13 +272,6 @@ public static unsafe partial class DirectConvolution3x3
         }
     }
 
-    private static float* Scratch(ref float[]? buffer, long floats)
-    {
-        // Pinned (pinned object heap) so the pointer stays valid; one per thread because shards convolve concurrently.
-        // 64-byte aligned (16 floats spare): the tiles' 512-bit loads and stores then never straddle two cache lines.
-        if (buffer is null || buffer.Length < floats + 16)
-            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
-        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        return (float*)((start + 63) & ~(nint)63);
-    }
+    /// <summary>The kernels' per-thread scratch (<see cref="AlignedScratch"/>).</summary>
+    private static float* Scratch(ref float[]? buffer, long floats) => AlignedScratch.Get(ref buffer, floats);
 }

@@ -30,6 +30,22 @@ public static unsafe class ManagedGemm
         _ => false,
     };
 
+    /// <summary>
+    /// True when <paramref name="path"/> (Best: <see cref="BestPath"/>) is a vector path this processor runs and
+    /// <paramref name="rows"/> consecutive rows fill at least one of its register tiles (8 on AVX-512, 6 on AVX2): what the
+    /// kernels that run those tiles outside a GEMM (the direct convolutions) need.
+    /// </summary>
+    internal static bool FillsRegisterTile(int rows, ManagedGemmPath path = ManagedGemmPath.Best)
+    {
+        path = path == ManagedGemmPath.Best ? BestPath : path;
+        return path switch
+        {
+            ManagedGemmPath.Vector512 => Avx512MicroKernel.IsSupported && rows >= Avx512MicroKernel.Rows,
+            ManagedGemmPath.Vector256 => Avx2MicroKernel.IsSupported && rows >= Avx2MicroKernel.Rows,
+            _ => false,
+        };
+    }
+
     /// <summary>Single-threaded GEMM on the calling thread.</summary>
     public static void Run(bool transposeA, bool transposeB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,

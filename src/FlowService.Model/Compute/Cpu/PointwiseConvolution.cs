@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace FlowService.Model.Compute.Cpu;
 
@@ -19,16 +18,7 @@ public static unsafe class PointwiseConvolution
     [ThreadStatic] private static float[]? t_weights;
 
     /// <summary>True when <paramref name="path"/> is a vector path this processor runs and there are pixels for one register tile.</summary>
-    public static bool Supports(int pixels, ManagedGemmPath path = ManagedGemmPath.Best)
-    {
-        path = path == ManagedGemmPath.Best ? ManagedGemm.BestPath : path;
-        return path switch
-        {
-            ManagedGemmPath.Vector512 => Avx512MicroKernel.IsSupported && pixels >= Avx512MicroKernel.Rows,
-            ManagedGemmPath.Vector256 => Avx2MicroKernel.IsSupported && pixels >= Avx2MicroKernel.Rows,
-            _ => false,
-        };
-    }
+    public static bool Supports(int pixels, ManagedGemmPath path = ManagedGemmPath.Best) => ManagedGemm.FillsRegisterTile(pixels, path);
 
     /// <summary>
     /// y[p, o] = f(Σ_i W[o, i] · x[p, i] + bias[o] + residual[p, o]) for <paramref name="pixels"/> rows, overwriting y; W is
@@ -69,7 +59,7 @@ public static unsafe class PointwiseConvolution
     {
         int rows = TKernel.Rows, wide = TKernel.Width, narrow = wide / 2;
         int padded = (outChannels + narrow - 1) / narrow * narrow;
-        float* packed = Scratch(ref t_weights, (long)inChannels * padded);
+        float* packed = AlignedScratch.Get(ref t_weights, (long)inChannels * padded);
         PackWeights(weight, inChannels, outChannels, padded, packed);
         float* tile = stackalloc float[8 * 32];
         int chunk = ChunkTiles * rows;
@@ -123,13 +113,4 @@ public static unsafe class PointwiseConvolution
         }
     }
 
-    private static float* Scratch(ref float[]? buffer, long floats)
-    {
-        // Pinned (pinned object heap) so the pointer stays valid; one per thread because shards convolve concurrently.
-        // 64-byte aligned (16 floats spare), as DirectConvolution3x3's: the packed rows are the tiles' 512-bit loads.
-        if (buffer is null || buffer.Length < floats + 16)
-            buffer = GC.AllocateUninitializedArray<float>(checked((int)floats + 16), pinned: true);
-        nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        return (float*)((start + 63) & ~(nint)63);
-    }
 }
