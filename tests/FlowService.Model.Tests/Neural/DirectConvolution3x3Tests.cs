@@ -55,36 +55,36 @@ public sealed class DirectConvolution3x3Tests
             return;
         }
         int pixels = images * height * width;
-        var x = Random(pixels * inChannels, seed: 1);
-        var weight = Random(outChannels * 9 * inChannels, seed: 2);
+        var x = KernelTestValues.Uniform(pixels * inChannels, seed: 1);
+        var weight = KernelTestValues.Uniform(outChannels * 9 * inChannels, seed: 2);
         var y = new float[pixels * outChannels];
         Array.Fill(y, float.NaN);    // every output is written, none read
         DirectConvolution3x3.Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight: false, y, path);
         var expected = ReferenceConvolution.Forward(x, images, height, width, inChannels, weight, outChannels, kernel: 3);
         for (int i = 0; i < expected.Length; i++)
-            AssertClose(expected[i], y[i], $"y[{i}]");
+            KernelTestValues.AssertClose(expected[i], y[i], $"y[{i}]");
 
         // The fused epilogue: y = f(conv + b), each output once (the overlapping last tile must not apply it twice).
-        var bias = Random(outChannels, seed: 5);
+        var bias = KernelTestValues.Uniform(outChannels, seed: 5);
         foreach (var (activation, f) in new (FusedActivation, Func<double, double>)[] { (FusedActivation.Relu, v => Math.Max(v, 0)), (FusedActivation.Tanh, Math.Tanh) })
         {
             Array.Fill(y, float.NaN);
             DirectConvolution3x3.Forward(x, images, height, width, inChannels, weight, outChannels, transposedWeight: false, y, bias, activation, path);
             for (int i = 0; i < expected.Length; i++)
-                AssertClose(f(expected[i] + bias[i % outChannels]), y[i], $"{activation} y[{i}]");
+                KernelTestValues.AssertClose(f(expected[i] + bias[i % outChannels]), y[i], $"{activation} y[{i}]");
         }
 
-        var dy = Random(pixels * outChannels, seed: 3);
+        var dy = KernelTestValues.Uniform(pixels * outChannels, seed: 3);
         var dx = new float[pixels * inChannels];
         Array.Fill(dx, float.NaN);
-        var dWeight = Random(weight.Length, seed: 4);    // accumulated into
+        var dWeight = KernelTestValues.Uniform(weight.Length, seed: 4);    // accumulated into
         var dWeightBefore = (float[])dWeight.Clone();
         DirectConvolution3x3.Backward(x, dy, images, height, width, inChannels, weight, outChannels, dWeight, dx, path);
         var (expectedDx, expectedDWeight) = ReferenceConvolution.Backward(x, images, height, width, inChannels, weight, outChannels, kernel: 3, dy);
         for (int i = 0; i < expectedDx.Length; i++)
-            AssertClose(expectedDx[i], dx[i], $"dx[{i}]");
+            KernelTestValues.AssertClose(expectedDx[i], dx[i], $"dx[{i}]");
         for (int i = 0; i < expectedDWeight.Length; i++)
-            AssertClose(dWeightBefore[i] + expectedDWeight[i], dWeight[i], $"dW[{i}]");
+            KernelTestValues.AssertClose(dWeightBefore[i] + expectedDWeight[i], dWeight[i], $"dW[{i}]");
         // The transposed forward alone is the input gradient too.
         var transposed = new float[pixels * inChannels];
         DirectConvolution3x3.Forward(dy, images, height, width, outChannels, weight, inChannels, transposedWeight: true, transposed, path);
@@ -117,8 +117,8 @@ public sealed class DirectConvolution3x3Tests
     {
         // A conditioner's layer at nn.Conv2d's initial scale: inputs in ±1, weights in ±1/√fan_in, outputs of order 1.
         const int images = 2, channels = 32;
-        var x = Random(images * height * width * channels, seed: 7);
-        var weight = Random(channels * 9 * channels, seed: 8).Select(w => w / MathF.Sqrt(9 * channels)).ToArray();
+        var x = KernelTestValues.Uniform(images * height * width * channels, seed: 7);
+        var weight = KernelTestValues.Uniform(channels * 9 * channels, seed: 8).Select(w => w / MathF.Sqrt(9 * channels)).ToArray();
         var y = new float[x.Length];
         DirectConvolution3x3.Forward(x, images, height, width, channels, weight, channels, transposedWeight: false, y);
         var expected = ReferenceConvolution.Forward(x, images, height, width, channels, weight, channels, kernel: 3);
@@ -156,16 +156,4 @@ public sealed class DirectConvolution3x3Tests
         Assert.False(DirectConvolution3x3.Supports(7, ManagedGemmPath.Vector512));
         Assert.False(DirectConvolution3x3.Supports(28, ManagedGemmPath.Scalar));
     }
-
-    private static float[] Random(int length, int seed)
-    {
-        var random = new Random(seed);
-        var values = new float[length];
-        for (int i = 0; i < length; i++)
-            values[i] = (float)(random.NextDouble() * 2 - 1);
-        return values;
-    }
-
-    private static void AssertClose(double expected, float actual, string what) =>
-        Assert.True(Math.Abs(expected - actual) <= 1e-4 * (1 + Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
 }

@@ -34,10 +34,10 @@ public sealed class PointwiseConvolutionTests
             Assert.False(ManagedGemm.IsSupported(path) && pixels >= 8, $"{path} should run {pixels} pixels");
             return;
         }
-        var x = Random(pixels * inChannels, seed: 1);
-        var weight = Random(outChannels * inChannels, seed: 2);
-        var bias = Random(outChannels, seed: 3);
-        var residual = Random(pixels * outChannels, seed: 4);
+        var x = KernelTestValues.Uniform(pixels * inChannels, seed: 1);
+        var weight = KernelTestValues.Uniform(outChannels * inChannels, seed: 2);
+        var bias = KernelTestValues.Uniform(outChannels, seed: 3);
+        var residual = KernelTestValues.Uniform(pixels * outChannels, seed: 4);
         var conv = new double[pixels * outChannels];
         for (int p = 0; p < pixels; p++)
             for (int o = 0; o < outChannels; o++)
@@ -62,7 +62,7 @@ public sealed class PointwiseConvolutionTests
             Array.Fill(y, float.NaN);    // every output is written, none read; each gets its epilogue once
             PointwiseConvolution.Forward(x, pixels, inChannels, weight, outChannels, y, b, activation, r, path);
             for (int i = 0; i < y.Length; i++)
-                AssertClose(expected(i), y[i], $"{name}: y[{i}]");
+                KernelTestValues.AssertClose(expected(i), y[i], $"{name}: y[{i}]");
         }
     }
 
@@ -73,16 +73,4 @@ public sealed class PointwiseConvolutionTests
         Assert.False(PointwiseConvolution.Supports(7, ManagedGemmPath.Vector512));
         Assert.False(PointwiseConvolution.Supports(784, ManagedGemmPath.Scalar));
     }
-
-    private static float[] Random(int length, int seed)
-    {
-        var random = new Random(seed);
-        var values = new float[length];
-        for (int i = 0; i < length; i++)
-            values[i] = (float)(random.NextDouble() * 2 - 1);
-        return values;
-    }
-
-    private static void AssertClose(double expected, float actual, string what) =>
-        Assert.True(Math.Abs(expected - actual) <= 1e-4 * (1 + Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
 }
