@@ -27,13 +27,18 @@ public sealed class Checkpoint
 
     public SafeTensorsFile Weights { get; }
 
-    /// <summary>The parameter arena for <paramref name="layout"/> (every name and shape must match).</summary>
-    public float[] Parameters(ParameterLayout layout) => ParameterTensors.ToArena(layout, Weights);
+    /// <summary>The parameter arena for <paramref name="layout"/> of the tensors named <paramref name="prefix"/> + slot name
+    /// (every name and shape must match).</summary>
+    public float[] Parameters(ParameterLayout layout, string prefix = "") => ParameterTensors.ToArena(layout, Weights, prefix);
 
-    public static void Save(string directory, ParameterLayout layout, ReadOnlySpan<float> parameters, CheckpointInfo info)
+    public static void Save(string directory, ParameterLayout layout, ReadOnlySpan<float> parameters, CheckpointInfo info) =>
+        Save(directory, ParameterTensors.FromArena(layout, parameters).ToArray(), info);
+
+    /// <summary>Saves named tensors, e.g. several parameter arenas under their own prefixes (<see cref="ParameterTensors.FromArena"/>).</summary>
+    public static void Save(string directory, IReadOnlyList<SafeTensor> tensors, CheckpointInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        var weights = new SafeTensorsFile(ParameterTensors.FromArena(layout, parameters),
+        var weights = new SafeTensorsFile(tensors,
             new Dictionary<string, string> { ["format"] = "pt", ["flowservice.formatVersion"] = info.FormatVersion.ToString() });
         byte[] weightBytes = SafeTensorsWriter.ToBytes(weights);
         info.WeightsSha256 = ChecksummedDirectory.Sha256(weightBytes);

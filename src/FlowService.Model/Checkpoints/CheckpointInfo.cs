@@ -10,10 +10,14 @@ namespace FlowService.Model.Checkpoints;
 /// </summary>
 public sealed class CheckpointInfo
 {
-    public const int CurrentFormatVersion = 1;
+    /// <summary>The newest format this build reads and writes: 2 adds <see cref="Members"/>.</summary>
+    public const int CurrentFormatVersion = 2;
+
+    /// <summary>The format of a single flow's checkpoint, which builds that predate <see cref="Members"/> read as well.</summary>
+    public const int SingleFlowFormatVersion = 1;
 
     [JsonPropertyName("formatVersion")]
-    public int FormatVersion { get; set; } = CurrentFormatVersion;
+    public int FormatVersion { get; set; } = SingleFlowFormatVersion;
 
     /// <summary>The flow spec (the <c>FlowSpec</c> JSON) the model is built from.</summary>
     [JsonPropertyName("spec")]
@@ -53,6 +57,16 @@ public sealed class CheckpointInfo
     /// <summary>True for a flow fitted by reverse KL, whose chain maps latent → data (<c>NormalizingFlow.Generative</c>); absent means false.</summary>
     [JsonPropertyName("generative")]
     public bool Generative { get; set; }
+
+    /// <summary>
+    /// For a committee of equally weighted flows of the same spec (the fold models of a cross-validated "auto" search), how
+    /// many: their weights are the tensors prefixed <c>members.{m}.</c>, m = 0 .. Members - 1, and such a checkpoint has
+    /// format version <see cref="CurrentFormatVersion"/>, so that a build which would read only one of them refuses it. Absent
+    /// (null) for a single flow, whose tensors carry no prefix.
+    /// </summary>
+    [JsonPropertyName("members")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Members { get; set; }
 
     [JsonPropertyName("metadata")]
     public JsonObject Metadata { get; set; } = new();
