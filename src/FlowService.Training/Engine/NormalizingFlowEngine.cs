@@ -105,7 +105,7 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
             FullCovarianceGaussian? FitGaussian(Jobs.DatasetSplit.Part part) => component is FullCovarianceGaussian ? FullCovarianceGaussian.Fit(part.Features, features) : null;
             var search = new AutoFlowSearch(Build, Defend, FitGaussian).Run(spec, data, run.Parameters, observer, run.StateFolder,
                 candidate => Fingerprint(candidate, data, run), cancellationToken);
-            return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive),
+            return new TrainingOutcome(new TrainedFlow(search.Flow, data.FeatureColumns, data.ContextColumns, search.Defensive, search.Members),
                 search.EpochsRun, search.BestEpoch, search.Selection, search.CrossValidated);
         }
         var flow = Build(spec);
@@ -195,7 +195,15 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
             },
             Generative = model.Generative,
         };
-        Checkpoint.Save(folder, model.Layout, model.GetParameters(), info);
+        if (trained.Members.Count == 1)
+            Checkpoint.Save(folder, model.Layout, model.GetParameters(), info);
+        else
+        {
+            // A committee (the fold models of a cross-validated search): one arena per member under its own prefix.
+            info.Members = trained.Members.Count;
+            info.FormatVersion = CheckpointInfo.CurrentFormatVersion;
+            Checkpoint.Save(folder, trained.Members.SelectMany((member, m) => ParameterTensors.FromArena(member.Layout, member.GetParameters(), MemberPrefix(m))).ToArray(), info);
+        }
         // The manifest lists the sha256 of the weights and of model.json: its own hash covers the whole checkpoint.
         return Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(folder, ChecksummedDirectory.ManifestName))));
     }
@@ -206,14 +214,29 @@ public sealed class NormalizingFlowEngine(IBackend? backend = null) : IFlowEngin
         var info = checkpoint.Info;
         var spec = FlowSpec.Parse(info.Spec?.ToJsonString() ?? throw new CheckpointCorruptException($"Checkpoint {folder}: model.json has no spec."));
         var normalization = info.NormalizationMean is { } mean && info.NormalizationStd is { } std ? new Standardization(mean, std) : null;
-        // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
-        var flow = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend, generative: info.Generative);
-        flow.SetParameters(checkpoint.Parameters(flow.Layout));
-        // A loaded checkpoint is only ever run (IDensityFlow has no training): dense layers read transposed weights.
-        flow.FreezeForServing();
+        int count = info.Members ?? 1;
+        if (info.Members is < 2 or > MaximumMembers)
+            throw new CheckpointCorruptException($"Checkpoint {folder}: model.json lists {info.Members} members; a committee has 2 to {MaximumMembers}.");
+        var members = new NormalizingFlow[count];
+        for (int m = 0; m < count; m++)
+        {
+            // The seed rebuilds the same random permutations; the initial weights it draws are replaced at once.
+            members[m] = NormalizingFlow.Create(spec, info.Features, info.ContextFeatures, info.Seed, normalization, Backend, generative: info.Generative);
+            members[m].SetParameters(checkpoint.Parameters(members[m].Layout, info.Members is null ? "" : MemberPrefix(m)));
+            // A loaded checkpoint is only ever run (IDensityFlow has no training): dense layers read transposed weights.
+            members[m].FreezeForServing();
+        }
+        if (info.Members is not null && checkpoint.Weights.Tensors.Keys.FirstOrDefault(name => !Enumerable.Range(0, count).Any(m => name.StartsWith(MemberPrefix(m), StringComparison.Ordinal))) is { } stray)
+            throw new CheckpointCorruptException($"Checkpoint {folder}: tensor '{stray}' belongs to none of its {count} members.");
         var defensive = info.DefensiveMixture is { } d ? ReadDefensive(d, info.Features, folder) : null;
-        return new TrainedFlow(flow, info.ColumnNames, info.ContextColumnNames, defensive);
+        return new TrainedFlow(members[0], info.ColumnNames, info.ContextColumnNames, defensive, members);
     }
+
+    /// <summary>The most flows a committee's checkpoint may hold: the most folds an "auto" search runs.</summary>
+    public const int MaximumMembers = 10;
+
+    /// <summary>The tensor-name prefix of member <paramref name="m"/> of a committee's checkpoint.</summary>
+    private static string MemberPrefix(int m) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"members.{m}.");
 
     /// <summary>The defensive component <c>model.json</c> records, checked against the flow it belongs to.</summary>
     private static DefensiveMixture ReadDefensive(DefensiveMixtureInfo d, int features, string folder)
