@@ -8,16 +8,17 @@ namespace FlowService.Training.Engine;
 /// k-fold cross-validation of one "auto" candidate over every row of the job (training, validation and test parts), for small
 /// sets: each fold trains on the other folds with early stopping on its own rows and scores them, so every row
 /// gets an out-of-fold log p. Ten-odd validation rows (a 120-row set's 10%) cannot tell candidates apart; a hundred
-/// out-of-fold rows can, and the defensive weight ε is chosen on them too. The winner is then refitted on all the
-/// rows (<see cref="Refit"/>), for the same number of epochs that its folds stopped at on average.
+/// out-of-fold rows can, and the defensive weight ε is chosen on them too. The winner's k fold models are then served as
+/// an equally weighted committee (<see cref="TrainedFlow.Members"/>), not refitted on all rows.
 /// </summary>
 /// <remarks>Each fold trains with its own <see cref="FlowTrainer"/> state in <c>fold-{f}/</c>, so a resumed job continues it.</remarks>
 internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> build, Func<DatasetSplit.Part, FullCovarianceGaussian?> fitGaussian, int folds)
 {
     /// <param name="RowNll">Per row, the served (defended) out-of-fold NLL.</param>
     /// <param name="Weight">The defensive ε chosen on the out-of-fold rows; null when the data has no defensive Gaussian.</param>
-    /// <param name="RefitEpochs">The mean best epoch of the folds (at least 1): how long the refit on all rows trains.</param>
-    public sealed record Outcome(double[] RowNll, double? Weight, int RefitEpochs, int EpochsRun);
+    /// <param name="MeanBestEpoch">The folds' mean best epoch (at least 1).</param>
+    /// <param name="FoldParameters">Each fold model's best weights, fold by fold: the committee the search serves if it wins.</param>
+    public sealed record Outcome(double[] RowNll, double? Weight, int MeanBestEpoch, int EpochsRun, float[][] FoldParameters);
 
     public Outcome Run(AutoCandidate candidate, DatasetSplit.Part pool, ITrainingObserver observer, string folder, string fingerprint,
         CancellationToken cancellationToken, long deadline)
@@ -27,6 +28,7 @@ internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> b
         FullCovarianceGaussian? gaussian = null;
         int epochsRun = 0;
         double bestEpochs = 0;
+        var foldParameters = new float[folds][];
         for (int f = 0; f < folds; f++)
         {
             var (start, count) = FoldRange(pool.Rows, folds, f);
@@ -38,6 +40,7 @@ internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> b
             var result = new FlowTrainer(flow, candidate.Parameters).Train(train, held, numbered, Path.Combine(folder, $"fold-{f}"),
                 $"{fingerprint}/fold-{f}", cancellationToken, deadline);
             flow.SetParameters(result.BestParameters);
+            foldParameters[f] = result.BestParameters;
             AutoFlowSearch.LogProb(flow, held).CopyTo(flowLogProb, start);
             gaussian = fitGaussian(train);
             gaussian?.LogDensity(held.Features, held.Rows, gaussianLogProb.AsSpan(start, count));
@@ -50,7 +53,7 @@ internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> b
         var rowNll = new double[pool.Rows];
         for (int r = 0; r < pool.Rows; r++)
             rowNll[r] = -(mixture is null ? flowLogProb[r] : mixture.Combine(flowLogProb[r], gaussianLogProb[r]));
-        return new Outcome(rowNll, mixture?.Weight, Math.Max(1, (int)Math.Round(bestEpochs / folds)), epochsRun);
+        return new Outcome(rowNll, mixture?.Weight, Math.Max(1, (int)Math.Round(bestEpochs / folds)), epochsRun, foldParameters);
     }
 
     /// <summary>Per row of <paramref name="pool"/>, the log density of the Gaussian fitted to the other folds (null: the data gets none).</summary>
@@ -67,21 +70,6 @@ internal sealed class CandidateCrossValidation(Func<FlowSpec, NormalizingFlow> b
             gaussian.LogDensity(held.Features, held.Rows, logProb.AsSpan(start, count));
         }
         return logProb;
-    }
-
-    /// <summary>
-    /// Trains <paramref name="candidate"/> on all of <paramref name="pool"/> for <paramref name="epochs"/> epochs at a
-    /// constant learning rate (the folds stopped early, long before a cosine schedule decays), keeping the last weights.
-    /// </summary>
-    public (NormalizingFlow Flow, int EpochsRun) Refit(AutoCandidate candidate, DatasetSplit.Part pool, int epochs, ITrainingObserver observer,
-        string folder, string fingerprint, CancellationToken cancellationToken)
-    {
-        var flow = build(FlowSpec.From(candidate.Spec));
-        // No early stopping: the pool is its own "validation", so the trainer keeps its best in-sample weights, about the last.
-        var p = candidate.Parameters with { Epochs = epochs, Schedule = "constant", Patience = epochs + 1 };
-        var result = new FlowTrainer(flow, p).Train(pool, pool, observer, folder, $"{fingerprint}/refit-{epochs}", cancellationToken);
-        flow.SetParameters(result.BestParameters);
-        return (flow, result.EpochsRun);
     }
 
     /// <summary>Fold <paramref name="fold"/>'s rows: contiguous blocks of the (already shuffled) rows, sizes differing by at most one.</summary>

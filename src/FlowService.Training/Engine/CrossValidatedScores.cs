@@ -1,9 +1,9 @@
 namespace FlowService.Training.Engine;
 
 /// <summary>
-/// The held-out evidence of an "auto" search that chose by k-fold cross-validation and refitted its winner on every row of
-/// the upload (training, validation and test parts, in that order): per row, the served (defended) log p of the winner
-/// trained on the other folds, and the log density of the full-covariance Gaussian of those other folds. The refitted model
+/// The held-out evidence of an "auto" search that chose by k-fold cross-validation and serves its winner's fold models, which
+/// together trained on every row of the upload (training, validation and test parts, in that order): per row, the served (defended) log p of the winner
+/// trained on the other folds, and the log density of the full-covariance Gaussian of those other folds. The served committee
 /// has seen every row, so these out-of-fold scores, not its own, are the version's held-out figures.
 /// </summary>
 /// <param name="Folds">k of the k-fold cross-validation.</param>

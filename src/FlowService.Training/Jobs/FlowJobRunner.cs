@@ -145,7 +145,8 @@ public sealed class FlowJobRunner(
     async Task<ModelVersion> RegisterAsync(JobRecord job, JobLease lease, DatasetInfo info, DatasetSplit split, IFlowEngine engine, TrainingOutcome outcome)
     {
         var request = job.Request;
-        // A cross-validated "auto" winner is refitted on every row: each part's figures are then its out-of-fold scores.
+        // A cross-validated "auto" winner is served as its fold models, which together saw every row: each part's figures are
+        // then its out-of-fold scores.
         var cv = outcome.CrossValidated;
         int validationStart = split.Train.Rows, testStart = split.Train.Rows + split.Validation.Rows;
         var validationLogProb = cv?.Part(validationStart, split.Validation.Rows) ?? LogProb(outcome.Flow, split.Validation);
@@ -185,8 +186,10 @@ public sealed class FlowJobRunner(
             outcome.EpochsRun, outcome.BestEpoch, split.Train.Rows, split.Validation.Rows, split.Test.Rows, null,
             gaussianValidation, gaussianTest, (outcome.Flow as TrainedFlow)?.Defensive?.Weight, outcome.Selection,
             warnings.Count > 0 ? warnings : null, crossValidatedNll, gaussianCrossValidated,
-            cv is null ? null : $"{cv.Folds}-fold cross-validation: the served model was refitted on all {cv.LogProb.Length} rows (training, validation and " +
-                "test parts); validationNll, testNll, crossValidatedNll (all rows) and their Gaussian figures are out-of-fold scores.");
+            cv is null ? null : $"{cv.Folds}-fold cross-validation: the served density is the mean of the chosen candidate's {cv.Folds} fold models, " +
+                $"which together trained on all {cv.LogProb.Length} rows (training, validation and test parts), each on all but its fold; " +
+                "validationNll, testNll, crossValidatedNll (all rows) and their Gaussian figures are out-of-fold scores. /encode and /decode use the first fold's model.",
+            outcome.Flow is TrainedFlow { Members.Count: > 1 } committee ? committee.Members.Count : null);
         await lease.EnsureHeldAsync();
         string relative = DataFolder.CheckpointFolder(request.Model, job.Id, job.Attempts);
         // The checkpoint is durable before the registry row exists, so no version points at a partial file.

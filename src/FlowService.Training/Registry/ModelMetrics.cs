@@ -9,12 +9,13 @@ namespace FlowService.Training.Registry;
 /// and warnings (for example a flow that does not beat the Gaussian). A reverse-KL fit has no dataset: its
 /// NLLs are -E_q[log q] on the flow's own samples (the entropy of q; TrainRows and ValidationRows count those
 /// samples) and <see cref="Target"/> holds log Ẑ and the fit's quality. When an "auto" search chose by cross-validation
-/// and refitted on every row, <see cref="HeldOut"/> says so, the validation and test figures are out-of-fold scores of
-/// those parts, and <see cref="CrossValidatedNll"/> / <see cref="GaussianCrossValidatedNll"/> cover all rows. The optional
-/// fields are null for versions registered before they existed, and where they do not apply.
+/// and serves the winner's fold models as a committee, <see cref="Members"/> counts them, <see cref="HeldOut"/> says so, the
+/// validation and test figures are out-of-fold scores of those parts, and <see cref="CrossValidatedNll"/> /
+/// <see cref="GaussianCrossValidatedNll"/> cover all rows. The optional fields are null for versions registered before they
+/// existed, and where they do not apply.
 /// </summary>
 public sealed record ModelMetrics(
     double TrainNll, double ValidationNll, double? TestNll, int EpochsRun, int BestEpoch, int TrainRows, int ValidationRows, int TestRows,
     TargetFitMetrics? Target = null, double? GaussianValidationNll = null, double? GaussianTestNll = null, double? DefensiveWeight = null,
     AutoSelection? Selection = null, IReadOnlyList<string>? Warnings = null, double? CrossValidatedNll = null,
-    double? GaussianCrossValidatedNll = null, string? HeldOut = null);
+    double? GaussianCrossValidatedNll = null, string? HeldOut = null, int? Members = null);

@@ -158,8 +158,14 @@ public sealed class AutoFlowSearchTests : IDisposable
         Assert.Equal(AutoFlowSearch.DefaultFolds, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), Split(600)));
         Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto","folds":0}"""), Split(600)));
         Assert.Equal(3, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto","folds":3}"""), Split(600)));
-        // 8,000 x 3 = 24,000 training cells: over the bound, the validation rows rank the candidates.
+        // 99 validation rows are too few to rank candidates; 100 (and the 1,000 of 10,000 rows) rank them.
+        Assert.Equal(AutoFlowSearch.DefaultFolds, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), Split(990)));
+        Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), Split(1_000)));
         Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), Split(10_000)));
+        // 80 training rows x 1,000 columns = 80,000 cells: too costly to train five times by default.
+        var wide = DatasetSplit.Create(new NumericTable(Enumerable.Range(0, 1_000).Select(j => $"c{j}").ToArray(), 100,
+            Enumerable.Range(0, 100_000).Select(i => (double)(i % 7)).ToArray()), [], 0.1, 0.1, seed: 2);
+        Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto"}"""), wide));
         // 16 non-test rows cannot make 10 folds of two rows: the validation rows decide.
         Assert.Equal(0, AutoFlowSearch.FoldsFor(Auto("""{"type":"auto","folds":10}"""), Split(20)));
         var engine = new NormalizingFlowEngine();
@@ -184,7 +190,7 @@ public sealed class AutoFlowSearchTests : IDisposable
     }
 
     [Fact]
-    public void A_cross_validated_search_scores_candidates_out_of_fold_and_refits_the_winner_on_every_row()
+    public void A_cross_validated_search_scores_candidates_out_of_fold_and_serves_the_winners_fold_models_as_a_committee()
     {
         var split = Split(300);
         var engine = new NormalizingFlowEngine();
@@ -195,8 +201,10 @@ public sealed class AutoFlowSearchTests : IDisposable
         var selection = Assert.IsType<AutoSelection>(outcome.Selection);
         Assert.Equal(AutoFlowSearch.DefaultFolds, selection.Folds);
         Assert.All(selection.Candidates, c => Assert.True(c.ValidationNll is { } v && double.IsFinite(v) && c.EpochsRun > 0));
+        // No refit: the job's epochs are the folds' of every candidate.
+        Assert.Equal(selection.Candidates.Sum(c => c.EpochsRun), outcome.EpochsRun);
         // Every row (training, validation, test) comes back with its out-of-fold score for the job's metrics and calibration,
-        // and the test rows' are not the refitted flow's own (it trained on them).
+        // and the test rows' are not the served committee's own (each member but one trained on them).
         var scores = Assert.IsType<CrossValidatedScores>(outcome.CrossValidated);
         Assert.Equal(AutoFlowSearch.DefaultFolds, scores.Folds);
         Assert.Equal(split.Train.Rows + split.Validation.Rows + split.Test.Rows, scores.LogProb.Length);
@@ -207,10 +215,30 @@ public sealed class AutoFlowSearchTests : IDisposable
         Assert.NotEqual(inSample, outOfFoldTest);
         // The chosen candidate's out-of-fold NLL is what the search recorded for it.
         Assert.Equal(selection.Candidates.Single(c => c.Name == selection.Chosen).ValidationNll!.Value, -scores.LogProb.Average(v => (double)v), 4);
+
+        // The served flows are the winner's fold models in fold order: member f, with the chosen ε and the Gaussian of the
+        // other folds, scores fold f's rows exactly as the out-of-fold scores say.
+        var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
+        Assert.Equal(AutoFlowSearch.DefaultFolds, trained.Members.Count);
+        Assert.Same(trained.Flow, trained.Members[0]);
+        Assert.All(trained.Members, m => Assert.Equal(selection.ChosenSpec.GetProperty("type").GetString(), m.Spec.Type));
+        var all = CandidateCrossValidation.Concat(CandidateCrossValidation.Concat(split.Train, split.Validation), split.Test);
+        for (int f = 0; f < trained.Members.Count; f++)
+        {
+            var (start, count) = CandidateCrossValidation.FoldRange(all.Rows, trained.Members.Count, f);
+            var held = CandidateCrossValidation.Slice(all, start, count);
+            var rest = CandidateCrossValidation.Concat(CandidateCrossValidation.Slice(all, 0, start), CandidateCrossValidation.Slice(all, start + count, all.Rows - start - count));
+            var foldGaussian = FullCovarianceGaussian.Fit(rest.Features, 3);
+            var flowLogProb = new float[count];
+            trained.Members[f].LogProb(held.Features, count, [], flowLogProb);
+            var gaussianLogProb = new double[count];
+            foldGaussian.LogDensity(held.Features, count, gaussianLogProb);
+            var mixture = new DefensiveMixture(trained.Defensive!.Weight, foldGaussian);
+            for (int r = 0; r < count; r++)
+                Assert.Equal(scores.LogProb[start + r], mixture.Combine(flowLogProb[r], gaussianLogProb[r]), 4);
+        }
         // The out-of-fold Gaussian of a test row is the one of the other folds, not of all rows.
         var gaussianScores = Assert.IsType<double[]>(scores.GaussianLogProb);
-        var trained = Assert.IsType<TrainedFlow>(outcome.Flow);
-        var all = CandidateCrossValidation.Concat(CandidateCrossValidation.Concat(split.Train, split.Validation), split.Test);
         var served = new double[all.Rows];
         trained.Defensive!.Component.LogDensity(all.Features, all.Rows, served);
         Assert.True(gaussianScores.Average() < served.Average(), "out-of-fold Gaussian scores are below the in-sample ones");
@@ -222,6 +250,25 @@ public sealed class AutoFlowSearchTests : IDisposable
             Assert.Equal(allMean, ((FullCovarianceGaussian)trained.Defensive!.Component).Mean[j], 4);
             Assert.NotEqual(nonTestMean, ((FullCovarianceGaussian)trained.Defensive!.Component).Mean[j], 4);
         }
+
+        // The checkpoint holds every member (format 2, "members": 5) and rebuilds the same density and latent codes.
+        string folder = Path.Combine(_root, "committee-checkpoint");
+        engine.Save(outcome.Flow, spec, folder);
+        using (var info = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "model.json"))))
+        {
+            Assert.Equal(2, info.RootElement.GetProperty("formatVersion").GetInt32());
+            Assert.Equal(AutoFlowSearch.DefaultFolds, info.RootElement.GetProperty("members").GetInt32());
+        }
+        var loaded = Assert.IsType<TrainedFlow>(engine.Load(folder));
+        Assert.Equal(trained.Members.Count, loaded.Members.Count);
+        var reloaded = new float[split.Test.Rows];
+        loaded.LogProb(split.Test.Features, split.Test.Rows, [], reloaded);
+        Assert.Equal(inSample, reloaded);
+        var (z, zLoaded) = (new float[split.Test.Rows * 3], new float[split.Test.Rows * 3]);
+        var (logDet, logDetLoaded) = (new float[split.Test.Rows], new float[split.Test.Rows]);
+        trained.Encode(split.Test.Features, split.Test.Rows, [], z, logDet);
+        loaded.Encode(split.Test.Features, split.Test.Rows, [], zLoaded, logDetLoaded);
+        Assert.Equal(z, zLoaded);
     }
 
     [Fact]
@@ -245,6 +292,32 @@ public sealed class AutoFlowSearchTests : IDisposable
         Assert.Equal(reference.CrossValidated!.LogProb, outcome.CrossValidated!.LogProb);
         var a = new float[split.Test.Rows];
         var b = new float[split.Test.Rows];
+        reference.Flow.LogProb(split.Test.Features, split.Test.Rows, [], a);
+        outcome.Flow.LogProb(split.Test.Features, split.Test.Rows, [], b);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void A_cross_validated_search_finished_by_a_build_that_kept_no_fold_weights_serves_the_same_committee()
+    {
+        // A search whose candidates all finished under a build that refitted the winner: their saved state has no fold weights.
+        var split = Split(200);
+        var spec = JsonDocument.Parse("""{"type":"auto","folds":3,"candidates":[{"type":"gaussian"},{"type":"gaussianization","layers":1,"bins":4}]}""").RootElement;
+        var parameters = new TrainingParameters { Epochs = 6, Patience = 100 };
+        var engine = new NormalizingFlowEngine();
+        string state = Path.Combine(_root, "older");
+        var reference = engine.Train(new TrainingRun(spec, split, parameters, state), new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+        foreach (var file in Directory.GetFiles(state, "auto-candidate-*.json"))
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!.AsObject();
+            Assert.True(node.Remove("foldParameters"));
+            File.WriteAllText(file, node.ToJsonString());
+        }
+
+        var outcome = engine.Train(new TrainingRun(spec, split, parameters, state), new NormalizingFlowEngineTests.Recorder(), CancellationToken.None);
+        // The winner's fold states give its fold weights back: the same committee.
+        Assert.Equal(3, Assert.IsType<TrainedFlow>(outcome.Flow).Members.Count);
+        var (a, b) = (new float[split.Test.Rows], new float[split.Test.Rows]);
         reference.Flow.LogProb(split.Test.Features, split.Test.Rows, [], a);
         outcome.Flow.LogProb(split.Test.Features, split.Test.Rows, [], b);
         Assert.Equal(a, b);
