@@ -53,7 +53,7 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
     /// <summary>
     /// Training cells (rows x columns) up to which a cross-validated choice is affordable: each candidate trains
     /// <see cref="DefaultFolds"/> times. Measured on the real-data suite, breast cancer (363 x 30) takes about 15 s of CPU for
-    /// the whole search and digits' anomaly split (574 x 64 = 36,736) about 100 s.
+    /// the whole search and digits' anomaly split (574 x 64 = 36,736) about 135 s.
     /// </summary>
     public const int CrossValidationMaximumCells = 65_536;
 
@@ -186,9 +186,10 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
 
     /// <summary>
     /// The "folds" of an "auto" spec: 0 ranks candidates on the validation rows; k of 2 to 10 by k-fold cross-validation over
-    /// all rows of the job (training, validation and test parts), refitting the winner on all of them. By default
-    /// <see cref="DefaultFolds"/> on unconditional data whose validation split has fewer than <see cref="CrossValidationMaximumValidationRows"/>
-    /// rows and at most <see cref="CrossValidationMaximumCells"/> training cells, and 0 otherwise; any k falls back to 0 when the non-test rows are fewer than 2k.
+    /// all rows of the job (training, validation and test parts), serving the winner's k fold models together. By default
+    /// <see cref="DefaultFolds"/> on unconditional data whose validation split has fewer than
+    /// <see cref="CrossValidationMaximumValidationRows"/> rows and at most <see cref="CrossValidationMaximumCells"/> training cells,
+    /// and 0 otherwise; any k falls back to 0 when the non-test rows are fewer than 2k.
     /// </summary>
     public static int FoldsFor(FlowSpec auto, DatasetSplit data)
     {
