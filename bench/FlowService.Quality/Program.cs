@@ -38,6 +38,11 @@ if (args.Length > 0 && args[0] == "timing")
         Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
     return;
 }
+if (args.Length > 1 && args[0] == "committee-cost")
+{
+    foreach (var n in args[1].Split(',')) CommitteeCost.Run(n);
+    return;
+}
 if (args.Length > 1 && args[0] == "stack")
 {
     foreach (var entry in args[1].Split(','))
