@@ -1,3 +1,5 @@
+using System.Text.Json;
+using FlowService.Model.Checkpoints;
 using FlowService.Model.Distributions;
 using FlowService.Model.Flows;
 using FlowService.Training.Engine;
@@ -90,6 +92,51 @@ public sealed class TrainedFlowCommitteeTests
         Assert.Throws<ArgumentException>(() => new TrainedFlow(flow, ["a", "b"], [], null, [flow, wider]));
         Assert.Throws<ArgumentException>(() => new TrainedFlow(flow, ["a", "b"], [], null, []));
         Assert.Single(new TrainedFlow(flow, ["a", "b"], []).Members);
+    }
+
+    [Fact]
+    public void A_committee_checkpoint_round_trips_and_one_with_a_wrong_member_count_or_a_stray_tensor_is_refused()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "flowservice-tests", Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (a, b) = (NormalizingFlow.Create(Spec, 2, 0, seed: 3), NormalizingFlow.Create(Spec, 2, 0, seed: 3));
+            b.SetParameters(NormalizingFlow.Create(Spec, 2, 0, seed: 9).GetParameters());
+            var committee = new TrainedFlow(a, ["a", "b"], [], new DefensiveMixture(0.01, new FullCovarianceGaussian([0.0, 0.0], [1.0, 0.0, 0.0, 1.0])), [a, b]);
+            var engine = new NormalizingFlowEngine();
+            string saved = Path.Combine(root, "saved");
+            engine.Save(committee, JsonDocument.Parse(Spec).RootElement, saved);
+            var (expected, actual) = (new float[5], new float[5]);
+            committee.LogProb(Rows, 5, [], expected);
+            engine.Load(saved).LogProb(Rows, 5, [], actual);
+            Assert.Equal(expected, actual);
+
+            // Rewritten with valid checksums, so only the committee's own checks can refuse them.
+            var checkpoint = Checkpoint.Load(saved);
+            string Rewrite(string name, int? members, IEnumerable<SafeTensor> tensors)
+            {
+                var info = JsonSerializer.Deserialize<CheckpointInfo>(JsonSerializer.Serialize(checkpoint.Info))!;
+                info.Members = members;
+                string folder = Path.Combine(root, name);
+                Checkpoint.Save(folder, tensors.ToArray(), info);
+                return folder;
+            }
+            var tensors = checkpoint.Weights.Tensors.Values.ToArray();
+            Assert.Throws<CheckpointCorruptException>(() => engine.Load(Rewrite("one", 1, tensors)));
+            Assert.Throws<CheckpointCorruptException>(() => engine.Load(Rewrite("eleven", 11, tensors)));
+            Assert.Throws<CheckpointCorruptException>(() => engine.Load(Rewrite("three", 3, tensors)));
+            var stray = tensors.Append(new SafeTensor("members.2.extra", [1], [0f]));
+            Assert.Throws<CheckpointCorruptException>(() => engine.Load(Rewrite("stray", 2, stray)));
+            Assert.Throws<CheckpointCorruptException>(() => engine.Load(Rewrite("missing", 2, tensors.Where(t => !t.Name.StartsWith("members.1.", StringComparison.Ordinal)))));
+            // The control: rewritten unchanged, it loads and scores the same.
+            engine.Load(Rewrite("same", 2, tensors)).LogProb(Rows, 5, [], actual);
+            Assert.Equal(expected, actual);
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+                Directory.Delete(root, recursive: true);
+        }
     }
 
     /// <summary>The Gaussian flow initialised from 400 rows around (<paramref name="centre"/>, <paramref name="centre"/>).</summary>
