@@ -1,3 +1,4 @@
+using FlowService.Model.Compute.Parallel;
 using FlowService.Model.Flows;
 
 namespace FlowService.Training.Engine;
@@ -70,10 +71,14 @@ public sealed class TrainedFlow : IDensityFlow
         var each = new float[Members.Count][];
         each[0] = logProb[..rows].ToArray();
         for (int m = 1; m < Members.Count; m++)
-        {
             each[m] = new float[rows];
-            Members[m].LogProb(x, rows, context, each[m]);
-        }
+        // A small batch stays on one core inside each flow (NormalizingFlow.MinRowsPerShard), so the members run side by
+        // side instead: a one-row request then waits for k/cores flows, not k. A large one spreads each flow over the cores.
+        if (rows < NormalizingFlow.MinRowsPerShard)
+            ShardRunner.Shared.Run(Members.Count - 1, new OtherMembers(Members, x.ToArray(), context.ToArray(), rows, each));
+        else
+            for (int m = 1; m < Members.Count; m++)
+                Members[m].LogProb(x, rows, context, each[m]);
         double logCount = Math.Log(Members.Count);
         for (int r = 0; r < rows; r++)
         {
@@ -92,6 +97,12 @@ public sealed class TrainedFlow : IDensityFlow
                     sum += Math.Exp(member[r] - max);
             logProb[r] = (float)(max + Math.Log(sum) - logCount);
         }
+    }
+
+    /// <summary>Shard s scores the rows under member s + 1 (member 0 has already).</summary>
+    private readonly struct OtherMembers(IReadOnlyList<NormalizingFlow> members, float[] x, float[] context, int rows, float[][] each) : IShardBody
+    {
+        public void Run(int shard) => members[shard + 1].LogProb(x, rows, context, each[shard + 1]);
     }
 
     public void Encode(ReadOnlySpan<float> x, int rows, ReadOnlySpan<float> context, Span<float> z, Span<float> logDet) =>

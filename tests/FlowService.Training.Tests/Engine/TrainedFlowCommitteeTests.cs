@@ -55,6 +55,26 @@ public sealed class TrainedFlowCommitteeTests
     }
 
     [Fact]
+    public void A_large_batch_scores_as_its_rows_do_in_small_ones()
+    {
+        // Under NormalizingFlow.MinRowsPerShard rows the members run side by side; from there each runs over the cores.
+        var members = new[] { 3, 5, 7 }.Select(seed => NormalizingFlow.Create(Spec, 2, 0, seed)).ToArray();
+        var committee = new TrainedFlow(members[0], ["a", "b"], [], null, members);
+        const int rows = 2 * NormalizingFlow.MinRowsPerShard;
+        var random = new Random(11);
+        var x = Enumerable.Range(0, 2 * rows).Select(_ => (float)(4 * random.NextDouble() - 2)).ToArray();
+        var whole = new float[rows];
+        committee.LogProb(x, rows, [], whole);
+        var pieces = new float[rows];
+        for (int start = 0; start < rows; start += 10)
+        {
+            int count = Math.Min(10, rows - start);
+            committee.LogProb(x.AsSpan(2 * start, 2 * count), count, [], pieces.AsSpan(start, count));
+        }
+        Assert.Equal(whole, pieces);
+    }
+
+    [Fact]
     public void Sampling_draws_each_rows_member_uniformly_reproducibly_and_encoding_is_the_first_members()
     {
         // Two Gaussian flows, one fitted to rows near (0, 0) and one to rows near (100, 100): each sample is attributable.
