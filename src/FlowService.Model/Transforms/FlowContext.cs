@@ -56,6 +56,10 @@ public sealed class FlowContext
     /// </summary>
     public Tensor? TransposedParameters { get; init; }
 
+    /// <summary>True for a flow frozen for serving (it has <see cref="TransposedParameters"/>): its parameters cannot change, so
+    /// values derived from them may be kept (<see cref="Workspace.GetDerived"/>).</summary>
+    public bool Frozen => TransposedParameters is not null;
+
     /// <summary>Wᵀ of <paramref name="slot"/> ([cols, rows]) from <see cref="TransposedParameters"/>, or null without them.</summary>
     public Tensor? ParamTransposed(ParameterSlot slot) =>
         TransposedParameters is { } transposed ? new(transposed.Storage, transposed.Offset + slot.Offset, slot.Cols, slot.Rows) : null;

@@ -58,8 +58,7 @@ public sealed class LuLinear : ITransform
     public void Forward(FlowContext context, Tensor x, Tensor y, Tensor logDet)
     {
         var backend = context.Backend;
-        var weight = context.Workspace.Get(this, "weight", Features, Features);
-        backend.LuCompose(context.Param(Lower), context.Param(Upper), context.Param(LogScale), _permutation, weight);
+        var weight = LuWeight.Composed(context, this, Lower, Upper, LogScale, _permutation);
         backend.Gemm(false, true, 1f, x, weight, 0f, y);
         backend.AddSumToRows(context.Param(LogScale), logDet);
         if (context.RecordForBackward)
@@ -68,8 +67,7 @@ public sealed class LuLinear : ITransform
 
     public void Inverse(FlowContext context, Tensor y, Tensor x)
     {
-        var inverse = context.Workspace.Get(this, "inverse", Features, Features);
-        context.Backend.LuInverse(context.Param(Lower), context.Param(Upper), context.Param(LogScale), _permutation, inverse);
+        var inverse = LuWeight.Inverse(context, this, Lower, Upper, LogScale, _permutation);
         context.Backend.Gemm(false, true, 1f, y, inverse, 0f, x);
     }
 

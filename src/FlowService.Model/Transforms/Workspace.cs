@@ -12,6 +12,7 @@ public sealed class Workspace
 {
     private readonly IBackend _backend;
     private readonly ConditionalWeakTable<object, Dictionary<string, Tensor>> _buffers = new();
+    private readonly ConditionalWeakTable<object, Dictionary<string, Tensor>> _derived = new();
 
     public Workspace(IBackend backend) => _backend = backend;
 
@@ -31,6 +32,22 @@ public sealed class Workspace
                 return new Tensor(tensor.Storage, tensor.Offset, rows, cols);
         }
         tensor = _backend.Allocate(rows, cols);
+        perOwner[name] = tensor;
+        return tensor;
+    }
+
+    /// <summary>
+    /// The buffer <paramref name="name"/> of <paramref name="owner"/>, shaped rows x cols, filled by <paramref name="fill"/>
+    /// the first time only: for values derived from parameters that cannot change (a flow frozen for serving), which every
+    /// call would otherwise recompute. Kept apart from <see cref="Get"/>'s buffers, so no activation can overwrite it.
+    /// </summary>
+    public Tensor GetDerived<TState>(object owner, string name, int rows, int cols, TState state, Action<TState, Tensor> fill)
+    {
+        var perOwner = _derived.GetOrCreateValue(owner);
+        if (perOwner.TryGetValue(name, out var tensor) && tensor.Rows == rows && tensor.Cols == cols)
+            return tensor;
+        tensor = _backend.Allocate(rows, cols);
+        fill(state, tensor);
         perOwner[name] = tensor;
         return tensor;
     }

@@ -18,13 +18,23 @@ public sealed class FreezeForServingTests
         { """{"type":"glow","layers":2,"hidden":[40]}""", 0 },
         { """{"type":"nsf","layers":2,"hidden":[32,32],"bins":4}""", 0 },
         { """{"type":"maf","layers":2,"hidden":[32]}""", 2 },
+        // LU-parameterised linear maps, whose composed W and W⁻¹ a frozen flow keeps (LuWeight).
+        { """{"type":"gaussianization","layers":2,"bins":4,"base":{"components":2}}""", 0 },
     };
 
     [Theory]
     [MemberData(nameof(Specs))]
-    public void Frozen_outputs_are_bit_identical_and_parameters_are_fixed(string spec, int contextFeatures)
+    public void Frozen_outputs_are_bit_identical_and_parameters_are_fixed(string spec, int contextFeatures) =>
+        FrozenMatchesLive(spec, 6, contextFeatures);
+
+    [Fact]
+    public void A_frozen_image_glow_with_its_invertible_1x1_convolutions_is_bit_identical_too() =>
+        FrozenMatchesLive("""{"type":"glow","image":[1,4,4],"levels":1,"steps":2,"channels":8,"blocks":1}""", 16, 0);
+
+    /// <summary>Every output of the frozen flow against the live one, for one row, for many, and for one row again: a frozen
+    /// flow's pooled context keeps what it derived from the parameters, and must not keep anything that depends on the batch.</summary>
+    static void FrozenMatchesLive(string spec, int D, int contextFeatures)
     {
-        const int D = 6;
         var random = new Random(4);
         var live = NormalizingFlow.Create(spec, D, contextFeatures, seed: 5);
         // Away from the initial weights (zero-initialized output layers would hide a wrong weight layout).
@@ -35,7 +45,7 @@ public sealed class FreezeForServingTests
         frozen.FreezeForServing();
         Assert.True(frozen.Frozen);
 
-        foreach (int rows in new[] { 1, 37 })
+        foreach (int rows in new[] { 1, 37, 1 })
         {
             var x = Enumerable.Range(0, rows * D).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
             var context = Enumerable.Range(0, rows * contextFeatures).Select(_ => (float)random.NextDouble()).ToArray();

@@ -65,8 +65,7 @@ public sealed class InvertibleConv1x1 : ITransform
     {
         var backend = context.Backend;
         int pixelRows = x.Rows * Shape.Pixels;
-        var weight = context.Workspace.Get(this, "weight", Channels, Channels);
-        backend.LuCompose(context.Param(Lower), context.Param(Upper), context.Param(LogScale), _permutation, weight);
+        var weight = LuWeight.Composed(context, this, Lower, Upper, LogScale, _permutation);
         backend.Gemm(false, true, 1f, x.Reshape(pixelRows, Channels), weight, 0f, y.Reshape(pixelRows, Channels));
         var scaled = context.Workspace.Get(this, "scaledLogScale", 1, Channels);
         backend.Scale(context.Param(LogScale), Shape.Pixels, scaled);
@@ -78,8 +77,7 @@ public sealed class InvertibleConv1x1 : ITransform
     public void Inverse(FlowContext context, Tensor y, Tensor x)
     {
         int pixelRows = y.Rows * Shape.Pixels;
-        var inverse = context.Workspace.Get(this, "inverse", Channels, Channels);
-        context.Backend.LuInverse(context.Param(Lower), context.Param(Upper), context.Param(LogScale), _permutation, inverse);
+        var inverse = LuWeight.Inverse(context, this, Lower, Upper, LogScale, _permutation);
         context.Backend.Gemm(false, true, 1f, y.Reshape(pixelRows, Channels), inverse, 0f, x.Reshape(pixelRows, Channels));
     }
 
