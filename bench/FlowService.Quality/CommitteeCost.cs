@@ -6,9 +6,9 @@ using FlowService.Training.Engine;
 using FlowService.Training.Jobs;
 
 /// <summary>
-/// What serving a cross-validated search's committee costs: trains the default job on a suite set, then times the served
-/// log p of 10,000 rows (the held-out rows repeated) and of one row, for the committee and for its first member alone with the
-/// same defensive mixture, twice each, alternated. Usage: <c>committee-cost SET,...</c>.
+/// What serving a cross-validated search's committee costs: trains the default job on a suite set, saves and loads it as the
+/// service does (frozen for serving), then times the served log p of 10,000 rows (the held-out rows repeated) and of one row,
+/// for the committee and for its first member alone with the same defensive mixture, twice each, alternated. Usage: <c>committee-cost SET,...</c>.
 /// </summary>
 static class CommitteeCost
 {
@@ -19,9 +19,15 @@ static class CommitteeCost
         var table = new NumericTable(Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray(), set.TrainRows, set.Train.Select(v => (double)v).ToArray());
         var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
         using var doc = JsonDocument.Parse("""{"type":"auto"}""");
-        var outcome = new NormalizingFlowEngine().Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(Path.GetTempPath(), "cc-" + Guid.NewGuid())), new Quiet(), CancellationToken.None);
-        var committee = (TrainedFlow)outcome.Flow;
-        var single = new TrainedFlow(committee.Flow, committee.Columns, committee.ContextColumns, committee.Defensive);
+        var engine = new NormalizingFlowEngine();
+        string folder = Path.Combine(Path.GetTempPath(), "cc-" + Guid.NewGuid());
+        var outcome = engine.Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(folder, "state")), new Quiet(), CancellationToken.None);
+        var trained = (TrainedFlow)outcome.Flow;
+        // As the service holds them: saved and loaded from checkpoints (frozen for serving).
+        engine.Save(trained, doc.RootElement, Path.Combine(folder, "committee"));
+        engine.Save(new TrainedFlow(trained.Flow, trained.Columns, trained.ContextColumns, trained.Defensive), doc.RootElement, Path.Combine(folder, "single"));
+        var committee = (TrainedFlow)engine.Load(Path.Combine(folder, "committee"));
+        var single = (TrainedFlow)engine.Load(Path.Combine(folder, "single"));
         int rows = 10_000, d = set.Columns;
         var x = new float[rows * d];
         for (int r = 0; r < rows; r++) set.Test.AsSpan((r % set.TestRows) * d, d).CopyTo(x.AsSpan(r * d, d));
