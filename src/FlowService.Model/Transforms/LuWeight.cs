@@ -13,27 +13,23 @@ namespace FlowService.Model.Transforms;
 internal static class LuWeight
 {
     /// <summary>W, under the workspace name "weight" (which the backward pass reads).</summary>
-    public static Tensor Composed(FlowContext context, object owner, ParameterSlot lower, ParameterSlot upper, ParameterSlot logScale, int[] permutation)
-    {
-        var factors = new Factors(context, lower, upper, logScale, permutation);
-        int n = permutation.Length;
-        if (context.Frozen)
-            return context.Workspace.GetDerived(owner, "weight", n, n, factors, static (f, weight) => f.Compose(weight));
-        var composed = context.Workspace.Get(owner, "weight", n, n);
-        factors.Compose(composed);
-        return composed;
-    }
+    public static Tensor Composed(FlowContext context, object owner, ParameterSlot lower, ParameterSlot upper, ParameterSlot logScale, int[] permutation) =>
+        Matrix(context, owner, "weight", new Factors(context, lower, upper, logScale, permutation), static (f, weight) => f.Compose(weight));
 
     /// <summary>W⁻¹.</summary>
-    public static Tensor Inverse(FlowContext context, object owner, ParameterSlot lower, ParameterSlot upper, ParameterSlot logScale, int[] permutation)
+    public static Tensor Inverse(FlowContext context, object owner, ParameterSlot lower, ParameterSlot upper, ParameterSlot logScale, int[] permutation) =>
+        Matrix(context, owner, "inverse", new Factors(context, lower, upper, logScale, permutation), static (f, inverse) => f.Invert(inverse));
+
+    /// <summary>The D x D workspace buffer <paramref name="name"/>, filled by <paramref name="fill"/>: once for a frozen flow,
+    /// on every call otherwise.</summary>
+    private static Tensor Matrix(FlowContext context, object owner, string name, Factors factors, Action<Factors, Tensor> fill)
     {
-        var factors = new Factors(context, lower, upper, logScale, permutation);
-        int n = permutation.Length;
+        int n = factors.Permutation.Length;
         if (context.Frozen)
-            return context.Workspace.GetDerived(owner, "inverse", n, n, factors, static (f, inverse) => f.Invert(inverse));
-        var inverted = context.Workspace.Get(owner, "inverse", n, n);
-        factors.Invert(inverted);
-        return inverted;
+            return context.Workspace.GetDerived(owner, name, n, n, factors, fill);
+        var matrix = context.Workspace.Get(owner, name, n, n);
+        fill(factors, matrix);
+        return matrix;
     }
 
     private readonly record struct Factors(FlowContext Context, ParameterSlot Lower, ParameterSlot Upper, ParameterSlot LogScale, int[] Permutation)
