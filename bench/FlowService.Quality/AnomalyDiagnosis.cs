@@ -16,31 +16,31 @@ static class AnomalyDiagnosis
 {
     public static void Run(string name, string specJson, TrainingParameters p)
     {
-        var set = RealDatasets.Load(name);
+        var suite = SuiteEntry.Load(name + ":anomaly", p);
+        var (set, split) = (suite.Set, suite.Split);
         int d = set.Columns;
-        var keep = Enumerable.Range(0, set.TrainRows).Where(r => set.NormalClasses!.Contains(set.TrainLabels[r])).ToArray();
-        var train = keep.SelectMany(r => set.Train.AsSpan(r * d, d).ToArray()).ToArray();
-        var table = new NumericTable(Enumerable.Range(0, d).Select(j => $"c{j}").ToArray(), keep.Length, train.Select(v => (double)v).ToArray());
-        var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
+        var train = set.Train;
         using var doc = JsonDocument.Parse(specJson);
         var outcome = new NormalizingFlowEngine().Train(new TrainingRun(doc.RootElement, split, p, Path.Combine(Path.GetTempPath(), "q-" + Guid.NewGuid())),
             new Quiet(), CancellationToken.None);
         var trained = (TrainedFlow)outcome.Flow;
         var mixture = trained.Defensive ?? throw new InvalidOperationException("no defensive mixture");
+        // The flow term of the served density: the committee's mean density where the search served one.
+        var flowTerm = trained.WithDefensive(null);
         int n = set.TestRows;
         var flow = new float[n];
-        trained.Flow.LogProb(set.Test, n, [], flow);
+        flowTerm.LogProb(set.Test, n, [], flow);
         var gaussian = new double[n];
         mixture.Component.LogDensity(set.Test, n, gaussian);
         var served = Enumerable.Range(0, n).Select(r => mixture.Combine(flow[r], gaussian[r])).ToArray();
-        var anomaly = set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray();
+        var anomaly = suite.AnomalyLabels;
 
         // Columns whose training values never reach the next unit of resolution: in the raw data, constant on the normal classes.
         var min = new double[d];
         var max = new double[d];
         Array.Fill(min, double.PositiveInfinity);
         Array.Fill(max, double.NegativeInfinity);
-        for (int r = 0; r < keep.Length; r++)
+        for (int r = 0; r < set.TrainRows; r++)
             for (int j = 0; j < d; j++)
                 (min[j], max[j]) = (Math.Min(min[j], train[r * d + j]), Math.Max(max[j], train[r * d + j]));
         var constant = Enumerable.Range(0, d).Where(j => max[j] - min[j] < 1.0 + 1e-6 && name == "digits").ToArray();
@@ -78,7 +78,7 @@ static class AnomalyDiagnosis
                     if (moved[r * d + j] > max[j])
                         moved[r * d + j] = (float)(0.5 * (min[j] + max[j]));
             var flowMoved = new float[n];
-            trained.Flow.LogProb(moved, n, [], flowMoved);
+            flowTerm.LogProb(moved, n, [], flowMoved);
             var gaussianMoved = new double[n];
             mixture.Component.LogDensity(moved, n, gaussianMoved);
             var rows = Enumerable.Range(0, n).Where(r => outsideConstant[r] > 0).ToArray();

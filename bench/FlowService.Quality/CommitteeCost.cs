@@ -14,10 +14,8 @@ static class CommitteeCost
 {
     public static void Run(string name)
     {
-        var set = RealDatasets.Load(name);
         var p = new TrainingParameters();
-        var table = new NumericTable(Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray(), set.TrainRows, set.Train.Select(v => (double)v).ToArray());
-        var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
+        var (_, _, set, split) = SuiteEntry.Load(name, p);
         using var doc = JsonDocument.Parse("""{"type":"auto"}""");
         var engine = new NormalizingFlowEngine();
         string folder = Path.Combine(Path.GetTempPath(), "cc-" + Guid.NewGuid());

@@ -63,17 +63,8 @@ if (args.Length > 4) p = p with { LearningRate = double.Parse(args[4]) };
 foreach (var entry in names)
 {
     // "set:anomaly" trains on the set's normal classes and reports the held-out AUROC of -log p.
-    string name = entry.Split(':')[0];
-    bool anomaly = entry.EndsWith(":anomaly", StringComparison.Ordinal);
-    var set = RealDatasets.Load(name);
-    if (anomaly)
-    {
-        var keep = Enumerable.Range(0, set.TrainRows).Where(r => set.NormalClasses!.Contains(set.TrainLabels[r])).ToArray();
-        set = set with { Train = keep.SelectMany(r => set.Train.AsSpan(r * set.Columns, set.Columns).ToArray()).ToArray() };
-    }
-    var columns = Enumerable.Range(0, set.Columns).Select(j => $"c{j}").ToArray();
-    var table = new NumericTable(columns, set.TrainRows, set.Train.Select(v => (double)v).ToArray());
-    var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
+    var suite = SuiteEntry.Load(entry, p);
+    var (name, anomaly, set, split) = suite;
     // QUALITY_DUMP=folder: write the job's training and validation rows (the flow's 80% and 10%), the held-out rows and their
     // labels as CSV ("NAME_anomaly_*" for an anomaly split), train nothing; tools/reference/job_split_baselines.py fits the
     // classical estimators on exactly the rows the flow sees, tools/reference/latent_class_density.py its prototypes.
@@ -96,12 +87,7 @@ foreach (var entry in names)
     if (Environment.GetEnvironmentVariable("QUALITY_ROWS") is { Length: > 0 } rowsFolder)
         File.WriteAllLines(Path.Combine(rowsFolder, $"{name}.txt"), lp.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
     if (anomaly)
-    {
-        var positive = set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray();
-        double wins = 0; int pos = 0, neg = 0;
-        for (int i = 0; i < lp.Length; i++) { if (!positive[i]) { neg++; continue; } pos++; for (int j = 0; j < lp.Length; j++) if (!positive[j]) wins += -lp[i] > -lp[j] ? 1 : -lp[i] == -lp[j] ? 0.5 : 0; }
-        Console.WriteLine($"{name,-16} AUROC {wins / ((double)pos * neg):F4}");
-    }
+        Console.WriteLine($"{name,-16} AUROC {AnomalyDiagnosis.Auroc(lp.Select(v => (double)v).ToArray(), suite.AnomalyLabels):F4}");
     Console.WriteLine($"{name,-16} mean {lp.Average(v => (double)v),10:F3} min {lp.Min(),10:F2} epochs {outcome.EpochsRun} best {outcome.BestEpoch} {sw.Elapsed.TotalSeconds:F1}s eps {(outcome.Flow as TrainedFlow)?.Defensive?.Weight}");
     foreach (var c in outcome.Selection?.Candidates ?? [])
         Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");

@@ -12,7 +12,7 @@ using FlowService.Training.Jobs;
 /// Trains the default job (or STACK_SPEC) on a suite set, then for every candidate prints its selection NLL (validation or
 /// out-of-fold) and held-out mean log p (AUROC on an anomaly split) as one model: trained on the job's training rows, or, when
 /// cross-validated, refitted on every row for the folds' mean best epoch (what the search served before the committee). With
-/// cross-validation it also prints each candidate's committee of fold models ("bag"; STACK_BAG=chosen: the winner's only).
+/// cross-validation it also prints each candidate's committee of fold models ("bag"), from the fold weights the search saved.
 /// Last, a linear pool of all candidates with weights fitted by EM on the selection rows (stacking), with a leave-one-out check
 /// of those weights' optimism. Usage: <c>stack SET[:anomaly],...</c> (QUALITY_SEED as for the other modes).
 /// </summary>
@@ -20,17 +20,9 @@ static class StackingDiagnosis
 {
     public static void Run(string entry, TrainingParameters p)
     {
-        string name = entry.Split(':')[0];
-        bool anomaly = entry.EndsWith(":anomaly", StringComparison.Ordinal);
-        var set = RealDatasets.Load(name);
+        var suite = SuiteEntry.Load(entry, p);
+        var (name, anomaly, set, split) = suite;
         int d = set.Columns;
-        if (anomaly)
-        {
-            var keep = Enumerable.Range(0, set.TrainRows).Where(r => set.NormalClasses!.Contains(set.TrainLabels[r])).ToArray();
-            set = set with { Train = keep.SelectMany(r => set.Train.AsSpan(r * d, d).ToArray()).ToArray() };
-        }
-        var table = new NumericTable(Enumerable.Range(0, d).Select(j => $"c{j}").ToArray(), set.TrainRows, set.Train.Select(v => (double)v).ToArray());
-        var split = DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed);
         string folder = Path.Combine(Path.GetTempPath(), $"stack-{name}{(anomaly ? "-anomaly" : "")}-s{p.Seed}");
         if (Directory.Exists(folder))
             Directory.Delete(folder, recursive: true);   // a search resumes from its state: start each run afresh
@@ -40,7 +32,7 @@ static class StackingDiagnosis
         int n = set.TestRows;
         var single = new float[n];
         outcome.Flow.LogProb(set.Test, n, [], single);
-        bool[]? labels = anomaly ? set.TestLabels.Select(l => !set.NormalClasses!.Contains(l)).ToArray() : null;
+        bool[]? labels = anomaly ? suite.AnomalyLabels : null;
 
         var candidates = AutoFlowSearch.Candidates(split.Train.Rows, d, 0, p);
         int folds = AutoFlowSearch.FoldsFor(FlowSpec.From(doc.RootElement), split);
@@ -63,7 +55,8 @@ static class StackingDiagnosis
             DefensiveMixture mixture;
             if (folds >= 2)
             {
-                int epochs = state.RootElement.GetProperty("refitEpochs").GetInt32();
+                // The refit the search served before the committee: every row, for the folds' mean best epoch.
+                int epochs = outcome.Selection!.Candidates[i].BestEpoch;
                 var q = candidates[i].Parameters with { Epochs = epochs, Schedule = "constant", Patience = epochs + 1 };
                 var result = new FlowTrainer(flow, q).Train(pool, pool, new Quiet(), Path.Combine(folder, $"stack-refit-{i}"), $"stack/{i}/{epochs}", CancellationToken.None);
                 flow.SetParameters(result.BestParameters);
@@ -86,41 +79,30 @@ static class StackingDiagnosis
             selection.Add(rowNll.Select(v => -v).ToArray());
             heldOut.Add(Enumerable.Range(0, n).Select(r => mixture.Combine(f[r], g[r])).ToArray());
         }
-        // The fold bag: each candidate's k fold models (trained on the other folds with early stopping on their own), their
-        // served densities averaged, log (1/k) sum_f p_f(x): no refit.
+        // Each candidate's committee of fold models, as the search serves its winner's: the fold weights it saved, their
+        // densities averaged, with the candidate's ε and the Gaussian of every row.
         var bags = new List<double[]>();
         if (folds >= 2)
-            for (int k = 0; k < names.Count; k++)
+            foreach (string bagged in names)
             {
-                if (Environment.GetEnvironmentVariable("STACK_BAG") == "chosen" && names[k] != outcome.Selection?.Chosen)
-                    continue;
-                int i = candidates.ToList().FindIndex(c => c.Name == names[k]);
+                int i = candidates.ToList().FindIndex(c => c.Name == bagged);
                 using var state = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, $"auto-candidate-{i}.json")));
-                double weight = state.RootElement.GetProperty("weight").GetDouble();
-                var perFold = new List<double[]>();
-                for (int f = 0; f < folds; f++)
+                var members = state.RootElement.GetProperty("foldParameters").EnumerateArray().Select(weights =>
                 {
-                    int start = (int)((long)pool.Rows * f / folds), end = (int)((long)pool.Rows * (f + 1) / folds);
-                    var held = new DatasetSplit.Part(pool.Features.AsSpan(start * d, (end - start) * d).ToArray(), [], end - start);
-                    var train = new DatasetSplit.Part([.. pool.Features.AsSpan(0, start * d), .. pool.Features.AsSpan(end * d)], [], pool.Rows - (end - start));
-                    var flow = NormalizingFlow.Create(FlowSpec.From(candidates[i].Spec), d, 0, p.Seed, normalization, engine.Backend);
-                    var result = new FlowTrainer(flow, candidates[i].Parameters).Train(train, held, new Quiet(), Path.Combine(folder, $"bag-{i}-{f}"), $"bag/{i}/{f}", CancellationToken.None);
-                    flow.SetParameters(result.BestParameters);
-                    var mixture = new DefensiveMixture(weight, FullCovarianceGaussian.Fit(train.Features, d));
-                    var fl = new float[n];
-                    flow.LogProb(set.Test, n, [], fl);
-                    var g = new double[n];
-                    mixture.Component.LogDensity(set.Test, n, g);
-                    perFold.Add(Enumerable.Range(0, n).Select(r => mixture.Combine(fl[r], g[r])).ToArray());
-                }
-                bags.Add(Pool(perFold, Enumerable.Repeat(1.0 / folds, folds).ToArray()));
+                    var member = NormalizingFlow.Create(FlowSpec.From(candidates[i].Spec), d, 0, p.Seed, normalization, engine.Backend);
+                    member.SetParameters(weights.EnumerateArray().Select(e => e.GetSingle()).ToArray());
+                    return member;
+                }).ToArray();
+                var committee = new TrainedFlow(members[0], [], [], new DefensiveMixture(state.RootElement.GetProperty("weight").GetDouble(), gaussianPool), members);
+                var served = new float[n];
+                committee.LogProb(set.Test, n, [], served);
+                bags.Add(served.Select(v => (double)v).ToArray());
             }
         Console.WriteLine($"{entry}: folds {folds}, chosen {outcome.Selection?.Chosen}, single held-out {single.Average(v => (double)v):F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(single.Select(v => (double)v).ToArray(), labels):F4}")}");
         for (int k = 0; k < names.Count; k++)
             Console.WriteLine($"   {names[k],-36} selection {selection[k].Average(),9:F3} held-out {heldOut[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(heldOut[k], labels):F4}")}");
-        var bagNames = Environment.GetEnvironmentVariable("STACK_BAG") == "chosen" ? [outcome.Selection!.Chosen] : names;
         for (int k = 0; k < bags.Count; k++)
-            Console.WriteLine($"   bag {bagNames[k],-32} held-out {bags[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(bags[k], labels):F4}")}");
+            Console.WriteLine($"   bag {names[k],-32} held-out {bags[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(bags[k], labels):F4}")}");
         var w = Em(selection);
         var stacked = Pool(heldOut, w);
         Console.WriteLine($"   stack weights {string.Join(" ", w.Select(v => v.ToString("F3")))}; selection {Pool(selection, w).Average():F3}; held-out {stacked.Average():F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(stacked, labels):F4}")}");
