@@ -15,7 +15,7 @@ static class CommitteeCost
     public static void Run(string name)
     {
         var p = new TrainingParameters();
-        var (_, _, set, split) = SuiteEntry.Load(name, p);
+        var (_, _, set, split, _) = SuiteEntry.Load(name, p);
         using var doc = JsonDocument.Parse("""{"type":"auto"}""");
         var engine = new NormalizingFlowEngine();
         string folder = Path.Combine(Path.GetTempPath(), "cc-" + Guid.NewGuid());

@@ -21,7 +21,7 @@ static class StackingDiagnosis
     public static void Run(string entry, TrainingParameters p)
     {
         var suite = SuiteEntry.Load(entry, p);
-        var (name, anomaly, set, split) = suite;
+        var (name, anomaly, set, split, _) = suite;
         int d = set.Columns;
         string folder = Path.Combine(Path.GetTempPath(), $"stack-{name}{(anomaly ? "-anomaly" : "")}-s{p.Seed}");
         if (Directory.Exists(folder))

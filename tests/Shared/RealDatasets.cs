@@ -23,6 +23,30 @@ public static class RealDatasets
         public int TrainRows => Train.Length / Columns;
 
         public int TestRows => Test.Length / Columns;
+
+        /// <summary>
+        /// The class-held-out anomaly split as a split of its own (tools/reference/real_datasets.py's anomaly_split): it trains on
+        /// the training rows of the normal classes and holds out every row it never trains on, the held-out rows of every class
+        /// and then the training rows of the other classes. Those are as unseen as the held-out ones, and counting them gives the
+        /// AUROC about five times the (anomaly, normal) pairs (breast cancer: 212 malignant rows instead of 43), so that it
+        /// measures ranking rather than the luck of a few rows. The negatives stay the held-out normal rows: every other normal
+        /// row is trained on.
+        /// </summary>
+        public Split ForAnomalies()
+        {
+            var normal = NormalClasses ?? throw new InvalidOperationException($"{Name} has no anomaly split.");
+            var keep = Enumerable.Range(0, TrainRows).Where(r => normal.Contains(TrainLabels[r])).ToArray();
+            var other = Enumerable.Range(0, TrainRows).Where(r => !normal.Contains(TrainLabels[r])).ToArray();
+            float[] Rows(int[] rows) => rows.SelectMany(r => Train.AsSpan(r * Columns, Columns).ToArray()).ToArray();
+            return this with
+            {
+                Train = Rows(keep), TrainLabels = keep.Select(r => TrainLabels[r]).ToArray(),
+                Test = [.. Test, .. Rows(other)], TestLabels = [.. TestLabels, .. other.Select(r => TrainLabels[r])],
+            };
+        }
+
+        /// <summary>Per held-out row, whether its class is outside the normal ones (the set must have normal classes).</summary>
+        public bool[] AnomalyLabels => TestLabels.Select(l => !NormalClasses!.Contains(l)).ToArray();
     }
 
     private sealed record Source(Func<(double[,] X, int[]? Labels)> Load, ulong Seed, int[]? NormalClasses, Func<bool> Available);

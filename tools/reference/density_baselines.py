@@ -13,8 +13,9 @@ Both estimators are fitted on the training rows standardized per column (mean an
 of the training rows), which is what one does before an isotropic kernel; their log densities are
 then moved back to the data's units by subtracting sum_j log std_j, exactly as the flow's own
 standardization does. The anomaly split trains on the training rows of the "normal" classes only
-and scores the held-out rows: those of normal classes are negatives, the others positives, ranked
-by -log p.
+and ranks by -log p every row it never trained on: the held-out rows of normal classes are the
+negatives; the held-out and the training rows of the other classes the positives
+(real_datasets.anomaly_split).
 """
 import argparse
 import hashlib
@@ -113,10 +114,10 @@ def main():
             entry[key] = {**value, "meanLogLik": float(ll.mean()), "minLogLik": float(ll.min())}
         normal = real_datasets.DATASETS[name][2]
         if normal is not None:
-            keep = np.isin(ltrain, normal)
-            positives = ~np.isin(ltest, normal)
-            a = scores(train[keep], test)
-            entry["anomaly"] = {"normalClasses": normal, "trainRows": int(keep.sum()), "positives": int(positives.sum()),
+            normal_train, scored, positives = real_datasets.anomaly_split(name)
+            a = scores(normal_train, scored)
+            entry["anomaly"] = {"normalClasses": normal, "trainRows": len(normal_train), "positives": int(positives.sum()),
+                                "negatives": int((~positives).sum()),
                                 **{key: float(roc_auc_score(positives, -value["logLik"])) for key, value in a.items()}}
         results[name] = entry
         print(name, json.dumps({k: v for k, v in entry.items() if k not in ("resolution",)}), flush=True)
