@@ -25,6 +25,8 @@ internal sealed partial class ProfiledBackend : IBackend
 
     public string Name => _inner.Name;
 
+    public bool SharesSplineParameters => _inner.SharesSplineParameters;
+
     /// <summary>(op, shape) → (calls, seconds) since the last <see cref="Reset"/>, slowest first.</summary>
     public IReadOnlyList<(string Op, string Shape, long Calls, double Seconds)> Snapshot() =>
         _totals.Select(pair => (pair.Key.Op, pair.Key.Shape, Interlocked.Read(ref pair.Value.Calls), Interlocked.Read(ref pair.Value.Ticks) / (double)Stopwatch.Frequency))

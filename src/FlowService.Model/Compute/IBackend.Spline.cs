@@ -8,6 +8,14 @@ public partial interface IBackend
     // [widths D·K | heights D·K | derivatives D·(K-1)], each block feature-major then bin.
     // Identity tails outside [-tailBound, tailBound].
 
+    /// <summary>
+    /// Whether the three operations below also take <c>parameters</c> of one row that every row of the input shares
+    /// (an element-wise spline with no conditioner): the backend then prepares its knots once per call instead of once per
+    /// row. <see cref="SplineBackward"/> still writes a gradient row per input row. Backends without it (false) need the row
+    /// repeated for every input row.
+    /// </summary>
+    bool SharesSplineParameters => false;
+
     /// <summary>y = spline(x) element-wise; <b>adds</b> Σ_i log|dy_i/dx_i| of each row to <paramref name="logDet"/> (rows x 1). y may alias x.</summary>
     void SplineForward(Tensor x, Tensor parameters, int bins, float tailBound, Tensor y, Tensor logDet);
 

@@ -48,28 +48,36 @@ public sealed class ElementwiseSpline : ITransform
 
     public void Forward(FlowContext context, Tensor x, Tensor y, Tensor logDet)
     {
-        var parameters = Broadcast(context, x.Rows);
+        var parameters = PerRow(context, x.Rows);
         if (context.RecordForBackward)
             context.Backend.Copy(x, context.Workspace.Get(this, "x", x.Rows, x.Cols));
         _leaf.Forward(context, x, parameters, y, logDet);
     }
 
-    public void Inverse(FlowContext context, Tensor y, Tensor x) => _leaf.Inverse(context, y, Broadcast(context, y.Rows), x);
+    public void Inverse(FlowContext context, Tensor y, Tensor x) => _leaf.Inverse(context, y, PerRow(context, y.Rows), x);
 
     public void Backward(FlowContext context, Tensor dy, Tensor dLogDet, Tensor dx)
     {
         int rows = dy.Rows;
         var x = context.Workspace.Get(this, "x", rows, Features);
-        var parameters = context.Workspace.Get(this, "parameters", rows, ParametersPerRow);
+        // The forward's parameters: the shared row itself (it cannot move between the two passes), or its broadcast buffer.
+        var parameters = context.Backend.SharesSplineParameters ? context.Param(Spline) : context.Workspace.Get(this, "parameters", rows, ParametersPerRow);
         var dParameters = context.Workspace.Get(this, "dParameters", rows, ParametersPerRow);
         _leaf.Backward(context, x, parameters, dy, dLogDet, dx, dParameters);
         // The shared row of parameters collects every row's gradient: 1ᵀ · dθ, accumulated.
         context.Backend.Gemm(true, false, 1f, Ones(context, rows), dParameters, 1f, context.Grad(Spline));
     }
 
-    /// <summary>The parameter row repeated for every row (1 · θ), in this transform's buffer (Backward reads it back).</summary>
-    private Tensor Broadcast(FlowContext context, int rows)
+    /// <summary>
+    /// The parameters as the spline leaf takes them: the one row θ where the backend lets every row share it (it then
+    /// prepares the knots once, not once per row), else θ repeated for every row (1 · θ) in this transform's buffer, which
+    /// Backward reads back. The gradient is a row per row either way, summed below in the same order, so both give the same
+    /// bits.
+    /// </summary>
+    private Tensor PerRow(FlowContext context, int rows)
     {
+        if (context.Backend.SharesSplineParameters)
+            return context.Param(Spline);
         var parameters = context.Workspace.Get(this, "parameters", rows, ParametersPerRow);
         context.Backend.Gemm(false, false, 1f, Ones(context, rows), context.Param(Spline), 0f, parameters);
         return parameters;

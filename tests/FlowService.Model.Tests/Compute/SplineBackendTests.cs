@@ -99,6 +99,44 @@ public sealed class SplineBackendTests
     }
 
     [Fact]
+    public void One_shared_parameter_row_gives_the_bits_of_that_row_repeated_for_every_row()
+    {
+        Assert.True(Backend.SharesSplineParameters);
+        var (x, many) = RandomBatch(seed: 5);
+        var shared = Backend.Allocate(1, many.Cols);
+        Backend.Upload(many.Row(2), shared);
+        var repeated = Backend.Allocate(Rows, many.Cols);
+        for (int r = 0; r < Rows; r++)
+            shared.Span().CopyTo(repeated.Row(r));
+        var random = new Random(6);
+        var dy = Backend.Allocate(Rows, Features);
+        var dLogDet = Backend.Allocate(Rows, 1);
+        Fill(dy, random, 1f);
+        Fill(dLogDet, random, 1f);
+
+        // Every output of every op, once with the shared row and once with the repeated rows.
+        float[][] Run(Tensor parameters)
+        {
+            var y = Backend.Allocate(Rows, Features);
+            var logDet = Backend.Allocate(Rows, 1);
+            Backend.SplineForward(x, parameters, Bins, Bound, y, logDet);
+            var inverse = Backend.Allocate(Rows, Features);
+            Backend.SplineInverse(y, parameters, Bins, Bound, inverse);
+            var dx = Backend.Allocate(Rows, Features);
+            var dParameters = Backend.Allocate(Rows, many.Cols);
+            Backend.SplineBackward(x, parameters, dy, dLogDet, Bins, Bound, dx, dParameters);
+            return [y.Span().ToArray(), logDet.Span().ToArray(), inverse.Span().ToArray(), dx.Span().ToArray(), dParameters.Span().ToArray()];
+        }
+
+        var fromShared = Run(shared);
+        var fromRepeated = Run(repeated);
+        for (int k = 0; k < fromShared.Length; k++)
+            Assert.Equal(fromRepeated[k], fromShared[k]);
+        // The gradient stays a row per input row: a shared row's gradient tensor of one row is refused.
+        Assert.Throws<ArgumentException>(() => Backend.SplineBackward(x, shared, dy, dLogDet, Bins, Bound, Backend.Allocate(Rows, Features), Backend.Allocate(1, many.Cols)));
+    }
+
+    [Fact]
     public void Rejects_a_parameter_tensor_of_the_wrong_width_and_bad_bins_or_bounds()
     {
         var x = Backend.Allocate(Rows, Features);
@@ -106,6 +144,7 @@ public sealed class SplineBackendTests
         var logDet = Backend.Allocate(Rows, 1);
         var parameters = Backend.Allocate(Rows, Features * (3 * Bins - 1));
         Assert.Throws<ArgumentException>(() => Backend.SplineForward(x, Backend.Allocate(Rows, Features * 3 * Bins), Bins, Bound, y, logDet));
+        Assert.Throws<ArgumentException>(() => Backend.SplineForward(x, Backend.Allocate(2, Features * (3 * Bins - 1)), Bins, Bound, y, logDet));
         Assert.Throws<ArgumentOutOfRangeException>(() => Backend.SplineForward(x, parameters, 0, Bound, y, logDet));
         Assert.Throws<ArgumentOutOfRangeException>(() => Backend.SplineInverse(y, parameters, Bins, 0f, x));
         Assert.Throws<ArgumentException>(() => Backend.SplineForward(x, parameters, Bins, Bound, y, Backend.Allocate(Rows, 2)));

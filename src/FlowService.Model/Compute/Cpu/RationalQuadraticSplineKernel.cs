@@ -20,6 +20,9 @@ namespace FlowService.Model.Compute.Cpu;
 /// Scratch is per call: on the stack for usual widths, pooled beyond that; nothing is allocated.
 /// A row of the parameters is read completely before its gradients are written, so
 /// <c>dParameters</c> may be the parameters themselves, y may be x, and dx may be dy.
+/// Parameters that every row shares (an element-wise spline with no conditioner, <c>ElementwiseSpline</c>) are prepared
+/// once per call instead of once per row: that preparation was a fifth of a Gaussianization flow's training and scoring
+/// time. The elements see the same prepared values either way, so the outputs are identical to the bit.
 /// </remarks>
 [SkipLocalsInit]
 public static class RationalQuadraticSplineKernel
@@ -32,12 +35,13 @@ public static class RationalQuadraticSplineKernel
 
     /// <summary>
     /// y = spline(x) for <paramref name="rows"/> rows of <paramref name="features"/>; <b>adds</b> each
-    /// row's Σ log|dy/dx| to <paramref name="logDet"/>[row]. Parameters: rows x D(3K-1), kind-major.
+    /// row's Σ log|dy/dx| to <paramref name="logDet"/>[row]. Parameters: rows x D(3K-1), kind-major, or one such row that
+    /// every row shares when <paramref name="shared"/>.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> parameters, int rows, int features, int bins, float tailBound,
-        Span<float> y, Span<float> logDet)
+        Span<float> y, Span<float> logDet, bool shared = false)
     {
-        int width = Check(x, parameters, rows, features, bins, y.Length, "y");
+        int width = Check(x, parameters, rows, features, bins, y.Length, "y", shared);
         if (logDet.Length < rows)
             throw new ArgumentException($"logDet holds {logDet.Length} floats, {rows} are needed.", nameof(logDet));
         int dk = features * bins, dd = features * (bins - 1);
@@ -50,8 +54,8 @@ public static class RationalQuadraticSplineKernel
             Span<float> sums = scratch.Slice(2 * dk + dd + features, 2 * features);
             for (int r = 0; r < rows; r++)
             {
-                var row = parameters.Slice(r * width, width);
-                Prepare(row, features, bins, e, sums, d, Span<float>.Empty);
+                if (r == 0 || !shared)
+                    Prepare(parameters.Slice(shared ? 0 : r * width, width), features, bins, e, sums, d, Span<float>.Empty);
                 for (int i = 0; i < features; i++)
                 {
                     int at = r * features + i;
@@ -68,10 +72,11 @@ public static class RationalQuadraticSplineKernel
         }
     }
 
-    /// <summary>x = spline⁻¹(y), element-wise over <paramref name="rows"/> x <paramref name="features"/>.</summary>
-    public static void Inverse(ReadOnlySpan<float> y, ReadOnlySpan<float> parameters, int rows, int features, int bins, float tailBound, Span<float> x)
+    /// <summary>x = spline⁻¹(y), element-wise over <paramref name="rows"/> x <paramref name="features"/> (parameters as for <see cref="Forward"/>).</summary>
+    public static void Inverse(ReadOnlySpan<float> y, ReadOnlySpan<float> parameters, int rows, int features, int bins, float tailBound, Span<float> x,
+        bool shared = false)
     {
-        int width = Check(y, parameters, rows, features, bins, x.Length, "x");
+        int width = Check(y, parameters, rows, features, bins, x.Length, "x", shared);
         int dk = features * bins, dd = features * (bins - 1);
         int length = 2 * dk + dd + 2 * features;
         float[]? rented = length <= StackFloats ? null : ArrayPool<float>.Shared.Rent(length);
@@ -81,7 +86,8 @@ public static class RationalQuadraticSplineKernel
             Span<float> e = scratch[..(2 * dk)], d = scratch.Slice(2 * dk, dd), sums = scratch.Slice(2 * dk + dd, 2 * features);
             for (int r = 0; r < rows; r++)
             {
-                Prepare(parameters.Slice(r * width, width), features, bins, e, sums, d, Span<float>.Empty);
+                if (r == 0 || !shared)
+                    Prepare(parameters.Slice(shared ? 0 : r * width, width), features, bins, e, sums, d, Span<float>.Empty);
                 for (int i = 0; i < features; i++)
                 {
                     int at = r * features + i;
@@ -98,12 +104,13 @@ public static class RationalQuadraticSplineKernel
 
     /// <summary>
     /// Given dL/dy and dL/dlogDet (one per row) at input x, overwrites dL/dx and dL/dparameters
-    /// (same layout as the parameters; every slot is written).
+    /// (rows x D(3K-1), the parameters' layout; every slot is written). With <paramref name="shared"/> parameters (one row
+    /// for every row) it still writes one gradient row per row, for the caller to sum in the order it sums unshared ones.
     /// </summary>
     public static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> parameters, ReadOnlySpan<float> dy, ReadOnlySpan<float> dLogDet,
-        int rows, int features, int bins, float tailBound, Span<float> dx, Span<float> dParameters)
+        int rows, int features, int bins, float tailBound, Span<float> dx, Span<float> dParameters, bool shared = false)
     {
-        int width = Check(x, parameters, rows, features, bins, dx.Length, "dx");
+        int width = Check(x, parameters, rows, features, bins, dx.Length, "dx", shared);
         if (dy.Length < rows * features || dLogDet.Length < rows)
             throw new ArgumentException($"dy holds {dy.Length} and dLogDet {dLogDet.Length} floats, {rows * features} and {rows} are needed.", nameof(dy));
         if (dParameters.Length < rows * width)
@@ -118,7 +125,8 @@ public static class RationalQuadraticSplineKernel
             Span<float> sums = scratch.Slice(2 * dk + 2 * dd, 2 * features);
             for (int r = 0; r < rows; r++)
             {
-                Prepare(parameters.Slice(r * width, width), features, bins, e, sums, d, sigmoid);
+                if (r == 0 || !shared)
+                    Prepare(parameters.Slice(shared ? 0 : r * width, width), features, bins, e, sums, d, sigmoid);
                 var gradient = dParameters.Slice(r * width, width);
                 var dDerivatives = gradient.Slice(2 * dk, dd);
                 dDerivatives.Clear();
@@ -269,15 +277,17 @@ public static class RationalQuadraticSplineKernel
             gradient[j] = factor * (e[j] / sum) * -mean;
     }
 
-    private static int Check(ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, int rows, int features, int bins, int outputLength, string output)
+    private static int Check(ReadOnlySpan<float> input, ReadOnlySpan<float> parameters, int rows, int features, int bins, int outputLength, string output,
+        bool shared)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfNegative(features);
         if (bins < 1 || bins > RationalQuadraticSpline.MaxBins)
             throw new ArgumentOutOfRangeException(nameof(bins), $"A spline needs 1..{RationalQuadraticSpline.MaxBins} bins, not {bins}.");
         int width = features * RationalQuadraticSpline.ParametersPerElement(bins);
-        if (input.Length < rows * features || parameters.Length < rows * width)
-            throw new ArgumentException($"{rows} rows of {features} features with {bins} bins need {rows * features} inputs and {rows * width} parameters; got {input.Length} and {parameters.Length}.");
+        int parameterRows = shared ? Math.Min(rows, 1) : rows;
+        if (input.Length < rows * features || parameters.Length < parameterRows * width)
+            throw new ArgumentException($"{rows} rows of {features} features with {bins} bins need {rows * features} inputs and {parameterRows * width} parameters; got {input.Length} and {parameters.Length}.");
         if (outputLength < rows * features)
             throw new ArgumentException($"{output} holds {outputLength} floats, {rows * features} are needed.", output);
         return width;
