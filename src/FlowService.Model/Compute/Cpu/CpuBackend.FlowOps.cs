@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace FlowService.Model.Compute.Cpu;
@@ -109,11 +110,19 @@ public sealed partial class CpuBackend
     public void LuCompose(Tensor lower, Tensor upper, Tensor logScale, int[] permutation, Tensor weight)
     {
         int d = CheckLu(lower, upper, logScale, permutation, weight);
-        var product = LuProduct(lower.Span(), upper.Span(), logScale.Span(), d);
-        var w = weight.Span();
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++)
-                w[i * d + j] = (float)product[permutation[i] * d + j];
+        var product = ArrayPool<double>.Shared.Rent(d * d);
+        try
+        {
+            LuFactorKernel.Product(lower.Span(), upper.Span(), logScale.Span(), d, product);
+            var w = weight.Span();
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++)
+                    w[i * d + j] = (float)product[permutation[i] * d + j];
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(product);
+        }
     }
 
     public void LuInverse(Tensor lower, Tensor upper, Tensor logScale, int[] permutation, Tensor inverse)
@@ -149,60 +158,20 @@ public sealed partial class CpuBackend
         RequireSameShape(lower, dLower);
         RequireSameShape(upper, dUpper);
         RequireSameShape(logScale, dLogScale);
-        var l = lower.Span().ToArray();
-        var u = upper.Span().ToArray();
-        var s = logScale.Span().ToArray();
-        var dw = dWeight.Span();
-        // A = L·M, W = P·A: dA[permutation[i], :] = dW[i, :]; dL = dA·Mᵀ (strict lower); dM = Lᵀ·dA (upper).
-        var dA = new double[d * d];
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++)
-                dA[permutation[i] * d + j] = dw[i * d + j];
-        double M(int a, int b) => a == b ? Math.Exp(s[a]) : a < b ? u[a * d + b] : 0.0;
-        double L(int a, int b) => a == b ? 1.0 : a > b ? l[a * d + b] : 0.0;
-        var dl = dLower.Span();
-        var du = dUpper.Span();
-        var ds = dLogScale.Span();
-        for (int i = 0; i < d; i++)
+        // A = L·M, W = P·A: dA[permutation[i], :] = dW[i, :]; then dL = dA·Mᵀ (strict lower), dM = Lᵀ·dA (upper).
+        var dA = ArrayPool<double>.Shared.Rent(d * d);
+        try
         {
-            for (int k = 0; k < d; k++)
-            {
-                double sum = 0;
-                if (k < i)
-                {
-                    for (int j = k; j < d; j++)
-                        sum += dA[i * d + j] * M(k, j);
-                    dl[i * d + k] += (float)sum;
-                }
-                else
-                {
-                    for (int a = i; a < d; a++)
-                        sum += L(a, i) * dA[a * d + k];
-                    if (k == i)
-                        ds[i] += (float)(sum * Math.Exp(s[i]));
-                    else
-                        du[i * d + k] += (float)sum;
-                }
-            }
+            var dw = dWeight.Span();
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++)
+                    dA[permutation[i] * d + j] = dw[i * d + j];
+            LuFactorKernel.ProductBackward(lower.Span(), upper.Span(), logScale.Span(), d, dA.AsSpan(0, d * d), dLower.Span(), dUpper.Span(), dLogScale.Span());
         }
-    }
-
-    private static double[] LuProduct(ReadOnlySpan<float> l, ReadOnlySpan<float> u, ReadOnlySpan<float> s, int d)
-    {
-        var product = new double[d * d];
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < d; j++)
-            {
-                double sum = 0;
-                for (int k = 0; k <= Math.Min(i, j); k++)
-                {
-                    double lik = k == i ? 1.0 : l[i * d + k];
-                    double mkj = k == j ? Math.Exp(s[k]) : u[k * d + j];
-                    sum += lik * mkj;
-                }
-                product[i * d + j] = sum;
-            }
-        return product;
+        finally
+        {
+            ArrayPool<double>.Shared.Return(dA);
+        }
     }
 
     private static int CheckLu(Tensor lower, Tensor upper, Tensor logScale, int[] permutation, Tensor square)
