@@ -53,7 +53,7 @@ public sealed class AutoFlowSearch(Func<FlowSpec, NormalizingFlow> build, Func<f
     /// <summary>
     /// Training cells (rows x columns) up to which a cross-validated choice is affordable: each candidate trains
     /// <see cref="DefaultFolds"/> times. Measured on the real-data suite, breast cancer (363 x 30) takes about 15 s of CPU for
-    /// the whole search and digits' anomaly split (574 x 64 = 36,736) about 135 s.
+    /// the whole search and digits' anomaly split (574 x 64 = 36,736) about 70 s (bench/RESULTS.md).
     /// </summary>
     public const int CrossValidationMaximumCells = 65_536;
 
