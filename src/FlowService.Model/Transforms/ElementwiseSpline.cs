@@ -48,13 +48,13 @@ public sealed class ElementwiseSpline : ITransform
 
     public void Forward(FlowContext context, Tensor x, Tensor y, Tensor logDet)
     {
-        var parameters = PerRow(context, x.Rows);
+        var parameters = LeafParameters(context, x.Rows);
         if (context.RecordForBackward)
             context.Backend.Copy(x, context.Workspace.Get(this, "x", x.Rows, x.Cols));
         _leaf.Forward(context, x, parameters, y, logDet);
     }
 
-    public void Inverse(FlowContext context, Tensor y, Tensor x) => _leaf.Inverse(context, y, PerRow(context, y.Rows), x);
+    public void Inverse(FlowContext context, Tensor y, Tensor x) => _leaf.Inverse(context, y, LeafParameters(context, y.Rows), x);
 
     public void Backward(FlowContext context, Tensor dy, Tensor dLogDet, Tensor dx)
     {
@@ -71,10 +71,10 @@ public sealed class ElementwiseSpline : ITransform
     /// <summary>
     /// The parameters as the spline leaf takes them: the one row θ where the backend lets every row share it (it then
     /// prepares the knots once, not once per row), else θ repeated for every row (1 · θ) in this transform's buffer, which
-    /// Backward reads back. The gradient is a row per row either way, summed below in the same order, so both give the same
-    /// bits.
+    /// Backward reads back. The gradient is a row per row either way, summed by Backward in the same order, so both give
+    /// the same bits.
     /// </summary>
-    private Tensor PerRow(FlowContext context, int rows)
+    private Tensor LeafParameters(FlowContext context, int rows)
     {
         if (context.Backend.SharesSplineParameters)
             return context.Param(Spline);
