@@ -34,7 +34,7 @@ static class AnomalyDiagnosis
         var gaussian = new double[n];
         mixture.Component.LogDensity(set.Test, n, gaussian);
         var served = Enumerable.Range(0, n).Select(r => mixture.Combine(flow[r], gaussian[r])).ToArray();
-        var anomaly = suite.AnomalyLabels;
+        var anomaly = suite.Set.AnomalyLabels;
 
         // Columns whose training values never reach the next unit of resolution: in the raw data, constant on the normal classes.
         var min = new double[d];
@@ -51,7 +51,7 @@ static class AnomalyDiagnosis
         Console.WriteLine($"{name}: chosen {outcome.Selection?.Chosen}, eps {mixture.Weight}, test rows {n} ({anomaly.Count(a => a)} anomalies), constant columns {constant.Length}");
         foreach (var c in outcome.Selection?.Candidates ?? [])
             Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");
-        Console.WriteLine($"AUROC served {Auroc(served, anomaly):F4}  flow {Auroc(flow.Select(v => (double)v).ToArray(), anomaly):F4}  gaussian {Auroc(gaussian, anomaly):F4}");
+        Console.WriteLine($"AUROC served {AnomalyAuroc.Of(served, anomaly):F4}  flow {AnomalyAuroc.Of(flow.Select(v => (double)v).ToArray(), anomaly):F4}  gaussian {AnomalyAuroc.Of(gaussian, anomaly):F4}");
         var (low, high, atLeast) = PairedBootstrap(served, gaussian, anomaly, 2000);
         Console.WriteLine($"AUROC served minus gaussian: 95% interval [{low:F4}, {high:F4}] over 2,000 paired bootstrap resamples of the rows; served at least as high in {atLeast:P1}");
         foreach (bool group in new[] { false, true })
@@ -69,8 +69,8 @@ static class AnomalyDiagnosis
                 continue;
             var mask = Enumerable.Range(0, n).Select(r => !anomaly[r] || (outsideConstant[r] > 0) == leaves).ToArray();
             var rows = Enumerable.Range(0, n).Where(r => mask[r]).ToArray();
-            Console.WriteLine($"anomalies {(leaves ? "leaving" : "inside ")} constant columns ({rows.Count(r => anomaly[r])}): AUROC served {Auroc(rows.Select(r => served[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4} "
-                + $"flow {Auroc(rows.Select(r => (double)flow[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4} gaussian {Auroc(rows.Select(r => gaussian[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4}");
+            Console.WriteLine($"anomalies {(leaves ? "leaving" : "inside ")} constant columns ({rows.Count(r => anomaly[r])}): AUROC served {AnomalyAuroc.Of(rows.Select(r => served[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4} "
+                + $"flow {AnomalyAuroc.Of(rows.Select(r => (double)flow[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4} gaussian {AnomalyAuroc.Of(rows.Select(r => gaussian[r]).ToArray(), rows.Select(r => anomaly[r]).ToArray()):F4}");
         }
         // The price of leaving the constant columns: each anomaly's log p minus that of the same row with those columns put back at their training mean.
         if (outsideConstant.Any(count => count > 0))
@@ -86,8 +86,8 @@ static class AnomalyDiagnosis
             mixture.Component.LogDensity(moved, n, gaussianMoved);
             var rows = Enumerable.Range(0, n).Where(r => outsideConstant[r] > 0).ToArray();
             Console.WriteLine($"leaving constant columns costs (mean over {rows.Length} rows, nats): flow {rows.Average(r => (double)flowMoved[r] - flow[r]):F1}, "
-                + $"gaussian {rows.Average(r => gaussianMoved[r] - gaussian[r]):F1}; AUROC with them put back: flow {Auroc(flowMoved.Select(v => (double)v).ToArray(), anomaly):F4} "
-                + $"gaussian {Auroc(gaussianMoved, anomaly):F4}");
+                + $"gaussian {rows.Average(r => gaussianMoved[r] - gaussian[r]):F1}; AUROC with them put back: flow {AnomalyAuroc.Of(flowMoved.Select(v => (double)v).ToArray(), anomaly):F4} "
+                + $"gaussian {AnomalyAuroc.Of(gaussianMoved, anomaly):F4}");
         }
         // DIAGNOSIS_LATENT=prefix: the flow's latent codes and log-determinants of the job's training and validation rows and of
         // the held-out rows (prefix_train.csv, prefix_validation.csv, prefix_test.csv: z..., logDet), to fit bases to them offline.
@@ -121,25 +121,9 @@ static class AnomalyDiagnosis
             var rows = positives.Select(_ => positives[random.NextInt(positives.Length)])
                 .Concat(negatives.Select(_ => negatives[random.NextInt(negatives.Length)])).ToArray();
             var labels = rows.Select(r => anomaly[r]).ToArray();
-            differences[k] = Auroc(rows.Select(r => a[r]).ToArray(), labels) - Auroc(rows.Select(r => b[r]).ToArray(), labels);
+            differences[k] = AnomalyAuroc.Of(rows.Select(r => a[r]).ToArray(), labels) - AnomalyAuroc.Of(rows.Select(r => b[r]).ToArray(), labels);
         }
         Array.Sort(differences);
         return (differences[(int)(0.025 * resamples)], differences[(int)(0.975 * resamples) - 1], differences.Count(v => v >= 0) / (double)resamples);
-    }
-
-    /// <summary>AUROC of -log p for telling anomalies from normal rows (ties count half).</summary>
-    public static double Auroc(double[] logProb, bool[] anomaly)
-    {
-        double wins = 0;
-        int positives = 0, negatives = 0;
-        for (int i = 0; i < logProb.Length; i++)
-        {
-            if (!anomaly[i]) { negatives++; continue; }
-            positives++;
-            for (int j = 0; j < logProb.Length; j++)
-                if (!anomaly[j])
-                    wins += logProb[i] < logProb[j] ? 1 : logProb[i] == logProb[j] ? 0.5 : 0;
-        }
-        return wins / Math.Max(1, (double)positives * negatives);
     }
 }

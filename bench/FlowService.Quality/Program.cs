@@ -89,8 +89,8 @@ foreach (var entry in names)
     // The AUROC over every row the anomaly split never trains on, then over the suite's held-out rows alone (the measure
     // before the training rows of the anomaly classes were counted too).
     if (anomaly)
-        Console.WriteLine($"{name,-16} AUROC {AnomalyDiagnosis.Auroc(lp.Select(v => (double)v).ToArray(), suite.AnomalyLabels):F4} held-out rows only "
-            + $"{AnomalyDiagnosis.Auroc(lp.Take(heldOut).Select(v => (double)v).ToArray(), suite.AnomalyLabels[..heldOut]):F4}");
+        Console.WriteLine($"{name,-16} AUROC {AnomalyAuroc.Of(lp.Select(v => (double)v).ToArray(), suite.Set.AnomalyLabels):F4} held-out rows only "
+            + $"{AnomalyAuroc.Of(lp.Take(heldOut).Select(v => (double)v).ToArray(), suite.Set.AnomalyLabels[..heldOut]):F4}");
     Console.WriteLine($"{name,-16} mean {lp.Average(v => (double)v),10:F3} min {lp.Min(),10:F2} epochs {outcome.EpochsRun} best {outcome.BestEpoch} {sw.Elapsed.TotalSeconds:F1}s eps {(outcome.Flow as TrainedFlow)?.Defensive?.Weight}");
     foreach (var c in outcome.Selection?.Candidates ?? [])
         Console.WriteLine($"   {c.Name,-20} val {c.ValidationNll,10:F3} epochs {c.EpochsRun,4} best {c.BestEpoch,4} {c.Seconds,6:F1}s {c.Skipped}");

@@ -32,7 +32,7 @@ static class StackingDiagnosis
         int n = set.TestRows;
         var single = new float[n];
         outcome.Flow.LogProb(set.Test, n, [], single);
-        bool[]? labels = anomaly ? suite.AnomalyLabels : null;
+        bool[]? labels = anomaly ? suite.Set.AnomalyLabels : null;
 
         var candidates = AutoFlowSearch.Candidates(split.Train.Rows, d, 0, p);
         int folds = AutoFlowSearch.FoldsFor(FlowSpec.From(doc.RootElement), split);
@@ -98,14 +98,14 @@ static class StackingDiagnosis
                 committee.LogProb(set.Test, n, [], served);
                 bags.Add(served.Select(v => (double)v).ToArray());
             }
-        Console.WriteLine($"{entry}: folds {folds}, chosen {outcome.Selection?.Chosen}, single held-out {single.Average(v => (double)v):F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(single.Select(v => (double)v).ToArray(), labels):F4}")}");
+        Console.WriteLine($"{entry}: folds {folds}, chosen {outcome.Selection?.Chosen}, single held-out {single.Average(v => (double)v):F3}{(labels is null ? "" : $" AUROC {AnomalyAuroc.Of(single.Select(v => (double)v).ToArray(), labels):F4}")}");
         for (int k = 0; k < names.Count; k++)
-            Console.WriteLine($"   {names[k],-36} selection {selection[k].Average(),9:F3} held-out {heldOut[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(heldOut[k], labels):F4}")}");
+            Console.WriteLine($"   {names[k],-36} selection {selection[k].Average(),9:F3} held-out {heldOut[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyAuroc.Of(heldOut[k], labels):F4}")}");
         for (int k = 0; k < bags.Count; k++)
-            Console.WriteLine($"   bag {names[k],-32} held-out {bags[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(bags[k], labels):F4}")}");
+            Console.WriteLine($"   bag {names[k],-32} held-out {bags[k].Average(),9:F3}{(labels is null ? "" : $" AUROC {AnomalyAuroc.Of(bags[k], labels):F4}")}");
         var w = Em(selection);
         var stacked = Pool(heldOut, w);
-        Console.WriteLine($"   stack weights {string.Join(" ", w.Select(v => v.ToString("F3")))}; selection {Pool(selection, w).Average():F3}; held-out {stacked.Average():F3}{(labels is null ? "" : $" AUROC {AnomalyDiagnosis.Auroc(stacked, labels):F4}")}");
+        Console.WriteLine($"   stack weights {string.Join(" ", w.Select(v => v.ToString("F3")))}; selection {Pool(selection, w).Average():F3}; held-out {stacked.Average():F3}{(labels is null ? "" : $" AUROC {AnomalyAuroc.Of(stacked, labels):F4}")}");
         // Leave-one-out check of the weights' optimism on the selection rows: each row scored with weights fitted without it.
         int rows = selection[0].Length;
         double loo = 0;

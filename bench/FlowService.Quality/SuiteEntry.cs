@@ -20,7 +20,4 @@ sealed record SuiteEntry(string Name, bool Anomaly, RealDatasets.Split Set, Data
         var table = new NumericTable(Enumerable.Range(0, d).Select(j => $"c{j}").ToArray(), set.TrainRows, set.Train.Select(v => (double)v).ToArray());
         return new SuiteEntry(name, anomaly, set, DatasetSplit.Create(table, [], p.ValidationFraction, p.TestFraction, p.Seed), loaded.TestRows);
     }
-
-    /// <summary>Per held-out row, whether its class is outside the normal ones (the set must have normal classes).</summary>
-    public bool[] AnomalyLabels => Set.AnomalyLabels;
 }

@@ -41,24 +41,4 @@ public static class DefaultJobRun
         Assert.Equal(rows, logProb.Length);
         return new Outcome(logProb, version, finished, seconds);
     }
-
-    /// <summary>The area under the ROC curve of <paramref name="score"/> for telling positives from the rest (ties count half).</summary>
-    public static double Auroc(IReadOnlyList<double> score, IReadOnlyList<bool> positive)
-    {
-        double wins = 0;
-        int positives = 0, negatives = 0;
-        for (int i = 0; i < score.Count; i++)
-        {
-            if (!positive[i])
-            {
-                negatives++;
-                continue;
-            }
-            positives++;
-            for (int j = 0; j < score.Count; j++)
-                if (!positive[j])
-                    wins += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
-        }
-        return wins / Math.Max(1, (double)positives * negatives);
-    }
 }

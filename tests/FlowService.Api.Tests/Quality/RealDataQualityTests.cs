@@ -90,7 +90,7 @@ public sealed class RealDataQualityTests(ITestOutputHelper output)
 
         await using var factory = new FlowServiceFactory();
         var run = await DefaultJobRun.TrainAndScoreAsync(factory.CreateClient(), name.Replace('_', '-') + "-normal", set.Train, set.Columns, set.Test, timeoutSeconds: 900);
-        double auroc = DefaultJobRun.Auroc(run.LogProb.Select(v => -(double)v).ToArray(), set.AnomalyLabels);
+        double auroc = AnomalyAuroc.Of(run.LogProb.Select(v => (double)v).ToArray(), set.AnomalyLabels);
         Report(name, "anomaly", new { auroc, classical = baselines.AnomalyAuroc, seconds = run.Seconds });
         Assert.True(auroc >= baselines.BestAuroc!.Value - AllowedAurocShortfall[name],
             $"{name}: anomaly AUROC {auroc:F4} < best classical {baselines.BestAuroc:F4} ({string.Join(", ", baselines.AnomalyAuroc!.Select(kv => $"{kv.Key} {kv.Value:F4}"))})");
