@@ -105,7 +105,8 @@ def main():
     names = [n for n in real_datasets.DATASETS if not args.only or n in args.only.split(",")]
     results = {}
     for name in names:
-        train, test, ltrain, ltest, res = real_datasets.load(name)
+        loaded = real_datasets.load(name)
+        train, test, ltrain, ltest, res = loaded
         entry = {"trainRows": len(train), "testRows": len(test), "columns": train.shape[1],
                  "trainSha256": sha(train), "testSha256": sha(test), "resolution": res.tolist()}
         s = scores(train, test)
@@ -114,7 +115,7 @@ def main():
             entry[key] = {**value, "meanLogLik": float(ll.mean()), "minLogLik": float(ll.min())}
         normal = real_datasets.DATASETS[name][2]
         if normal is not None:
-            normal_train, scored, positives = real_datasets.anomaly_split(name)
+            normal_train, scored, positives = real_datasets.anomaly_split(name, loaded)
             a = scores(normal_train, scored)
             entry["anomaly"] = {"normalClasses": normal, "trainRows": len(normal_train), "positives": int(positives.sum()),
                                 "negatives": int((~positives).sum()),
