@@ -72,7 +72,8 @@ public static class RationalQuadraticSplineKernel
         }
     }
 
-    /// <summary>x = spline⁻¹(y), element-wise over <paramref name="rows"/> x <paramref name="features"/> (parameters as for <see cref="Forward"/>).</summary>
+    /// <summary>x = spline⁻¹(y), element-wise over <paramref name="rows"/> x <paramref name="features"/> (parameters as for
+    /// <see cref="Forward"/>).</summary>
     public static void Inverse(ReadOnlySpan<float> y, ReadOnlySpan<float> parameters, int rows, int features, int bins, float tailBound, Span<float> x,
         bool shared = false)
     {
