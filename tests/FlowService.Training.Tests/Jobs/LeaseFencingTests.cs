@@ -56,7 +56,15 @@ public class LeaseFencingTests
         // Another worker takes the job (as after an expired lease): attempt 2 is now the only one that may write.
         await using var other = stores.Reopen();
         Assert.True(await other.Jobs.ReleaseAsync(job.Id, 1));
-        var taken = (await other.Jobs.TryClaimAsync("B", TimeSpan.FromSeconds(30)))!;
+        // A claim skips a row another transaction has locked (SKIP LOCKED), and worker A may hold this one for a moment:
+        // its last epoch write or heartbeat, which finds the lease gone, locks the row until it ends. B polls, as a worker does.
+        JobRecord? taken;
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((taken = await other.Jobs.TryClaimAsync("B", TimeSpan.FromSeconds(30))) is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the released job could not be claimed");
+            await Task.Delay(20);
+        }
         Assert.Equal(2, taken.Attempts);
         int epochWhenTaken = (await other.Jobs.GetAsync(job.Id))!.Epoch;
 
