@@ -18,6 +18,11 @@ public sealed class KeyRevocationListener(PostgresDatabase database, ApiKeyValid
 {
     static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(10);
 
+    volatile bool _listening;
+
+    /// <summary>Whether revocations reach this replica now (its LISTEN is in place), so its cache of verified keys is in use.</summary>
+    public bool IsListening => _listening;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         validator.TrustCache(false);
@@ -31,6 +36,7 @@ public sealed class KeyRevocationListener(PostgresDatabase database, ApiKeyValid
                 await using (var listen = new NpgsqlCommand($"LISTEN {PostgresApiKeyStore.RevocationChannel}", connection))
                     await listen.ExecuteNonQueryAsync(stoppingToken);
                 validator.TrustCache(true);
+                _listening = true;
                 delay = TimeSpan.FromMilliseconds(200);
                 logger.LogDebug("Listening for key revocations on {Channel}.", PostgresApiKeyStore.RevocationChannel);
                 while (true)
@@ -44,6 +50,7 @@ public sealed class KeyRevocationListener(PostgresDatabase database, ApiKeyValid
             {
                 // Whatever broke the channel, the safe state is the same (no cache) and the host keeps serving: an
                 // exception escaping a BackgroundService would stop the whole process.
+                _listening = false;
                 validator.TrustCache(false);
                 logger.LogWarning(e, "Lost the key-revocation channel; every request asks the database until it is back (retry in {Delay} ms).", delay.TotalMilliseconds);
             }

@@ -187,6 +187,9 @@ public class InferencePayloadTests
             await (await client.GetAsync("/sample?model=m&n=3")).AssertProblem(HttpStatusCode.ServiceUnavailable);
         }
         Assert.Equal(4, (await LogProbAsync(await client.PostAsJsonAsync("/score", new { model = "m", rows = Points }))).Length);
+        // The request's admission is released when the response completes, a moment after the client has read its end.
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); admission.InFlight != 0 && DateTime.UtcNow < deadline;)
+            await Task.Delay(10);
         Assert.Equal(0, admission.InFlight);
         var metrics = await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync();
         Assert.Contains("flowservice_inference_rejected_total{reason=\"concurrency\"} 2", metrics);

@@ -117,9 +117,10 @@ public class AuthenticationTests
         Assert.Equal(HttpStatusCode.OK, (await first.Client(key).GetAsync("/datasets")).StatusCode);
         if (backend == StoreBackend.Postgres)
         {
-            // A second replica over the same database: the key works there (and is cached there), and stops there too
-            // once revoked through the first, as the revocation's NOTIFY arrives: milliseconds, not the cache's second.
-            await using var second = AuthFixture.Create(backend, postgres: first.PostgresConnection);
+            // A second replica over the same database: the key works there (and is cached there for a minute), and stops
+            // there too once revoked through the first, as the revocation's NOTIFY arrives.
+            await using var second = AuthFixture.Create(backend, AuthFixture.LongKeyCache, postgres: first.PostgresConnection);
+            await second.WaitUntilListeningAsync();
             Assert.Equal(HttpStatusCode.OK, (await second.Client(key).GetAsync("/datasets")).StatusCode);
             Assert.Equal(HttpStatusCode.OK, (await second.Client(key).GetAsync("/datasets")).StatusCode);
             Assert.Equal(HttpStatusCode.NoContent, (await first.Client(AuthFixture.AdminKey).DeleteAsync($"/keys/{id}")).StatusCode);
@@ -127,7 +128,7 @@ public class AuthenticationTests
             HttpResponseMessage refused;
             while ((refused = await second.Client(key).GetAsync("/datasets")).StatusCode == HttpStatusCode.OK)
             {
-                Assert.True(sinceRevocation.ElapsedMilliseconds < 500, "the second replica still accepts the revoked key 500 ms after the revocation");
+                Assert.True(sinceRevocation.Elapsed < TimeSpan.FromSeconds(10), "the second replica still accepts the revoked key 10 s after the revocation");
                 await Task.Delay(2);
             }
             await refused.AssertProblem(HttpStatusCode.Unauthorized);
@@ -143,11 +144,12 @@ public class AuthenticationTests
     [PostgresData]
     public async Task With_PostgreSQL_verified_keys_are_cached_and_only_a_notified_revocation_drops_them(StoreBackend backend)
     {
-        await using var replica = AuthFixture.Create(backend);
+        await using var replica = AuthFixture.Create(backend, AuthFixture.LongKeyCache);
+        await replica.WaitUntilListeningAsync();
         var (id, key) = await replica.CreateKeyAsync(ApiRoles.Reader);
         Assert.Equal(HttpStatusCode.OK, (await replica.Client(key).GetAsync("/datasets")).StatusCode);
         // The row goes behind the service's back, with no notification: the replica keeps serving the key from its
-        // cache (no database round trip per request) until the cache's second is up.
+        // cache (no database round trip per request) until the cache's time is up (a minute here).
         await using (var connection = new Npgsql.NpgsqlConnection(replica.PostgresConnection))
         {
             await connection.OpenAsync();
@@ -163,7 +165,7 @@ public class AuthenticationTests
         var sinceNotification = System.Diagnostics.Stopwatch.StartNew();
         while ((await replica.Client(key).GetAsync("/datasets")).StatusCode == HttpStatusCode.OK)
         {
-            Assert.True(sinceNotification.ElapsedMilliseconds < 500, "the replica still accepts the key 500 ms after its revocation was notified");
+            Assert.True(sinceNotification.Elapsed < TimeSpan.FromSeconds(10), "the replica still accepts the key 10 s after its revocation was notified");
             await Task.Delay(2);
         }
     }

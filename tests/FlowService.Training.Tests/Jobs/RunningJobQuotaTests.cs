@@ -94,9 +94,11 @@ public class RunningJobQuotaTests
         await using var stores = await TestStores.CreateAsync(StoreBackend.Postgres);
         var dead = await stores.Jobs.EnqueueAsync(Request("key:a"));
         var next = await stores.Jobs.EnqueueAsync(Request("key:a"));
-        await stores.Jobs.TryClaimAsync("dead", TimeSpan.FromMilliseconds(200), runningPerOwner: 1);
+        // The lease is long enough that the next claim, on a loaded machine, still finds it held.
+        var deadLease = TimeSpan.FromSeconds(2);
+        await stores.Jobs.TryClaimAsync("dead", deadLease, runningPerOwner: 1);
         Assert.Null(await stores.Jobs.TryClaimAsync("w", Lease, runningPerOwner: 1));
-        await Task.Delay(500);
+        await Task.Delay(deadLease + TimeSpan.FromMilliseconds(500));
         // Its lease ran out: it is claimable again (oldest first) and no longer holds the owner's place.
         var reclaimed = (await stores.Jobs.TryClaimAsync("w", Lease, runningPerOwner: 1))!;
         Assert.Equal((dead.Id, 2), (reclaimed.Id, reclaimed.Attempts));
